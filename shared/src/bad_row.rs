@@ -1,0 +1,129 @@
+//! Bad rows: events that cannot be accepted, kept with the reason (DESIGN section 3).
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::record::Record;
+use crate::time_format::format_seconds;
+use chrono::{DateTime, Utc};
+
+/// Why an event became a bad row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRowType {
+    /// Not JSON, not an object, invalid UTF-8, duplicate keys, or nesting deeper than 64.
+    Malformed,
+    /// The record is over 1 MiB.
+    SizeViolation,
+    /// No schema exists for the event's `event_type`.
+    UnknownEventType,
+    /// The event type exists, but not the requested `schema_version`.
+    UnknownSchemaVersion,
+    /// The event breaks its schema; every violation is listed.
+    SchemaViolation,
+}
+
+impl BadRowType {
+    pub const ALL: [BadRowType; 5] = [
+        BadRowType::Malformed,
+        BadRowType::SizeViolation,
+        BadRowType::UnknownEventType,
+        BadRowType::UnknownSchemaVersion,
+        BadRowType::SchemaViolation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadRowType::Malformed => "malformed",
+            BadRowType::SizeViolation => "size_violation",
+            BadRowType::UnknownEventType => "unknown_event_type",
+            BadRowType::UnknownSchemaVersion => "unknown_schema_version",
+            BadRowType::SchemaViolation => "schema_violation",
+        }
+    }
+}
+
+impl fmt::Display for BadRowType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason an event was refused: where (a JSON pointer), which rule, and a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub path: String,
+    pub keyword: String,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(path: impl Into<String>, keyword: &str, message: impl Into<String>) -> Self {
+        Self { path: path.into(), keyword: keyword.to_owned(), message: message.into() }
+    }
+}
+
+/// Why a record was refused, before it is tied to its record (see [`BadRow`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: BadRowType,
+    pub event_type: Option<String>,
+    pub schema: Option<String>,
+    pub errors: Vec<Violation>,
+}
+
+impl Rejection {
+    pub fn new(kind: BadRowType, violation: Violation) -> Self {
+        Self { kind, event_type: None, schema: None, errors: vec![violation] }
+    }
+}
+
+/// A refused event as stored: the reason plus the record's untouched data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadRow {
+    #[serde(rename = "type")]
+    pub kind: BadRowType,
+    pub event_type: Option<String>,
+    pub schema: Option<String>,
+    pub errors: Vec<Violation>,
+    /// The record's data as UTF-8 text; absent when the data is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// The record's data in base64, only when it is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub failed_at: String,
+}
+
+impl BadRow {
+    pub fn new(rejection: Rejection, record: &Record, failed_at: DateTime<Utc>) -> Self {
+        let (payload, payload_base64) = match std::str::from_utf8(&record.data) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&record.data))),
+        };
+        Self {
+            kind: rejection.kind,
+            event_type: rejection.event_type,
+            schema: rejection.schema,
+            errors: rejection.errors,
+            payload,
+            payload_base64,
+            shard_id: record.shard_id.clone(),
+            sequence_number: record.sequence_number.clone(),
+            failed_at: format_seconds(failed_at),
+        }
+    }
+
+    /// The record's original bytes, recovered from `payload` or `payload_base64`.
+    pub fn payload_bytes(&self) -> Option<Vec<u8>> {
+        match (&self.payload, &self.payload_base64) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64).ok(),
+            (None, None) => None,
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Enrichment (DESIGN section 3): the producer's bytes are kept as they are and the added
+//! fields are spliced in before the closing brace, instead of re-serialising the event.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::bad_row::{BadRowType, Rejection, Violation};
+use crate::record::Record;
+use crate::schema_registry::CompiledSchema;
+use crate::time_format::{parse_rfc3339, push_date, push_hour, push_millis};
+use crate::user_agent::ua_json;
+use crate::validation::Envelope;
+
+/// Namespace of derived event ids: `event_id = UUIDv5(EVENT_ID_NAMESPACE, "<shard_id>/<sequence_number>")`.
+pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0c_2b8e_93a1_4d67_9e2b_8c1d_4a7f_3e60);
+
+/// The event id derived from a record's position, identical on every retry of the record.
+pub fn derived_event_id(shard_id: &str, sequence_number: &str) -> Uuid {
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{shard_id}/{sequence_number}").as_bytes())
+}
+
+/// A valid, enriched event: the bytes every sink stores, and the keys the stores need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrichedEvent {
+    /// The enriched event as JSON (no trailing newline).
+    pub json: Vec<u8>,
+    pub event_type: String,
+    /// `event_type/version`, e.g. `pageview/1-0-0`.
+    pub schema: String,
+    /// `user_id` as text (integers in decimal).
+    pub user_id: String,
+    pub event_id: String,
+    /// The event's time: its `timestamp`, else the record's arrival.
+    pub event_time: DateTime<Utc>,
+    /// `<event time, UTC millis>#<event_id>`: the events table's sort key.
+    pub sort_key: String,
+    /// `YYYY-MM-DD` of the event time in UTC.
+    pub dt: String,
+    /// `HH` of the event time in UTC.
+    pub hr: String,
+}
+
+impl EnrichedEvent {
+    /// `USER#<user_id>`: the events table's partition key.
+    pub fn partition_key(&self) -> String {
+        format!("USER#{}", self.user_id)
+    }
+}
+
+/// Times shared by a whole batch, formatted once.
+#[derive(Debug, Clone)]
+pub struct BatchClock {
+    pub processed_at: DateTime<Utc>,
+    processed_at_text: String,
+}
+
+impl BatchClock {
+    pub fn new(processed_at: DateTime<Utc>) -> Self {
+        let mut processed_at_text = String::new();
+        push_millis(&mut processed_at_text, processed_at);
+        Self { processed_at, processed_at_text }
+    }
+}
+
+/// Builds the enriched event for a validated record.
+pub fn enrich(
+    record: &Record,
+    schema: &CompiledSchema,
+    envelope: &Envelope<'_>,
+    clock: &BatchClock,
+) -> Result<EnrichedEvent, Rejection> {
+    let event_time = match envelope.timestamp {
+        None => record.arrival,
+        Some(text) => parse_rfc3339(text).ok_or_else(|| Rejection {
+            kind: BadRowType::SchemaViolation,
+            event_type: Some(schema.event_type().to_owned()),
+            schema: Some(schema.key().to_owned()),
+            errors: vec![Violation::new(
+                "/timestamp",
+                "format",
+                format!("{text:?} is not an RFC 3339 date-time this pipeline can represent"),
+            )],
+        })?,
+    };
+    let event_id = match envelope.event_id {
+        Some(id) => id.to_owned(),
+        None => derived_event_id(&record.shard_id, &record.sequence_number).to_string(),
+    };
+    let close = closing_brace(&record.data).ok_or_else(|| {
+        Rejection::new(BadRowType::Malformed, Violation::new("", "json", "no closing brace".to_owned()))
+    })?;
+
+    let mut time = String::with_capacity(24);
+    push_millis(&mut time, event_time);
+    let mut dt = String::with_capacity(10);
+    push_date(&mut dt, event_time);
+    let mut hr = String::with_capacity(2);
+    push_hour(&mut hr, event_time);
+
+    let mut added = String::with_capacity(320);
+    if envelope.event_id.is_none() {
+        added.push_str(",\"event_id\":\"");
+        added.push_str(&event_id);
+        added.push('"');
+    }
+    if envelope.timestamp.is_none() {
+        added.push_str(",\"timestamp\":\"");
+        added.push_str(&time);
+        added.push('"');
+    }
+    added.push_str(",\"_pipeline\":{\"schema\":");
+    push_json_str(&mut added, schema.key());
+    added.push_str(",\"ingested_at\":\"");
+    push_millis(&mut added, record.arrival);
+    added.push_str("\",\"processed_at\":\"");
+    added.push_str(&clock.processed_at_text);
+    added.push_str("\",\"shard_id\":");
+    push_json_str(&mut added, &record.shard_id);
+    added.push_str(",\"sequence_number\":");
+    push_json_str(&mut added, &record.sequence_number);
+    added.push_str(",\"dt\":\"");
+    added.push_str(&dt);
+    added.push_str("\",\"hr\":\"");
+    added.push_str(&hr);
+    added.push('"');
+    if let Some(ua) = envelope.user_agent {
+        added.push_str(",\"ua\":");
+        ua_json(ua, &mut added);
+    }
+    added.push_str("}}");
+
+    let mut json = Vec::with_capacity(close + added.len());
+    json.extend_from_slice(&record.data[..close]);
+    json.extend_from_slice(added.as_bytes());
+
+    let mut sort_key = time;
+    sort_key.push('#');
+    sort_key.push_str(&event_id);
+    Ok(EnrichedEvent {
+        json,
+        event_type: schema.event_type().to_owned(),
+        schema: schema.key().to_owned(),
+        user_id: envelope.user_id.to_string(),
+        event_id,
+        event_time,
+        sort_key,
+        dt,
+        hr,
+    })
+}
+
+/// Index of the object's closing `}`: the last byte that is not JSON white space.
+fn closing_brace(data: &[u8]) -> Option<usize> {
+    let at = data.iter().rposition(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    (data[at] == b'}').then_some(at)
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::from(s).to_string());
+    }
+}

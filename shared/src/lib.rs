@@ -1,0 +1,26 @@
+//! `pipeline`: the processing core of the event pipeline.
+//!
+//! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
+//! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
+//! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
+//! The contracts it implements are in DESIGN.md sections 2-3; the reference workload
+//! generator ([`workload`], feature `workload`) is shared by benches, tests and `loadtest`.
+
+pub mod bad_row;
+pub mod batch;
+pub mod decode;
+pub mod enrich;
+pub mod json_tape;
+pub mod record;
+pub mod schema_registry;
+pub mod time_format;
+pub mod user_agent;
+pub mod validation;
+#[cfg(feature = "workload")]
+pub mod workload;
+
+pub use bad_row::{BadRow, BadRowType, Violation};
+pub use batch::{Outcome, OutcomeCounts, process_batch, process_record};
+pub use enrich::{BatchClock, EnrichedEvent};
+pub use record::{MAX_RECORD_BYTES, Record};
+pub use schema_registry::{SchemaError, SchemaRegistry};

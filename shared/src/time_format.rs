@@ -1,0 +1,78 @@
+//! The pipeline's timestamp formats: RFC 3339 in UTC with a `Z`, so text order is time order.
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+
+/// Millisecond precision: `2026-11-27T12:00:00.123Z` (event times, sort keys, `_pipeline` times).
+pub fn format_millis(t: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(24);
+    push_millis(&mut out, t);
+    out
+}
+
+/// Appends `t` as `2026-11-27T12:00:00.123Z`; years outside 0..=9999 fall back to chrono's form.
+pub fn push_millis(out: &mut String, t: DateTime<Utc>) {
+    if !(0..=9999).contains(&t.year()) {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        return;
+    }
+    push_date(out, t);
+    out.push('T');
+    push_digits(out, t.hour(), 2);
+    out.push(':');
+    push_digits(out, t.minute(), 2);
+    out.push(':');
+    // A leap second shows in chrono as nanoseconds past 1e9: keep it within the second.
+    push_digits(out, t.second(), 2);
+    out.push('.');
+    push_digits(out, (t.nanosecond() / 1_000_000).min(999), 3);
+    out.push('Z');
+}
+
+/// Appends the UTC date `2026-11-27` (the archive's `dt` partition).
+pub fn push_date(out: &mut String, t: DateTime<Utc>) {
+    push_digits(out, t.year().clamp(0, 9999) as u32, 4);
+    out.push('-');
+    push_digits(out, t.month(), 2);
+    out.push('-');
+    push_digits(out, t.day(), 2);
+}
+
+/// Appends the UTC hour `00`..`23` (the archive's `hr` partition).
+pub fn push_hour(out: &mut String, t: DateTime<Utc>) {
+    push_digits(out, t.hour(), 2);
+}
+
+fn push_digits(out: &mut String, mut value: u32, width: usize) {
+    let mut digits = [b'0'; 4];
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    out.extend(digits[..width].iter().map(|&b| b as char));
+}
+
+/// Second precision: `2026-11-27T12:00:00Z` (bad rows' `failed_at`).
+pub fn format_seconds(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses an RFC 3339 date-time into UTC.
+pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_match_chrono_and_sort_as_time() {
+        for text in ["2026-11-27T12:00:00Z", "2026-01-02T03:04:05.678+02:00", "0999-12-31T23:59:59.999Z"] {
+            let t = parse_rfc3339(text).unwrap();
+            assert_eq!(format_millis(t), t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        let a = format_millis(parse_rfc3339("2026-11-27T09:59:59.999Z").unwrap());
+        let b = format_millis(parse_rfc3339("2026-11-27T10:00:00Z").unwrap());
+        assert!(a < b);
+    }
+}

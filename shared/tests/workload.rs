@@ -1,0 +1,72 @@
+//! The reference workload says what each event should become; the core must agree.
+
+use chrono::Utc;
+use pipeline::workload::{Expected, Workload, WorkloadConfig};
+use pipeline::{BadRowType, Outcome, Record, SchemaRegistry, process_batch};
+
+#[test]
+fn generated_events_get_the_outcome_the_generator_intends() {
+    let registry = SchemaRegistry::embedded().unwrap();
+    let mut workload = Workload::new(WorkloadConfig { oversize_ratio: 0.001, ..WorkloadConfig::default() });
+    let events: Vec<_> = (0..5_000).map(|_| workload.next_event()).collect();
+    let records: Vec<Record> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Record {
+            data: e.data.clone(),
+            partition_key: "pk".into(),
+            sequence_number: i.to_string(),
+            shard_id: "shardId-000000000000".into(),
+            arrival: Utc::now(),
+        })
+        .collect();
+    let outcomes = process_batch(&registry, &records, Utc::now());
+    let mut seen = std::collections::HashMap::new();
+    for (event, outcome) in events.iter().zip(&outcomes) {
+        let got = match outcome {
+            Outcome::Event(_) => Expected::Valid,
+            Outcome::Bad(b) => Expected::Bad(b.kind),
+        };
+        assert_eq!(got, event.expected, "{}\n{outcome:#?}", String::from_utf8_lossy(&event.data[..event.data.len().min(2000)]));
+        *seen.entry(format!("{got:?}")).or_insert(0) += 1;
+    }
+    for kind in BadRowType::ALL {
+        assert!(seen.contains_key(&format!("{:?}", Expected::Bad(kind))), "no {kind} in {seen:?}");
+    }
+    let invalid = outcomes.iter().filter(|o| matches!(o, Outcome::Bad(_))).count() as f64 / outcomes.len() as f64;
+    assert!((0.03..0.08).contains(&invalid), "invalid share {invalid}");
+}
+
+#[test]
+fn the_workload_is_deterministic_and_realistically_sized() {
+    let make = || {
+        let mut w = Workload::new(WorkloadConfig::default());
+        let mut out = Vec::new();
+        w.write_ndjson(2_000, &mut out).unwrap();
+        out
+    };
+    let a = make();
+    assert_eq!(a, make(), "same seed, same bytes");
+    let mut other = Workload::new(WorkloadConfig { seed: 7, ..WorkloadConfig::default() });
+    let mut b = Vec::new();
+    other.write_ndjson(2_000, &mut b).unwrap();
+    assert_ne!(a, b);
+    let lines: Vec<&[u8]> = a.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2_000);
+    let normal: Vec<usize> = lines.iter().map(|l| l.len()).filter(|&n| n < 10_000).collect();
+    let mean = normal.iter().sum::<usize>() / normal.len();
+    assert!((300..=800).contains(&mean), "mean size {mean}");
+    let in_range = normal.iter().filter(|&&n| (250..=900).contains(&n)).count();
+    assert!(in_range * 100 >= normal.len() * 95, "{in_range} of {} in range", normal.len());
+}
+
+#[test]
+fn http_safe_workloads_are_all_json_objects() {
+    let mut w = Workload::new(WorkloadConfig { unparseable: false, ..WorkloadConfig::default() });
+    for _ in 0..2_000 {
+        let e = w.next_event();
+        let v: serde_json::Value = serde_json::from_slice(&e.data).expect("JSON");
+        assert!(v.is_object());
+        assert!(!matches!(e.expected, Expected::Bad(BadRowType::Malformed | BadRowType::SizeViolation)));
+    }
+}

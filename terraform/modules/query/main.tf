@@ -1,0 +1,46 @@
+locals {
+  function_name = "${var.name_prefix}-query"
+}
+
+data "aws_iam_policy_document" "query" {
+  statement {
+    sid       = "ReadTables"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+    resources = [
+      var.events_table_arn,
+      "${var.events_table_arn}/index/*",
+      var.aggregates_table_arn,
+      "${var.aggregates_table_arn}/index/*",
+    ]
+  }
+
+  statement {
+    sid       = "Kms"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+module "function" {
+  source = "../function"
+
+  function_name        = local.function_name
+  description          = "GET query API over DynamoDB (event pipeline)"
+  zip_path             = var.zip_path
+  memory_mb            = var.memory_mb
+  timeout_seconds      = var.timeout_seconds
+  reserved_concurrency = var.reserved_concurrency
+  policy_json          = data.aws_iam_policy_document.query.json
+  kms_key_arn          = var.kms_key_arn
+  log_retention_days   = var.log_retention_days
+  tracing_mode         = var.tracing_mode
+
+  environment = {
+    EVENTS_TABLE     = var.events_table_name
+    AGGREGATES_TABLE = var.aggregates_table_name
+    GSI_WRITE_SHARDS = tostring(var.gsi_write_shards)
+    RUST_LOG         = var.rust_log
+  }
+}
