@@ -1,0 +1,173 @@
+//! `pipeline validate`: checks NDJSON events against the schemas, as the processor would.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Args;
+use pipeline::{BadRowType, Outcome, Record, SchemaRegistry, process_batch};
+
+/// Lines checked per parallel batch: large enough for rayon, small enough to stream.
+const LINES_PER_BATCH: usize = 8192;
+/// Invalid lines the human summary lists before it points at `--json`.
+const LISTED_INVALID: usize = 20;
+
+#[derive(Args)]
+#[command(
+    about = "Check NDJSON events against the schemas, exactly as the processor would",
+    long_about = "Check NDJSON events (one event per line) against the schemas, exactly as the \
+processor would: JSON shape, size, event type, schema version and every schema rule.\n\n\
+Exit status: 0 when every line is valid, 1 when any is not, 2 on a usage or I/O error.\n\n\
+Examples:\n  pipeline validate events.ndjson\n  pipeline validate --json - < events.ndjson\n  \
+pipeline validate --schemas ./schemas events.ndjson"
+)]
+pub struct ValidateArgs {
+    /// The NDJSON file to check, or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    input: String,
+    /// A schemas directory (<event_type>/<MODEL-REVISION-ADDITION>.json) replacing the built-in ones.
+    #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
+    schemas: Option<PathBuf>,
+    /// Print one JSON line per input line instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
+    let registry = SchemaRegistry::load(args.schemas.as_deref())?;
+    let input: Box<dyn Read> = if args.input == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(&args.input).with_context(|| format!("cannot read {}", args.input))?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::new(stdout);
+    let mut summary = Summary::default();
+    let mut line_no = 0u64;
+    loop {
+        let lines = read_lines(&mut reader, LINES_PER_BATCH).with_context(|| format!("cannot read {}", args.input))?;
+        if lines.is_empty() {
+            break;
+        }
+        let first = line_no + 1;
+        line_no += lines.len() as u64;
+        let records: Vec<Record> = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, data)| Record {
+                data,
+                partition_key: String::new(),
+                sequence_number: (first + i as u64).to_string(),
+                shard_id: "shardId-000000000000".into(),
+                arrival: Utc::now(),
+            })
+            .collect();
+        for (i, outcome) in process_batch(&registry, &records, Utc::now()).iter().enumerate() {
+            let line = first + i as u64;
+            if args.json {
+                write_json_line(&mut out, line, outcome)?;
+            }
+            summary.add(line, outcome);
+        }
+    }
+    if !args.json {
+        summary.print(&mut out, &args.input, registry.origin())?;
+    }
+    out.flush()?;
+    Ok(if summary.invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Up to `max` lines, without their `\n`; a last line without one counts too.
+fn read_lines(reader: &mut impl BufRead, max: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut lines = Vec::new();
+    while lines.len() < max {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// One `--json` line: `{"line": N, "valid": true}` or with the bad-row type and errors.
+#[derive(serde::Serialize)]
+struct LineReport<'a> {
+    line: u64,
+    valid: bool,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<BadRowType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [pipeline::Violation]>,
+}
+
+fn write_json_line(out: &mut impl Write, line: u64, outcome: &Outcome) -> io::Result<()> {
+    let bad = outcome.as_bad_row();
+    let report = LineReport {
+        line,
+        valid: bad.is_none(),
+        kind: bad.map(|b| b.kind),
+        errors: bad.map(|b| b.errors.as_slice()),
+    };
+    serde_json::to_writer(&mut *out, &report)?;
+    out.write_all(b"\n")
+}
+
+#[derive(Default)]
+struct Summary {
+    valid: u64,
+    invalid: u64,
+    by_type: [u64; 5],
+    listed: Vec<String>,
+}
+
+impl Summary {
+    fn add(&mut self, line: u64, outcome: &Outcome) {
+        let Outcome::Bad(bad) = outcome else {
+            self.valid += 1;
+            return;
+        };
+        self.invalid += 1;
+        let index = BadRowType::ALL.iter().position(|t| *t == bad.kind).unwrap_or(0);
+        self.by_type[index] += 1;
+        if self.listed.len() < LISTED_INVALID {
+            let schema = bad.schema.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let mut text = format!("  line {line}: {}{schema}", bad.kind);
+            for e in &bad.errors {
+                let path = if e.path.is_empty() { "(event)" } else { &e.path };
+                text.push_str(&format!("\n    {path}: {} [{}]", e.message, e.keyword));
+            }
+            self.listed.push(text);
+        }
+    }
+
+    fn print(&self, out: &mut impl Write, input: &str, origin: &str) -> io::Result<()> {
+        let total = self.valid + self.invalid;
+        let name = if input == "-" { "standard input" } else { input };
+        writeln!(out, "checked {total} events from {name} against {origin}")?;
+        writeln!(out, "  valid:   {}", self.valid)?;
+        writeln!(out, "  invalid: {}", self.invalid)?;
+        for (kind, count) in BadRowType::ALL.iter().zip(self.by_type) {
+            if count > 0 {
+                writeln!(out, "    {kind}: {count}")?;
+            }
+        }
+        if !self.listed.is_empty() {
+            writeln!(out, "\ninvalid lines:")?;
+            for text in &self.listed {
+                writeln!(out, "{text}")?;
+            }
+            if self.invalid > self.listed.len() as u64 {
+                writeln!(out, "  ... and {} more (use --json to list every line)", self.invalid - self.listed.len() as u64)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! `pipeline validate` as producers run it in their CI: output shapes and exit statuses.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn pipeline(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(args)
+        .env_remove("SCHEMAS_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+const VALID: &str = r#"{"event_type": "pageview", "user_id": 123}"#;
+
+#[test]
+fn json_mode_prints_one_line_per_input_line() {
+    let input = format!("{VALID}\n{{\"event_type\": \"purchase\", \"user_id\": 1, \"order_id\": \"o\", \"amount\": -3, \"currency\": \"USD\", \"items\": [{{\"sku\": \"a\", \"quantity\": 1, \"price\": 1}}]}}\n\nnot json\n{VALID}");
+    let out = pipeline(&["validate", "--json", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 5, "a last line without a newline counts; an empty line is a record");
+    assert_eq!(lines[0], serde_json::json!({"line": 1, "valid": true}));
+    assert_eq!(
+        lines[1],
+        serde_json::json!({"line": 2, "valid": false, "type": "schema_violation",
+            "errors": [{"path": "/amount", "keyword": "minimum", "message": "-3 is less than the minimum of 0"}]})
+    );
+    assert_eq!(lines[2]["type"], "malformed");
+    assert_eq!(lines[3]["type"], "malformed");
+    assert_eq!(lines[4], serde_json::json!({"line": 5, "valid": true}));
+}
+
+#[test]
+fn all_valid_exits_zero_with_a_summary() {
+    let out = pipeline(&["validate", "-"], format!("{VALID}\n{VALID}\n").as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("checked 2 events") && text.contains("valid:   2"), "{text}");
+}
+
+#[test]
+fn summary_lists_invalid_lines_by_type() {
+    let out = pipeline(&["validate", "-"], b"{\"event_type\": \"signup\", \"user_id\": 1}\n");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unknown_event_type: 1") && text.contains("line 1: unknown_event_type"), "{text}");
+}
+
+#[test]
+fn usage_and_io_errors_exit_two() {
+    assert_eq!(pipeline(&["validate"], b"").status.code(), Some(2));
+    let missing = pipeline(&["validate", "/nonexistent/events.ndjson"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/events.ndjson"));
+    let bad_schemas = pipeline(&["validate", "--schemas", "/nonexistent/schemas", "-"], VALID.as_bytes());
+    assert_eq!(bad_schemas.status.code(), Some(2));
+}
+
+#[test]
+fn a_schemas_directory_replaces_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("signup")).unwrap();
+    std::fs::write(
+        dir.path().join("signup/1-0-0.json"),
+        r#"{"type": "object", "properties": {"event_type": {"const": "signup"}, "user_id": {"type": "integer"}}, "required": ["user_id"]}"#,
+    )
+    .unwrap();
+    let schemas = dir.path().to_str().unwrap();
+    let input = format!("{{\"event_type\": \"signup\", \"user_id\": 1}}\n{VALID}\n");
+    let out = pipeline(&["validate", "--json", "--schemas", schemas, "-"], input.as_bytes());
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[1]["type"], "unknown_event_type");
+}
+
+#[test]
+fn the_example_file_has_the_documented_outcomes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/events.ndjson");
+    let out = pipeline(&["validate", "--json", path], b"");
+    let kinds: Vec<String> = json_lines(&out).iter().map(|l| l["type"].as_str().unwrap_or("valid").to_owned()).collect();
+    assert_eq!(
+        kinds,
+        ["valid", "valid", "valid", "valid", "valid", "schema_violation", "unknown_event_type", "unknown_schema_version", "malformed"]
+    );
+}
