@@ -48,9 +48,9 @@ thread_local! {
 pub fn process_record(registry: &SchemaRegistry, record: &Record, clock: &BatchClock) -> Outcome {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let result = decode(&record.data, &mut scratch).and_then(|tape| {
-            let Some(event) = TapeValue::root(&tape.0) else {
-                unreachable!("decode returns a tape holding an object")
+        let result = decode(&record.data, &mut scratch, |tape| {
+            let Some(event) = TapeValue::root(tape) else {
+                unreachable!("decode hands over a tape holding an object")
             };
             let (schema, envelope) = validate_event(registry, event)?;
             enrich(record, schema, &envelope, clock)

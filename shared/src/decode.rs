@@ -1,7 +1,7 @@
 //! Decoding a record's bytes into a checked JSON tape: size, UTF-8, JSON, object, depth and
 //! duplicate keys. Everything that fails here is a `malformed` or `size_violation` bad row.
 
-use simd_json::{Buffers, Node as TapeNode, Tape};
+use simd_json::{Buffers, ErrorType, INPUT_PADDING, Node as TapeNode, Tape, fill_tape_padded};
 
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::record::MAX_RECORD_BYTES;
@@ -9,20 +9,33 @@ use crate::record::MAX_RECORD_BYTES;
 /// The deepest nesting of objects and arrays accepted (the top-level object is depth 1).
 pub const MAX_DEPTH: usize = 64;
 
-/// Reusable parse buffers: one per worker thread, so decoding allocates little.
-#[derive(Default)]
+/// Reusable parse state: one per worker thread, so decoding a record allocates nothing
+/// once the buffers have grown to the records' size.
 pub struct DecodeScratch {
+    /// The record's bytes plus simd-json's padding; simd-json unescapes strings in place.
     bytes: Vec<u8>,
-    buffers: Option<Buffers>,
+    buffers: Buffers,
+    /// The tape's allocation, kept between records (empty, `'static`, when not in use).
+    tape: Tape<'static>,
+}
+
+impl Default for DecodeScratch {
+    fn default() -> Self {
+        Self { bytes: Vec::new(), buffers: Buffers::with_max_depth(4096, MAX_DEPTH), tape: Tape::null() }
+    }
 }
 
 fn malformed(keyword: &str, message: String) -> Rejection {
     Rejection::new(BadRowType::Malformed, Violation::new("", keyword, message))
 }
 
-/// Parses `data` into a tape whose root is an object with no duplicate keys at any level
-/// and at most [`MAX_DEPTH`] levels of nesting. The tape borrows `scratch`.
-pub fn decode<'s>(data: &[u8], scratch: &'s mut DecodeScratch) -> Result<Tape<'s>, Rejection> {
+/// Parses `data` and hands `use_tape` a tape whose root is an object with no duplicate keys
+/// at any level and at most [`MAX_DEPTH`] levels of nesting.
+pub fn decode<R>(
+    data: &[u8],
+    scratch: &mut DecodeScratch,
+    use_tape: impl FnOnce(&[TapeNode<'_>]) -> Result<R, Rejection>,
+) -> Result<R, Rejection> {
     if data.len() > MAX_RECORD_BYTES {
         return Err(Rejection::new(
             BadRowType::SizeViolation,
@@ -37,94 +50,99 @@ pub fn decode<'s>(data: &[u8], scratch: &'s mut DecodeScratch) -> Result<Tape<'s
             ),
         ));
     }
-    if data.iter().all(u8::is_ascii_whitespace) {
-        return Err(malformed("json", "the record is empty: expected one JSON object".into()));
-    }
-    if let Err(e) = std::str::from_utf8(data) {
-        return Err(malformed(
-            "utf8",
-            format!("invalid UTF-8 at byte {}: records must be UTF-8 encoded JSON", e.valid_up_to()),
-        ));
-    }
-    // Cheap bound first: without MAX_DEPTH opening brackets the depth cannot exceed it.
-    let openings = data.iter().filter(|&&b| b == b'{' || b == b'[').count();
     scratch.bytes.clear();
     scratch.bytes.extend_from_slice(data);
-    let buffers = scratch.buffers.get_or_insert_with(|| Buffers::new(data.len()));
-    let tape = simd_json::to_tape_with_buffers(&mut scratch.bytes, buffers)
-        .map_err(|e| malformed("json", format!("not valid JSON: {e}")))?;
-    match tape.0.first() {
-        Some(TapeNode::Object { .. }) => {}
-        Some(other) => {
-            let what = match other {
-                TapeNode::Array { .. } => "an array",
-                TapeNode::String(_) => "a string",
-                _ => "a scalar",
-            };
-            return Err(malformed("type", format!("the record is {what}; an event must be one JSON object")));
-        }
-        None => return Err(malformed("json", "the record holds no JSON value".into())),
-    }
-    check_structure(&tape.0, openings > MAX_DEPTH)?;
-    Ok(tape)
+    scratch.bytes.resize(data.len() + INPUT_PADDING, 0);
+    let mut tape: Tape<'_> = std::mem::replace(&mut scratch.tape, Tape::null()).reset();
+    let parsed = fill_tape_padded(&mut scratch.bytes, data.len(), &mut scratch.buffers, &mut tape);
+    let result = match parsed {
+        Err(e) => Err(parse_error(data, &e)),
+        Ok(()) => check_root(&tape.0).and_then(|()| check_structure(&tape.0)).and_then(|()| use_tape(&tape.0)),
+    };
+    scratch.tape = tape.reset();
+    result
 }
 
-/// One pass over the tape: duplicate keys, and nesting depth when it could exceed the limit.
-fn check_structure(nodes: &[TapeNode<'_>], check_depth: bool) -> Result<(), Rejection> {
-    // End index (exclusive) of each open container, innermost last; kept only for depth.
-    let mut open: Vec<usize> = Vec::new();
+/// The clearest reason simd-json refused `data`.
+fn parse_error(data: &[u8], error: &simd_json::Error) -> Rejection {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return malformed("json", "the record is empty: expected one JSON object".into());
+    }
+    if let Err(e) = std::str::from_utf8(data) {
+        return malformed(
+            "utf8",
+            format!("invalid UTF-8 at byte {}: records must be UTF-8 encoded JSON", e.valid_up_to()),
+        );
+    }
+    if *error.error() == ErrorType::DepthLimitExceeded {
+        return malformed("maxDepth", format!("objects and arrays are nested more than {MAX_DEPTH} deep"));
+    }
+    malformed("json", format!("not valid JSON: {error}"))
+}
+
+fn check_root(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
+    let what = match nodes.first() {
+        Some(TapeNode::Object { .. }) => return Ok(()),
+        Some(TapeNode::Array { .. }) => "an array",
+        Some(TapeNode::String(_)) => "a string",
+        Some(_) => "a scalar",
+        None => return Err(malformed("json", "the record holds no JSON value".into())),
+    };
+    Err(malformed("type", format!("the record is {what}; an event must be one JSON object")))
+}
+
+/// Refuses duplicate keys in any object: consumers disagree on which copy wins.
+fn check_structure(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
     for (i, node) in nodes.iter().enumerate() {
-        let count = match *node {
-            TapeNode::Object { len, count } => {
+        if let TapeNode::Object { len, .. } = *node {
+            if len > 1 && may_repeat_a_key(&nodes[i..], len) {
                 if let Some(key) = duplicate_key(&nodes[i..], len) {
-                    return Err(malformed(
-                        "duplicateKey",
-                        format!("the key {key:?} appears twice in one object: keep one"),
-                    ));
+                    return Err(malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one")));
                 }
-                count
-            }
-            TapeNode::Array { count, .. } => count,
-            _ => continue,
-        };
-        if check_depth {
-            while open.last().is_some_and(|&end| end <= i) {
-                open.pop();
-            }
-            open.push(i + count + 1);
-            if open.len() > MAX_DEPTH {
-                return Err(malformed(
-                    "maxDepth",
-                    format!("objects and arrays are nested more than {MAX_DEPTH} deep"),
-                ));
             }
         }
     }
     Ok(())
 }
 
-/// The first repeated key of the object at `nodes[0]` with `len` members.
-fn duplicate_key<'a>(nodes: &[TapeNode<'a>], len: usize) -> Option<&'a str> {
-    const INLINE: usize = 32;
-    let mut inline: [&str; INLINE] = [""; INLINE];
-    let mut spilled: Vec<&str> = Vec::new();
+/// The keys of the object at `nodes[0]`, in order.
+fn keys<'a>(nodes: &[TapeNode<'a>], len: usize) -> impl Iterator<Item = &'a str> {
     let mut at = 1;
-    for n in 0..len {
+    (0..len).map_while(move |_| {
         let TapeNode::String(key) = nodes.get(at)? else { return None };
-        let seen = if n < INLINE { &inline[..n] } else { &spilled[..] };
-        if seen.contains(key) || (n >= INLINE && inline.contains(key)) {
-            return Some(key);
-        }
-        if n < INLINE {
-            inline[n] = key;
-        } else {
-            spilled.push(key);
-        }
         at += 1;
         at += match nodes.get(at)? {
             TapeNode::Object { count, .. } | TapeNode::Array { count, .. } => count + 1,
             _ => 1,
         };
+        Some(*key)
+    })
+}
+
+/// A cheap filter: false when no two keys share length, first and last byte (the usual case),
+/// so the exact comparison runs only on objects that might repeat a key.
+fn may_repeat_a_key(nodes: &[TapeNode<'_>], len: usize) -> bool {
+    let mut seen = 0u64;
+    for key in keys(nodes, len) {
+        let b = key.as_bytes();
+        let h = b.len().wrapping_mul(31) ^ usize::from(*b.first().unwrap_or(&0)).wrapping_mul(7) ^ usize::from(*b.last().unwrap_or(&0));
+        let bit = 1u64 << (h % 64);
+        if seen & bit != 0 {
+            return true;
+        }
+        seen |= bit;
+    }
+    false
+}
+
+/// The first repeated key of the object at `nodes[0]` with `len` members.
+fn duplicate_key<'a>(nodes: &[TapeNode<'a>], len: usize) -> Option<&'a str> {
+    let mut seen: Vec<&str> = Vec::with_capacity(len);
+    for key in keys(nodes, len) {
+        if seen.contains(&key) {
+            return Some(key);
+        }
+        seen.push(key);
     }
     None
 }
@@ -135,7 +153,7 @@ mod tests {
 
     fn kind(data: &[u8]) -> Result<(), (BadRowType, String)> {
         let mut scratch = DecodeScratch::default();
-        decode(data, &mut scratch).map(|_| ()).map_err(|r| (r.kind, r.errors[0].keyword.clone()))
+        decode(data, &mut scratch, |_| Ok(())).map_err(|r| (r.kind, r.errors[0].keyword.clone()))
     }
 
     #[test]

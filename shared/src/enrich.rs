@@ -1,6 +1,8 @@
 //! Enrichment (DESIGN section 3): the producer's bytes are kept as they are and the added
 //! fields are spliced in before the closing brace, instead of re-serialising the event.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -16,7 +18,11 @@ pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0c_2b8e_93a1_4d67_9e2b_
 
 /// The event id derived from a record's position, identical on every retry of the record.
 pub fn derived_event_id(shard_id: &str, sequence_number: &str) -> Uuid {
-    Uuid::new_v5(&EVENT_ID_NAMESPACE, format!("{shard_id}/{sequence_number}").as_bytes())
+    let mut name = Vec::with_capacity(shard_id.len() + 1 + sequence_number.len());
+    name.extend_from_slice(shard_id.as_bytes());
+    name.push(b'/');
+    name.extend_from_slice(sequence_number.as_bytes());
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
 }
 
 /// A valid, enriched event: the bytes every sink stores, and the keys the stores need.
@@ -24,9 +30,9 @@ pub fn derived_event_id(shard_id: &str, sequence_number: &str) -> Uuid {
 pub struct EnrichedEvent {
     /// The enriched event as JSON (no trailing newline).
     pub json: Vec<u8>,
-    pub event_type: String,
+    pub event_type: Arc<str>,
     /// `event_type/version`, e.g. `pageview/1-0-0`.
-    pub schema: String,
+    pub schema: Arc<str>,
     /// `user_id` as text (integers in decimal).
     pub user_id: String,
     pub event_id: String,
@@ -34,16 +40,26 @@ pub struct EnrichedEvent {
     pub event_time: DateTime<Utc>,
     /// `<event time, UTC millis>#<event_id>`: the events table's sort key.
     pub sort_key: String,
-    /// `YYYY-MM-DD` of the event time in UTC.
-    pub dt: String,
-    /// `HH` of the event time in UTC.
-    pub hr: String,
 }
 
 impl EnrichedEvent {
     /// `USER#<user_id>`: the events table's partition key.
     pub fn partition_key(&self) -> String {
         format!("USER#{}", self.user_id)
+    }
+
+    /// `YYYY-MM-DD` of the event time in UTC (the archive's `dt` partition).
+    pub fn dt(&self) -> String {
+        let mut dt = String::with_capacity(10);
+        push_date(&mut dt, self.event_time);
+        dt
+    }
+
+    /// `HH` of the event time in UTC (the archive's `hr` partition).
+    pub fn hr(&self) -> String {
+        let mut hr = String::with_capacity(2);
+        push_hour(&mut hr, self.event_time);
+        hr
     }
 }
 
@@ -84,20 +100,24 @@ pub fn enrich(
     };
     let event_id = match envelope.event_id {
         Some(id) => id.to_owned(),
-        None => derived_event_id(&record.shard_id, &record.sequence_number).to_string(),
+        None => {
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            derived_event_id(&record.shard_id, &record.sequence_number).hyphenated().encode_lower(&mut text).to_owned()
+        }
     };
     let close = closing_brace(&record.data).ok_or_else(|| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "json", "no closing brace".to_owned()))
     })?;
 
-    let mut time = String::with_capacity(24);
-    push_millis(&mut time, event_time);
-    let mut dt = String::with_capacity(10);
-    push_date(&mut dt, event_time);
-    let mut hr = String::with_capacity(2);
-    push_hour(&mut hr, event_time);
+    let mut sort_key = String::with_capacity(64);
+    push_millis(&mut sort_key, event_time);
 
-    let mut added = String::with_capacity(320);
+    // Room for the producer's bytes and what is added, so the buffer never grows.
+    let mut added = String::with_capacity(close + 512);
+    // Decoding proved the bytes UTF-8, so this check does not fail.
+    added.push_str(std::str::from_utf8(&record.data[..close]).map_err(|_| {
+        Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
+    })?);
     if envelope.event_id.is_none() {
         added.push_str(",\"event_id\":\"");
         added.push_str(&event_id);
@@ -105,7 +125,7 @@ pub fn enrich(
     }
     if envelope.timestamp.is_none() {
         added.push_str(",\"timestamp\":\"");
-        added.push_str(&time);
+        added.push_str(&sort_key);
         added.push('"');
     }
     added.push_str(",\"_pipeline\":{\"schema\":");
@@ -119,9 +139,9 @@ pub fn enrich(
     added.push_str(",\"sequence_number\":");
     push_json_str(&mut added, &record.sequence_number);
     added.push_str(",\"dt\":\"");
-    added.push_str(&dt);
+    push_date(&mut added, event_time);
     added.push_str("\",\"hr\":\"");
-    added.push_str(&hr);
+    push_hour(&mut added, event_time);
     added.push('"');
     if let Some(ua) = envelope.user_agent {
         added.push_str(",\"ua\":");
@@ -129,23 +149,16 @@ pub fn enrich(
     }
     added.push_str("}}");
 
-    let mut json = Vec::with_capacity(close + added.len());
-    json.extend_from_slice(&record.data[..close]);
-    json.extend_from_slice(added.as_bytes());
-
-    let mut sort_key = time;
     sort_key.push('#');
     sort_key.push_str(&event_id);
     Ok(EnrichedEvent {
-        json,
-        event_type: schema.event_type().to_owned(),
-        schema: schema.key().to_owned(),
+        json: added.into_bytes(),
+        event_type: schema.event_type_shared(),
+        schema: schema.key_shared(),
         user_id: envelope.user_id.to_string(),
         event_id,
         event_time,
         sort_key,
-        dt,
-        hr,
     })
 }
 
@@ -157,7 +170,9 @@ fn closing_brace(data: &[u8]) -> Option<usize> {
 
 /// Appends `s` as a JSON string literal.
 fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold without early exit vectorises; the texts here are short and rarely need escapes.
+    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
         out.push('"');
         out.push_str(s);
         out.push('"');

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
@@ -81,10 +82,10 @@ pub enum SchemaError {
 
 /// One compiled schema.
 pub struct CompiledSchema {
-    event_type: String,
+    event_type: Arc<str>,
     version: SchemaVer,
     /// `event_type/version`, as written into enriched events and bad rows.
-    key: String,
+    key: Arc<str>,
     validator: Validator<TapeJson>,
 }
 
@@ -106,6 +107,16 @@ impl CompiledSchema {
     /// `pageview/1-0-0`.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The key, shared rather than copied (one per enriched event).
+    pub fn key_shared(&self) -> Arc<str> {
+        Arc::clone(&self.key)
+    }
+
+    /// The event type, shared rather than copied.
+    pub fn event_type_shared(&self) -> Arc<str> {
+        Arc::clone(&self.event_type)
     }
 
     /// Every violation of this schema by `event`, with its JSON pointer (empty when valid).
@@ -187,7 +198,7 @@ impl SchemaRegistry {
         let mut types: HashMap<String, Vec<CompiledSchema>> = HashMap::new();
         for (name, text) in sources {
             let schema = compile(&name, &text)?;
-            types.entry(schema.event_type.clone()).or_default().push(schema);
+            types.entry(schema.event_type.to_string()).or_default().push(schema);
         }
         if types.is_empty() {
             return Err(SchemaError::Empty(origin.to_owned()));
@@ -205,7 +216,7 @@ impl SchemaRegistry {
 
     /// Every `event_type/version`, sorted.
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.types.values().flatten().map(|s| s.key.clone()).collect();
+        let mut keys: Vec<String> = self.types.values().flatten().map(|s| s.key.to_string()).collect();
         keys.sort();
         keys
     }
@@ -270,8 +281,8 @@ fn compile(name: &str, text: &str) -> Result<CompiledSchema, SchemaError> {
         .build(&schema)
         .map_err(|e| invalid(format!("cannot compile: {e}")))?;
     Ok(CompiledSchema {
-        key: format!("{event_type}/{version}"),
-        event_type: event_type.to_owned(),
+        key: format!("{event_type}/{version}").into(),
+        event_type: event_type.into(),
         version,
         validator,
     })

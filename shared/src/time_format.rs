@@ -11,44 +11,45 @@ pub fn format_millis(t: DateTime<Utc>) -> String {
 
 /// Appends `t` as `2026-11-27T12:00:00.123Z`; years outside 0..=9999 fall back to chrono's form.
 pub fn push_millis(out: &mut String, t: DateTime<Utc>) {
-    if !(0..=9999).contains(&t.year()) {
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
         out.push_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
         return;
     }
-    push_date(out, t);
-    out.push('T');
-    push_digits(out, t.hour(), 2);
-    out.push(':');
-    push_digits(out, t.minute(), 2);
-    out.push(':');
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    put_digits(&mut text[0..4], year as u32);
+    put_digits(&mut text[5..7], t.month());
+    put_digits(&mut text[8..10], t.day());
+    put_digits(&mut text[11..13], t.hour());
+    put_digits(&mut text[14..16], t.minute());
+    put_digits(&mut text[17..19], t.second());
     // A leap second shows in chrono as nanoseconds past 1e9: keep it within the second.
-    push_digits(out, t.second(), 2);
-    out.push('.');
-    push_digits(out, (t.nanosecond() / 1_000_000).min(999), 3);
-    out.push('Z');
+    put_digits(&mut text[20..23], (t.nanosecond() / 1_000_000).min(999));
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Appends the UTC date `2026-11-27` (the archive's `dt` partition).
 pub fn push_date(out: &mut String, t: DateTime<Utc>) {
-    push_digits(out, t.year().clamp(0, 9999) as u32, 4);
-    out.push('-');
-    push_digits(out, t.month(), 2);
-    out.push('-');
-    push_digits(out, t.day(), 2);
+    let mut text = *b"0000-00-00";
+    put_digits(&mut text[0..4], t.year().clamp(0, 9999) as u32);
+    put_digits(&mut text[5..7], t.month());
+    put_digits(&mut text[8..10], t.day());
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Appends the UTC hour `00`..`23` (the archive's `hr` partition).
 pub fn push_hour(out: &mut String, t: DateTime<Utc>) {
-    push_digits(out, t.hour(), 2);
+    let mut text = *b"00";
+    put_digits(&mut text, t.hour());
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
-fn push_digits(out: &mut String, mut value: u32, width: usize) {
-    let mut digits = [b'0'; 4];
-    for slot in digits[..width].iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
+/// Writes `value`'s last `slot.len()` decimal digits into `slot`, zero-padded.
+fn put_digits(slot: &mut [u8], mut value: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
         value /= 10;
     }
-    out.extend(digits[..width].iter().map(|&b| b as char));
 }
 
 /// Second precision: `2026-11-27T12:00:00Z` (bad rows' `failed_at`).

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 pub const UA_CACHE_ENTRIES: usize = 8192;
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Box<str>, Box<str>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>> = RefCell::new(HashMap::default());
 }
 
 /// The enrichment's `ua` object for `user_agent`, as JSON text:

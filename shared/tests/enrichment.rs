@@ -47,7 +47,7 @@ fn adds_pipeline_fields_and_keeps_producer_bytes() {
     assert_eq!(e.user_id, "123");
     assert_eq!(e.partition_key(), "USER#123");
     assert_eq!(e.sort_key, format!("2026-11-28T01:30:00.500Z#{id}"));
-    assert_eq!((e.dt.as_str(), e.hr.as_str()), ("2026-11-28", "01"));
+    assert_eq!((e.dt().as_str(), e.hr().as_str()), ("2026-11-28", "01"));
 }
 
 #[test]

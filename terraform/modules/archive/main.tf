@@ -25,7 +25,6 @@ locals {
 resource "aws_s3_bucket" "archive" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per organisation (second region, second bill); the archive is versioned and KMS-encrypted, add aws_s3_bucket_replication_configuration where required
   #checkov:skip=CKV2_AWS_62:No consumer of object-created events: analytics engines read the partitioned prefixes on their own schedule
-  #checkov:skip=CKV_AWS_18:Server access logging is optional (variable access_log_bucket) because the target bucket is account-wide infrastructure this stack does not own
   bucket        = local.bucket_name
   force_destroy = var.force_destroy
 }
@@ -101,10 +100,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "archive" {
       noncurrent_version_expiration {
         noncurrent_days = var.noncurrent_version_expiration_days
       }
+    }
+  }
 
-      abort_incomplete_multipart_upload {
-        days_after_initiation = 7
-      }
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {
+      prefix = ""
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

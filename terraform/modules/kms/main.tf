@@ -60,6 +60,8 @@ resource "aws_kms_alias" "this" {
 }
 
 data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_111:This is a KMS key policy: its Resource "*" means the key itself, and write access is limited to this account's IAM principals and to the logs and CloudWatch service principals under conditions
+  #checkov:skip=CKV_AWS_356:This is a KMS key policy: Resource "*" is the only valid value and denotes the key the policy is attached to
   statement {
     sid       = "AccountIamPolicies"
     effect    = "Allow"
@@ -108,12 +110,6 @@ data "aws_iam_policy_document" "key" {
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

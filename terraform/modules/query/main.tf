@@ -4,9 +4,9 @@ locals {
 
 data "aws_iam_policy_document" "query" {
   statement {
-    sid       = "ReadTables"
-    effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+    sid     = "ReadTables"
+    effect  = "Allow"
+    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
     resources = [
       var.events_table_arn,
       "${var.events_table_arn}/index/*",
