@@ -101,7 +101,7 @@ pub struct BadRow {
 
 impl BadRow {
     pub fn new(rejection: Rejection, record: &Record, failed_at: DateTime<Utc>) -> Self {
-        let (payload, payload_base64) = match std::str::from_utf8(&record.data) {
+        let (payload, payload_base64) = match simdutf8::basic::from_utf8(&record.data) {
             Ok(text) => (Some(text.to_owned()), None),
             Err(_) => (None, Some(base64::engine::general_purpose::STANDARD.encode(&record.data))),
         };

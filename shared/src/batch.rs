@@ -15,7 +15,7 @@ use crate::schema_registry::SchemaRegistry;
 use crate::validation::validate_event;
 
 /// Fewest records one rayon task takes: below this, splitting costs more than it saves.
-pub const MIN_RECORDS_PER_TASK: usize = 128;
+pub const MIN_RECORDS_PER_TASK: usize = 32;
 
 /// What became of one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
