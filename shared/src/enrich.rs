@@ -25,6 +25,12 @@ pub fn derived_event_id(shard_id: &str, sequence_number: &str) -> Uuid {
     Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
 }
 
+/// The largest enriched event, newline included, that fits one archive record (Firehose
+/// takes at most 1,000 KiB per record). A valid event near the 1 MiB record limit can grow
+/// past it by enrichment; it becomes a `size_violation` bad row rather than an event that
+/// can never be archived.
+pub const MAX_ENRICHED_BYTES: usize = 1_000 * 1024 - 1;
+
 /// A valid, enriched event: the bytes every sink stores, and the keys the stores need.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnrichedEvent {
@@ -149,6 +155,22 @@ pub fn enrich(
     }
     added.push_str("}}");
 
+    if added.len() > MAX_ENRICHED_BYTES {
+        return Err(Rejection {
+            kind: BadRowType::SizeViolation,
+            event_type: Some(schema.event_type().to_owned()),
+            schema: Some(schema.key().to_owned()),
+            errors: vec![Violation::new(
+                "",
+                "maxBytes",
+                format!(
+                    "the enriched event would be {} bytes; the archive takes at most {MAX_ENRICHED_BYTES}: \
+                     keep events under 1,000 KiB",
+                    added.len()
+                ),
+            )],
+        });
+    }
     sort_key.push('#');
     sort_key.push_str(&event_id);
     Ok(EnrichedEvent {

@@ -3,6 +3,8 @@
 //! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
 //! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
 //! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
+//! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
+//! aggregates) and [`flow`] runs a batch through them within a deadline.
 //! The contracts it implements are in DESIGN.md sections 2-3; the reference workload
 //! generator ([`workload`], feature `workload`) is shared by benches, tests and `loadtest`.
 
@@ -10,9 +12,13 @@ pub mod bad_row;
 pub mod batch;
 pub mod decode;
 pub mod enrich;
+#[cfg(feature = "flow")]
+pub mod flow;
 pub mod json_tape;
 pub mod record;
 pub mod schema_registry;
+#[cfg(feature = "flow")]
+pub mod sink;
 pub mod time_format;
 pub mod user_agent;
 pub mod validation;

@@ -180,3 +180,16 @@ fn bad_row_has_the_design_shape() {
         })
     );
 }
+
+#[test]
+fn a_valid_event_too_big_to_archive_once_enriched_is_a_size_violation() {
+    // Under the 1 MiB record limit, but over the archive's 1,000 KiB once enriched.
+    let pad = "x".repeat(1_030_000);
+    let data = format!(r#"{{"event_type": "pageview", "user_id": 1, "properties": {{"b": "{pad}"}}}}"#);
+    assert!(data.len() <= pipeline::MAX_RECORD_BYTES);
+    let Outcome::Bad(bad) = outcome(&data) else { panic!("expected a bad row") };
+    assert_eq!(bad.kind, BadRowType::SizeViolation);
+    assert_eq!(bad.schema.as_deref(), Some("pageview/1-0-0"));
+    let ok = format!(r#"{{"event_type": "pageview", "user_id": 1, "properties": {{"b": "{}"}}}}"#, "x".repeat(1_000_000));
+    assert_valid(&ok);
+}

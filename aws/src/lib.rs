@@ -1,0 +1,18 @@
+//! `pipeline-aws`: the AWS adapters of the pipeline's sink ports.
+//!
+//! [`dynamodb::DynamoEventStore`] writes events with `BatchWriteItem`,
+//! [`firehose::FirehoseArchive`] packs them into Firehose records, and
+//! [`s3::S3BadRowStore`] keeps bad rows as gzip NDJSON objects. Each retries what AWS
+//! did not take, with exponential backoff and full jitter ([`retry`]), until the
+//! invocation's deadline. [`config`] reads the Lambda environment.
+
+pub mod config;
+pub mod dynamodb;
+pub mod firehose;
+pub mod retry;
+pub mod s3;
+
+pub use config::ProcessorConfig;
+pub use dynamodb::DynamoEventStore;
+pub use firehose::FirehoseArchive;
+pub use s3::S3BadRowStore;

@@ -1,0 +1,125 @@
+//! The retry policy of every adapter: exponential backoff with full jitter, never past the
+//! invocation's deadline.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use rand::Rng;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use tokio::time::Instant;
+
+/// First backoff step.
+pub const BASE_DELAY: Duration = Duration::from_millis(25);
+/// Largest backoff step.
+pub const MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Delays between attempts: attempt `n` waits a uniformly random time in
+/// `0..=min(MAX_DELAY, BASE_DELAY * 2^n)` ("full jitter"), which spreads retries of many
+/// concurrent writers instead of synchronising them.
+pub struct Backoff {
+    steps: backon::ExponentialBackoff,
+    deadline: Instant,
+}
+
+impl Backoff {
+    pub fn until(deadline: Instant) -> Self {
+        Self::with_delays(BASE_DELAY, MAX_DELAY, deadline)
+    }
+
+    pub fn with_delays(base: Duration, max: Duration, deadline: Instant) -> Self {
+        let steps = ExponentialBuilder::default()
+            .with_min_delay(base)
+            .with_max_delay(max)
+            .with_factor(2.0)
+            .without_max_times()
+            .build();
+        Self { steps, deadline }
+    }
+
+    /// Sleeps before the next attempt; `false` when that attempt would start past the deadline.
+    pub async fn wait(&mut self) -> bool {
+        let ceiling = self.steps.next().unwrap_or(MAX_DELAY);
+        let delay = rand::rng().random_range(Duration::ZERO..=ceiling);
+        if Instant::now() + delay >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        true
+    }
+}
+
+/// Whether an AWS error code is worth retrying: throttling, or the service's own failure.
+pub fn is_retryable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "Throttling"
+                | "RequestLimitExceeded"
+                | "ThrottledException"
+                | "SlowDown"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "InternalServerError"
+                | "InternalFailure"
+                | "InternalError"
+                | "RequestTimeout"
+                | "LimitExceededException"
+        )
+    )
+}
+
+/// Whether a failed SDK call is worth retrying: no answer at all (timeouts, connection
+/// errors, unparseable replies), a retryable code, or any 5xx. Every AWS SDK crate shares
+/// these error types, so this serves DynamoDB, Firehose and S3 alike.
+pub fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => {
+            is_retryable_code(service.err().code()) || service.raw().status().is_server_error()
+        }
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    }
+}
+
+/// A short description of a failed SDK call, for logs.
+pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E, HttpResponse>) -> String {
+    match err {
+        SdkError::ServiceError(service) => format!(
+            "{} ({}): {}",
+            service.err().code().unwrap_or("unknown error"),
+            service.raw().status().as_u16(),
+            service.err().message().unwrap_or("")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_grow_and_stop_at_the_deadline() {
+        let start = Instant::now();
+        let mut backoff = Backoff::until(start + Duration::from_secs(10));
+        let mut attempts = 0;
+        while backoff.wait().await {
+            attempts += 1;
+            assert!(attempts < 1_000, "never gave up");
+        }
+        assert!(Instant::now() <= start + Duration::from_secs(10));
+        assert!(attempts >= 5, "{attempts} attempts in 10 s");
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable() {
+        assert!(is_retryable_code(Some("ProvisionedThroughputExceededException")));
+        assert!(is_retryable_code(Some("SlowDown")));
+        assert!(!is_retryable_code(Some("ValidationException")));
+        assert!(!is_retryable_code(Some("AccessDeniedException")));
+        assert!(!is_retryable_code(None));
+    }
+}

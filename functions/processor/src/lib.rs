@@ -1,0 +1,128 @@
+//! The processor Lambda's handler: a Kinesis batch in, the shared batch flow over the AWS
+//! sinks, a partial batch response out, and one CloudWatch EMF metrics line.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use lambda_runtime::LambdaEvent;
+use pipeline::flow::{BatchFlow, BatchReport, Sinks};
+use pipeline::sink::NoAggregates;
+use pipeline::{Record, SchemaRegistry};
+use pipeline_aws::{DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+use tokio::time::Instant;
+
+pub mod metrics;
+
+/// Time kept back from the invocation's deadline to answer Lambda after the writes stop.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, NoAggregates>;
+
+/// Everything an invocation needs, built once per container.
+pub struct Processor {
+    flow: AwsFlow,
+}
+
+/// Structured JSON logs; `RUST_LOG` sets the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+impl Processor {
+    /// Reads the environment (DESIGN section 8), loads the schemas and builds the clients.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let config = ProcessorConfig::from_env().context("processor configuration")?;
+        let aws = aws_config::load_from_env().await;
+        Self::new(&config, &aws)
+    }
+
+    pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+        let sinks = Sinks {
+            events: DynamoEventStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &config.events_table,
+                config.event_ttl_days,
+                config.gsi_write_shards,
+            ),
+            archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
+            bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
+            aggregates: NoAggregates,
+        };
+        Ok(Self::with_sinks(Arc::new(registry), sinks))
+    }
+
+    pub fn with_sinks(
+        registry: Arc<SchemaRegistry>,
+        sinks: Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, NoAggregates>,
+    ) -> Self {
+        Self { flow: BatchFlow::new(registry, sinks) }
+    }
+
+    /// One invocation: writes every outcome and reports where Lambda must retry from.
+    pub async fn handle(&self, event: LambdaEvent<KinesisEvent>) -> Result<KinesisEventResponse, lambda_runtime::Error> {
+        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
+        let (response, report, records) = self.process(event.payload, deadline).await;
+        println!("{}", metrics::emf_line(&report, &records, SystemTime::now()));
+        Ok(response)
+    }
+
+    /// The handler without the Lambda context, for tests and other callers.
+    pub async fn process(&self, event: KinesisEvent, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
+        let records = records_of(event);
+        let report = self.flow.run(&records, deadline).await;
+        if let Some(from) = &report.retry_from {
+            tracing::warn!(
+                failed_records = report.failed_records.len(),
+                retry_from = %from,
+                "writes failed after retries; Lambda will retry from the lowest failed sequence number"
+            );
+        }
+        let mut response = KinesisEventResponse::default();
+        response.batch_item_failures = report
+            .retry_from
+            .iter()
+            .map(|seq| {
+                let mut failure = KinesisBatchItemFailure::default();
+                failure.item_identifier = Some(seq.clone());
+                failure
+            })
+            .collect();
+        (response, report, records)
+    }
+}
+
+/// Core records from a Lambda Kinesis event, in order. The shard id is the part of
+/// `eventID` before the colon (`shardId-000000000000:4950...`).
+pub fn records_of(event: KinesisEvent) -> Vec<Record> {
+    event
+        .records
+        .into_iter()
+        .map(|r| {
+            let shard_id = r
+                .event_id
+                .as_deref()
+                .and_then(|id| id.split_once(':').map(|(shard, _)| shard.to_owned()))
+                .unwrap_or_else(|| "shardId-unknown".to_owned());
+            Record {
+                data: r.kinesis.data.0,
+                partition_key: r.kinesis.partition_key,
+                sequence_number: r.kinesis.sequence_number,
+                shard_id,
+                arrival: r.kinesis.approximate_arrival_timestamp.0,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,15 @@
+//! The processor Lambda: wiring only. Clients and the schema registry are built once at
+//! init; each invocation runs the shared batch flow (see `processor::Processor`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    processor::init_tracing();
+    let processor = processor::Processor::from_env().await?;
+    let processor = &processor;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move { processor.handle(event).await })).await
+}

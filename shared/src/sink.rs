@@ -1,0 +1,85 @@
+//! The sink ports: where a batch's outcomes go. AWS adapters (crate `pipeline-aws`) and
+//! local adapters implement them; the batch flow ([`crate::flow`]) only knows these traits.
+
+use std::future::Future;
+
+use tokio::time::Instant;
+
+use crate::bad_row::BadRow;
+use crate::enrich::EnrichedEvent;
+
+/// A batch's identity: its shard and first sequence number. Keys derived from it are the
+/// same when the same batch is retried, so a retry overwrites its own earlier writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchKey {
+    pub shard_id: String,
+    pub first_sequence_number: String,
+}
+
+/// An outcome with the index of its record in the batch, so failures can be traced back.
+#[derive(Clone, Copy, Debug)]
+pub struct Indexed<'a, T> {
+    pub record: usize,
+    pub item: &'a T,
+}
+
+/// What a sink did with its share of a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkReport {
+    /// Items stored (for an archive: events archived).
+    pub written: usize,
+    /// Requests sent again after a throttle, a partial failure or a server error.
+    pub retries: usize,
+    /// Records whose write still failed when the sink gave up (indexes into the batch).
+    pub failed: Vec<usize>,
+}
+
+impl SinkReport {
+    /// Every record of `items` failed (e.g. the deadline passed before the sink finished).
+    pub fn all_failed<T>(items: &[Indexed<'_, T>]) -> Self {
+        Self { written: 0, retries: 0, failed: items.iter().map(|i| i.record).collect() }
+    }
+}
+
+/// The events store (DynamoDB's events table, or the local database).
+pub trait EventStore: Send + Sync {
+    /// Stores every event, retrying within `deadline`; writing the same event twice writes
+    /// the same item.
+    fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> impl Future<Output = SinkReport> + Send;
+}
+
+/// The archive (Firehose to S3, or local files).
+pub trait Archive: Send + Sync {
+    fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> impl Future<Output = SinkReport> + Send;
+}
+
+/// Where bad rows are kept (S3, or the local database).
+pub trait BadRowStore: Send + Sync {
+    fn put_bad_rows(
+        &self,
+        batch: &BatchKey,
+        rows: &[Indexed<'_, BadRow>],
+        deadline: Instant,
+    ) -> impl Future<Output = SinkReport> + Send;
+}
+
+/// Partial aggregates of a batch (the aggregates table). The hook is here so the batch
+/// flow has its final shape; until aggregates land, [`NoAggregates`] writes nothing.
+pub trait AggregateStore: Send + Sync {
+    fn put_partials(
+        &self,
+        batch: &BatchKey,
+        events: &[Indexed<'_, EnrichedEvent>],
+        deadline: Instant,
+    ) -> impl Future<Output = SinkReport> + Send;
+}
+
+/// An [`AggregateStore`] that stores nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAggregates;
+
+impl AggregateStore for NoAggregates {
+    async fn put_partials(&self, _: &BatchKey, _: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
+        SinkReport::default()
+    }
+}
