@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, starts the emulators they use on
-# 127.0.0.1, runs every test, and stops what it started. `.ci/run` calls this script.
+# The test command: installs what the tests need (checkov, moto, cargo-lambda), starts
+# moto_server on a free 127.0.0.1 port, runs every test including those that need the
+# emulator or the Lambda Runtime API, and stops what it started. `.ci/run` calls it.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh --no-tf    # skip the Terraform checks (checkov, fmt)
@@ -21,8 +22,24 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "installing Python test tools (scripts/requirements-test.txt)"
 python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt >&2
 
-step "cargo test --workspace"
-cargo test --workspace --locked --all-targets
+# moto_server: real AWS APIs (DynamoDB, S3, Firehose, Kinesis) on 127.0.0.1, stopped on exit.
+moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+step "starting moto_server on 127.0.0.1:$moto_port"
+moto_log=$(mktemp -t moto.XXXXXX.log)
+moto_server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" 2>/dev/null; then break; fi
+  kill -0 "$moto_pid" 2>/dev/null || { echo "moto_server failed to start:" >&2; cat "$moto_log" >&2; exit 1; }
+  sleep 0.2
+done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+# The ignored tests are the ones that need moto_server or cargo-lambda: both are here now.
+step "cargo test --workspace (with the emulator tests)"
+cargo test --workspace --locked -- --include-ignored
 
 if [ "$run_tf" = 1 ]; then
   step "checkov: Terraform security checks (offline)"

@@ -186,7 +186,7 @@ mod tests {
         let small: Vec<EnrichedEvent> = (0..1_200).map(|_| event(600)).collect();
         let big: Vec<EnrichedEvent> = (0..12).map(|_| event(600 * 1024)).collect();
         let all: Vec<&EnrichedEvent> = small.iter().chain(&big).collect();
-        let indexed: Vec<Indexed<'_, EnrichedEvent>> = all.iter().enumerate().map(|(record, item)| Indexed { record, item }).collect();
+        let indexed: Vec<Indexed<'_, EnrichedEvent>> = all.iter().enumerate().map(|(record, item)| Indexed { record, item: *item }).collect();
         let packed = pack(&indexed);
         assert!(packed.iter().all(|p| p.data.len() <= MAX_RECORD_BYTES && p.records.len() <= MAX_EVENTS_PER_RECORD));
         let order: Vec<usize> = packed.iter().flat_map(|p| p.records.clone()).collect();
