@@ -136,18 +136,13 @@ impl EventStore for DynamoEventStore {
                 chunk.push(entry);
             }
         }
-        let reports: Vec<SinkReport> = stream::iter(chunks)
+        stream::iter(chunks)
             .map(|chunk| self.write_chunk(chunk, deadline))
             .buffer_unordered(REQUESTS_IN_FLIGHT)
+            .collect::<Vec<SinkReport>>()
+            .await
+            .into_iter()
             .collect()
-            .await;
-        let mut total = SinkReport::default();
-        for r in reports {
-            total.written += r.written;
-            total.retries += r.retries;
-            total.failed.extend(r.failed);
-        }
-        total
     }
 }
 

@@ -94,18 +94,13 @@ fn requests(packed: Vec<PackedRecord>) -> Vec<Vec<PackedRecord>> {
 
 impl Archive for FirehoseArchive {
     async fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
-        let reports: Vec<SinkReport> = stream::iter(requests(pack(events)))
+        stream::iter(requests(pack(events)))
             .map(|request| self.put_batch(request, deadline))
             .buffer_unordered(REQUESTS_IN_FLIGHT)
+            .collect::<Vec<SinkReport>>()
+            .await
+            .into_iter()
             .collect()
-            .await;
-        let mut total = SinkReport::default();
-        for r in reports {
-            total.written += r.written;
-            total.retries += r.retries;
-            total.failed.extend(r.failed);
-        }
-        total
     }
 }
 

@@ -58,13 +58,7 @@ impl BadRowStore for S3BadRowStore {
             let records: Vec<usize> = group.iter().map(|r| r.record).collect();
             self.put_object(key, &items, records, deadline).await
         });
-        let mut total = SinkReport::default();
-        for r in join_all(writes).await {
-            total.written += r.written;
-            total.retries += r.retries;
-            total.failed.extend(r.failed);
-        }
-        total
+        join_all(writes).await.into_iter().collect()
     }
 }
 

@@ -41,6 +41,18 @@ impl SinkReport {
     }
 }
 
+/// Adds up the reports of a sink's requests.
+impl FromIterator<SinkReport> for SinkReport {
+    fn from_iter<I: IntoIterator<Item = SinkReport>>(reports: I) -> Self {
+        reports.into_iter().fold(SinkReport::default(), |mut total, r| {
+            total.written += r.written;
+            total.retries += r.retries;
+            total.failed.extend(r.failed);
+            total
+        })
+    }
+}
+
 /// The events store (DynamoDB's events table, or the local database).
 pub trait EventStore: Send + Sync {
     /// Stores every event, retrying within `deadline`; writing the same event twice writes

@@ -82,7 +82,7 @@ impl Processor {
     /// The handler without the Lambda context, for tests and other callers.
     pub async fn process(&self, event: KinesisEvent, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
         let records = records_of(event);
-        let report = self.flow.run(&records, deadline).await;
+        let report = self.run(&records, deadline).await;
         if let Some(from) = &report.retry_from {
             tracing::warn!(
                 failed_records = report.failed_records.len(),
@@ -101,6 +101,13 @@ impl Processor {
             })
             .collect();
         (response, report, records)
+    }
+}
+
+impl Processor {
+    /// The batch flow over `records` (one shard's batch, in order).
+    pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
+        self.flow.run(records, deadline).await
     }
 }
 

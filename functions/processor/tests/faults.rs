@@ -72,15 +72,20 @@ fn dynamo_ok() -> Rule {
     mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_output(dynamo_unprocessed(|_| false))
 }
 
+/// Firehose's answer to a request of `n` records, refusing those `refused` picks.
+fn firehose_answer(n: usize, refused: impl Fn(usize) -> bool) -> PutRecordBatchOutput {
+    let entries: Vec<_> = (0..n)
+        .map(|i| {
+            let e = PutRecordBatchResponseEntry::builder();
+            if refused(i) { e.error_code("ServiceUnavailableException").error_message("busy").build() } else { e.record_id(format!("r{i}")).build() }
+        })
+        .collect();
+    let failed = (0..n).filter(|&i| refused(i)).count() as i32;
+    PutRecordBatchOutput::builder().failed_put_count(failed).set_request_responses(Some(entries)).build().unwrap()
+}
+
 fn firehose_ok() -> Rule {
-    mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(|req| {
-        let n = req.records().len();
-        PutRecordBatchOutput::builder()
-            .failed_put_count(0)
-            .set_request_responses(Some((0..n).map(|i| PutRecordBatchResponseEntry::builder().record_id(format!("r{i}")).build()).collect()))
-            .build()
-            .unwrap()
-    })
+    mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(|req| firehose_answer(req.records().len(), |_| false))
 }
 
 fn s3_ok() -> Rule {
@@ -157,15 +162,8 @@ async fn firehose_partial_failures_resend_only_the_failed_records() {
     // The fixture's 5 valid events pack into one Firehose record; fail it once.
     let calls = AtomicUsize::new(0);
     let firehose = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
-        let n = req.records().len();
         let fail = calls.fetch_add(1, Ordering::SeqCst) < 2;
-        let entries = (0..n)
-            .map(|i| {
-                let e = PutRecordBatchResponseEntry::builder();
-                if fail { e.error_code("ServiceUnavailableException").error_message("busy").build() } else { e.record_id(format!("r{i}")).build() }
-            })
-            .collect();
-        PutRecordBatchOutput::builder().failed_put_count(if fail { n as i32 } else { 0 }).set_request_responses(Some(entries)).build().unwrap()
+        firehose_answer(req.records().len(), |_| fail)
     });
     let (d, s) = (dynamo_ok(), s3_ok());
     let p = processor(&[&d], &[&firehose], &[&s]);
@@ -190,13 +188,7 @@ async fn firehose_resends_only_refused_entries_of_a_mixed_answer() {
         let mut calls = seen.lock().unwrap();
         calls.push(n);
         let refuse_one = calls.len() == 1;
-        let entries = (0..n)
-            .map(|i| {
-                let e = PutRecordBatchResponseEntry::builder();
-                if refuse_one && i == 1 { e.error_code("InternalFailure").build() } else { e.record_id(format!("r{i}")).build() }
-            })
-            .collect();
-        PutRecordBatchOutput::builder().failed_put_count(i32::from(refuse_one)).set_request_responses(Some(entries)).build().unwrap()
+        firehose_answer(n, |i| refuse_one && i == 1)
     });
     let (d, s) = (dynamo_ok(), s3_ok());
     let p = processor(&[&d], &[&firehose], &[&s]);

@@ -1,0 +1,101 @@
+//! Times the processor: init (schema registry and AWS clients), the core on a 10,000-record
+//! batch of the reference workload, and the whole handler with null sinks and, when
+//! `AWS_ENDPOINT_URL` points at moto_server, against real AWS APIs.
+//!
+//!   cargo run --release -p processor --example handler_timing
+//!   AWS_ENDPOINT_URL=http://127.0.0.1:5055 cargo run --release -p processor --example handler_timing
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeline::flow::{BatchFlow, Sinks};
+use pipeline::sink::{Archive, BadRowStore, BatchKey, EventStore, Indexed, NoAggregates, SinkReport};
+use pipeline::workload::{Workload, WorkloadConfig};
+use pipeline::{BadRow, EnrichedEvent, SchemaRegistry};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Takes everything, stores nothing: the handler's cost without the network.
+struct Null;
+
+impl EventStore for Null {
+    async fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], _: tokio::time::Instant) -> SinkReport {
+        SinkReport { written: events.len(), ..SinkReport::default() }
+    }
+}
+impl Archive for Null {
+    async fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], _: tokio::time::Instant) -> SinkReport {
+        // Packing is real work of the archive adapter; do it so the figure includes it.
+        let packed = pipeline_aws::firehose::pack(events);
+        SinkReport { written: packed.iter().map(|p| p.records.len()).sum(), ..SinkReport::default() }
+    }
+}
+impl BadRowStore for Null {
+    async fn put_bad_rows(&self, _: &BatchKey, rows: &[Indexed<'_, BadRow>], _: tokio::time::Instant) -> SinkReport {
+        let items: Vec<&BadRow> = rows.iter().map(|r| r.item).collect();
+        let _ = pipeline_aws::s3::encode(&items);
+        SinkReport { written: rows.len(), ..SinkReport::default() }
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let records = Workload::new(WorkloadConfig::default()).records(10_000, "shardId-000000000000");
+
+    let mut init = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let registry = SchemaRegistry::embedded()?;
+        let aws = aws_config::load_from_env().await;
+        let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
+        init.push(start.elapsed());
+        drop((registry, clients));
+    }
+    println!("init (registry + config + 3 clients), median of 20: {:.1} ms", ms(median(init)));
+
+    rayon::ThreadPoolBuilder::new().num_threads(2).build_global()?;
+    let registry = Arc::new(SchemaRegistry::embedded()?);
+    let mut core = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let outcomes = pipeline::process_batch(&registry, &records, chrono::Utc::now());
+        core.push(start.elapsed());
+        drop(outcomes);
+    }
+    println!("core, 10,000 records, 2 threads, median of 20: {:.1} ms", ms(median(core)));
+
+    let flow = BatchFlow::new(Arc::clone(&registry), Sinks { events: Null, archive: Null, bad_rows: Null, aggregates: NoAggregates });
+    let mut null = Vec::new();
+    for _ in 0..20 {
+        let report = flow.run(&records, tokio::time::Instant::now() + Duration::from_secs(60)).await;
+        null.push(report.total_time);
+    }
+    println!("handler with null sinks, 10,000 records, median of 20: {:.1} ms", ms(median(null)));
+
+    if std::env::var("AWS_ENDPOINT_URL").is_ok() {
+        let aws = common::sdk_config().await;
+        let config = common::create_stack(&aws, "timing").await;
+        let processor = processor::Processor::new(&config, &aws)?;
+        let mut moto = Vec::new();
+        for _ in 0..5 {
+            let report = processor.run(&records, tokio::time::Instant::now() + Duration::from_secs(120)).await;
+            anyhow::ensure!(report.failed_records.is_empty(), "writes failed: {report:?}");
+            moto.push(report.total_time);
+        }
+        println!("handler against moto_server, 10,000 records, median of 5: {:.0} ms", ms(median(moto)));
+    }
+    Ok(())
+}
