@@ -35,11 +35,15 @@ impl S3BadRowStore {
 
 /// Gzip NDJSON of `rows`.
 pub fn encode(rows: &[&BadRow]) -> std::io::Result<Vec<u8>> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Serialise first, compress once: the encoder handles one large write far better than
+    // the many small ones a serializer makes.
+    let mut text = Vec::new();
     for row in rows {
-        serde_json::to_writer(&mut gz, row)?;
-        gz.write_all(b"\n")?;
+        serde_json::to_writer(&mut text, row)?;
+        text.push(b'\n');
     }
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
+    gz.write_all(&text)?;
     gz.finish()
 }
 
