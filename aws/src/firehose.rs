@@ -9,7 +9,7 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record as FirehoseRecord;
 use futures::stream::{self, StreamExt};
 use pipeline::EnrichedEvent;
-use pipeline::sink::{Archive, Indexed, SinkReport};
+use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use tokio::time::Instant;
 
 use crate::retry::{Backoff, describe, is_retryable};
@@ -93,7 +93,7 @@ fn requests(packed: Vec<PackedRecord>) -> Vec<Vec<PackedRecord>> {
 }
 
 impl Archive for FirehoseArchive {
-    async fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
+    async fn archive(&self, _: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
         stream::iter(requests(pack(events)))
             .map(|request| self.put_batch(request, deadline))
             .buffer_unordered(REQUESTS_IN_FLIGHT)

@@ -73,7 +73,7 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
         let s = &self.sinks;
         let (events_report, archive_report, bad_report, aggregates_report) = tokio::join!(
             bounded(deadline, &events, s.events.put_events(&events, deadline)),
-            bounded(deadline, &events, s.archive.archive(&events, deadline)),
+            bounded(deadline, &events, s.archive.archive(&batch, &events, deadline)),
             bounded(deadline, &bad_rows, s.bad_rows.put_bad_rows(&batch, &bad_rows, deadline)),
             bounded(deadline, &events, s.aggregates.put_partials(&batch, &events, deadline)),
         );

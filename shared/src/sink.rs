@@ -62,7 +62,12 @@ pub trait EventStore: Send + Sync {
 
 /// The archive (Firehose to S3, or local files).
 pub trait Archive: Send + Sync {
-    fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> impl Future<Output = SinkReport> + Send;
+    fn archive(
+        &self,
+        batch: &BatchKey,
+        events: &[Indexed<'_, EnrichedEvent>],
+        deadline: Instant,
+    ) -> impl Future<Output = SinkReport> + Send;
 }
 
 /// Where bad rows are kept (S3, or the local database).

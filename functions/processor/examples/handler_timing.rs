@@ -28,7 +28,7 @@ impl EventStore for Null {
     }
 }
 impl Archive for Null {
-    async fn archive(&self, events: &[Indexed<'_, EnrichedEvent>], _: tokio::time::Instant) -> SinkReport {
+    async fn archive(&self, _: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: tokio::time::Instant) -> SinkReport {
         // Packing is real work of the archive adapter; do it so the figure includes it.
         let packed = pipeline_aws::firehose::pack(events);
         SinkReport { written: packed.iter().map(|p| p.records.len()).sum(), ..SinkReport::default() }

@@ -1,0 +1,100 @@
+//! Shard consumers: each reads its shard in order from its checkpoint, runs the shared
+//! batch flow with the local sinks, and commits the batch's rows with the new checkpoint
+//! in one transaction. A batch that fails is read again from the same checkpoint.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use pipeline::SchemaRegistry;
+use pipeline::flow::{BatchFlow, Sinks};
+use pipeline::sink::NoAggregates;
+use tokio::time::Instant;
+
+use crate::archive::LocalArchive;
+use crate::shard::shard_id;
+use crate::store::{self, LocalBadRowStore, LocalEventStore, Staged};
+use crate::stream::{StreamCounters, StreamReader};
+
+/// Records read and processed together at most (Kinesis' largest batch).
+pub const BATCH_RECORDS: usize = 10_000;
+/// Wait before looking again at an empty shard.
+pub const IDLE_POLL: Duration = Duration::from_millis(20);
+/// Time a batch's writes may take before it is retried.
+pub const BATCH_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Totals the progress line and `/metrics` read.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    pub processed: AtomicU64,
+    pub events: AtomicU64,
+    pub bad_rows: [AtomicU64; 5],
+    pub batches: AtomicU64,
+    pub batch_micros: AtomicU64,
+}
+
+pub struct ConsumerConfig {
+    pub shard: u32,
+    pub db_path: PathBuf,
+    pub archive_root: PathBuf,
+    pub registry: Arc<SchemaRegistry>,
+    pub reader: StreamReader,
+    pub counters: Arc<StreamCounters>,
+    pub stats: Arc<ConsumerStats>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Runs one shard's consumer until `stop` is set and the shard is drained.
+pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
+    let id = shard_id(config.shard);
+    let mut db = store::open(&config.db_path)?;
+    let reader = config.reader.connect()?;
+    let staged = Arc::new(Staged::default());
+    let flow = BatchFlow::new(
+        Arc::clone(&config.registry),
+        Sinks {
+            events: LocalEventStore(Arc::clone(&staged)),
+            archive: LocalArchive::new(&config.archive_root),
+            bad_rows: LocalBadRowStore(Arc::clone(&staged)),
+            aggregates: NoAggregates,
+        },
+    );
+    let mut checkpoint = store::checkpoint(&db, &id)?;
+    // Records at or before the checkpoint were processed before a restart.
+    let trimmed = reader.trim(config.shard, checkpoint)?;
+    config.counters.consumed.fetch_add(trimmed as u64, Ordering::Relaxed);
+    loop {
+        let batch = reader.read(config.shard, checkpoint, BATCH_RECORDS)?;
+        if batch.is_empty() {
+            if config.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
+        let last = batch.last().map_or(checkpoint, |(seq, _)| *seq);
+        let records: Vec<pipeline::Record> = batch.into_iter().map(|(_, r)| r).collect();
+        let report = flow.run(&records, Instant::now() + BATCH_DEADLINE).await;
+        if !report.failed_records.is_empty() {
+            // Nothing of this batch is committed; read it again.
+            tracing::warn!(shard = %id, failed = report.failed_records.len(), "batch writes failed; retrying the batch");
+            staged.clear();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        staged.commit(&mut db, &id, last)?;
+        checkpoint = last;
+        let n = records.len() as u64;
+        reader.trim(config.shard, checkpoint)?;
+        config.counters.consumed.fetch_add(n, Ordering::Relaxed);
+        let stats = &config.stats;
+        stats.processed.fetch_add(n, Ordering::Relaxed);
+        stats.events.fetch_add(report.counts.valid as u64, Ordering::Relaxed);
+        for (total, n) in stats.bad_rows.iter().zip(report.counts.bad) {
+            total.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.batch_micros.fetch_add(report.total_time.as_micros() as u64, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,206 @@
+//! `pipeline-local`: the whole pipeline on one machine (`pipeline up`).
+//!
+//! The ingest API ([`ingest`]) appends to a durable SQLite stream ([`stream`]); one
+//! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
+//! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores.
+
+pub mod archive;
+pub mod consumer;
+pub mod ingest;
+pub mod query;
+pub mod shard;
+pub mod store;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::routing::{get, post};
+use pipeline::SchemaRegistry;
+
+use crate::consumer::{ConsumerConfig, ConsumerStats};
+use crate::stream::StreamWriter;
+
+/// How local mode runs.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub shards: u32,
+    /// `None`: the key stored in the data directory, or a new one.
+    pub api_key: Option<String>,
+    pub schemas_dir: Option<PathBuf>,
+    /// Seconds between progress lines (0: none).
+    pub progress_every: Duration,
+}
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub stream: StreamWriter,
+    pub api_key: Arc<str>,
+    pub shards: u32,
+    pub accepted: Arc<AtomicU64>,
+    pub db_path: Arc<Path>,
+}
+
+impl AppState {
+    /// Runs `f` on a fresh read connection to `pipeline.db`, off the async threads.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let path = self.db_path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            Ok(f(&conn)?)
+        })
+        .await?
+    }
+}
+
+/// The key from the flag or environment, else the one stored in `data_dir`, else a new one
+/// (stored). The second value says whether it was just made.
+pub fn api_key(data_dir: &Path, given: Option<String>) -> anyhow::Result<(String, bool)> {
+    if let Some(key) = given.filter(|k| !k.is_empty()) {
+        return Ok((key, false));
+    }
+    let path = data_dir.join("api_key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) if !key.trim().is_empty() => Ok((key.trim().to_owned(), false)),
+        _ => {
+            let key = uuid::Uuid::new_v4().simple().to_string();
+            std::fs::write(&path, &key).with_context(|| format!("cannot store the API key in {}", path.display()))?;
+            Ok((key, true))
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(ingest::put_events))
+        .route("/v1/event", post(ingest::put_event))
+        .route("/v1/users/{user_id}/events", get(query::user_events))
+        .route("/v1/bad-rows", get(query::bad_rows))
+        .route("/health", get(query::health))
+        // Bodies are read whole up to this, so an oversized one gets the JSON 413 of the
+        // ingest API rather than a dropped connection.
+        .layer(axum::extract::DefaultBodyLimit::max(ingest::MAX_READ_BYTES))
+        .with_state(state)
+}
+
+/// Runs local mode until SIGINT or SIGTERM, then drains and returns.
+pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
+    if config.shards == 0 || config.shards > 1024 {
+        bail!("--shards {} is out of range: use 1 to 1024", config.shards);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let probe = config.data_dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("the data directory {} is not writable: pass --data-dir DIR", config.data_dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+
+    let registry = Arc::new(SchemaRegistry::load(config.schemas_dir.as_deref())?);
+    let db_path = config.data_dir.join("pipeline.db");
+    store::open(&db_path)?;
+    let (writer, reader) = stream::start(&config.data_dir.join("stream.db"), config.shards)?;
+    let (key, new_key) = api_key(&config.data_dir, config.api_key.clone())?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
+        format!("cannot listen on {}: is another program using the port? Pass --listen ADDR", config.listen)
+    })?;
+    let addr = listener.local_addr()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(ConsumerStats::default());
+    let mut consumers = Vec::new();
+    for shard in 0..config.shards {
+        let consumer = ConsumerConfig {
+            shard,
+            db_path: db_path.clone(),
+            archive_root: config.data_dir.join("archive"),
+            registry: Arc::clone(&registry),
+            reader: reader.clone(),
+            counters: Arc::clone(&writer.counters),
+            stats: Arc::clone(&stats),
+            stop: Arc::clone(&stop),
+        };
+        consumers.push(tokio::spawn(consumer::run(consumer)));
+    }
+
+    let state = AppState {
+        stream: writer.clone(),
+        api_key: key.clone().into(),
+        shards: config.shards,
+        accepted: Arc::new(AtomicU64::new(0)),
+        db_path: db_path.clone().into(),
+    };
+    println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
+    if new_key {
+        println!("API key (new, stored in {}): {key}", config.data_dir.join("api_key").display());
+    } else {
+        println!("API key: {key}");
+    }
+    println!(
+        "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {key}' http://{addr}/v1/users/123/events"
+    );
+
+    let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), Arc::clone(&stats), writer.clone());
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    println!("shutting down: no new requests; processing what was accepted ...");
+    stop.store(true, Ordering::Relaxed);
+    for c in consumers {
+        c.await??;
+    }
+    if let Some(p) = progress {
+        p.abort();
+    }
+    println!("stopped cleanly: every accepted event is processed");
+    Ok(())
+}
+
+fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<ConsumerStats>, writer: StreamWriter) -> Option<tokio::task::JoinHandle<()>> {
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut last = 0u64;
+        loop {
+            tokio::time::sleep(every).await;
+            let processed = stats.processed.load(Ordering::Relaxed);
+            let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
+            let rate = (processed - last) as f64 / every.as_secs_f64();
+            last = processed;
+            println!(
+                "accepted {} | processed {processed} ({rate:.0}/s) | lag {} | bad rows {bad}",
+                accepted.load(Ordering::Relaxed),
+                writer.counters.lag()
+            );
+        }
+    }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,137 @@
+//! The local stores in SQLite (`pipeline.db`): the events table (the DynamoDB key model:
+//! `pk`, `sk`), bad rows, and each shard's checkpoint. A consumer's batch is committed in
+//! one transaction with its checkpoint, so a crash never half-applies a batch.
+//!
+//! The sink adapters here stage what the batch flow hands them; the consumer commits the
+//! staged rows (see [`Staged::commit`]).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use pipeline::sink::{BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
+use pipeline::{BadRow, EnrichedEvent};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::time::Instant;
+
+/// Days an event is kept (the `ttl` column, as in DynamoDB).
+pub const EVENT_TTL_DAYS: i64 = 30;
+
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", path.display()))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS events (
+            pk TEXT NOT NULL,
+            sk TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            ttl INTEGER NOT NULL,
+            PRIMARY KEY (pk, sk)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS bad_rows (
+            shard_id TEXT NOT NULL,
+            sequence_number TEXT NOT NULL,
+            type TEXT NOT NULL,
+            failed_at TEXT NOT NULL,
+            row TEXT NOT NULL,
+            PRIMARY KEY (shard_id, sequence_number)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number);
+        CREATE TABLE IF NOT EXISTS checkpoints (
+            shard_id TEXT PRIMARY KEY,
+            sequence_number INTEGER NOT NULL
+        );",
+    )
+    .map_err(|e| anyhow::anyhow!("the database {} is not usable ({e}): move it away to start afresh", path.display()))?;
+    Ok(conn)
+}
+
+/// The last sequence number of `shard_id` whose outcomes are stored (0 for none).
+pub fn checkpoint(conn: &Connection, shard_id: &str) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT sequence_number FROM checkpoints WHERE shard_id = ?1", [shard_id], |r| r.get(0))
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+/// Rows a batch's sinks handed over, waiting for the consumer's commit.
+#[derive(Default)]
+pub struct Staged {
+    events: Mutex<Vec<(String, String, String, String, i64)>>,
+    bad_rows: Mutex<Vec<(String, String, String, String, String)>>,
+}
+
+impl Staged {
+    /// Drops what was staged (a batch that will be read again).
+    pub fn clear(&self) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Stores the staged rows and moves `shard_id`'s checkpoint to `through`, atomically.
+    pub fn commit(&self, conn: &mut Connection, shard_id: &str, through: u64) -> rusqlite::Result<(usize, usize)> {
+        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        let bad_rows = std::mem::take(&mut *self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()));
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO events (pk, sk, event_type, payload, ttl) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (pk, sk, event_type, payload, ttl) in &events {
+                insert.execute(params![pk, sk, event_type, payload, ttl])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO bad_rows (shard_id, sequence_number, type, failed_at, row) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (shard, seq, kind, failed_at, row) in &bad_rows {
+                insert.execute(params![shard, seq, kind, failed_at, row])?;
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (shard_id, sequence_number) VALUES (?1, ?2)
+                 ON CONFLICT (shard_id) DO UPDATE SET sequence_number = excluded.sequence_number",
+                params![shard_id, through],
+            )?;
+        }
+        tx.commit()?;
+        Ok((events.len(), bad_rows.len()))
+    }
+}
+
+/// The events store of local mode: stages items for the consumer's transaction.
+pub struct LocalEventStore(pub Arc<Staged>);
+
+impl EventStore for LocalEventStore {
+    async fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
+        let mut staged = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
+        for e in events {
+            let event = e.item;
+            let ttl = event.event_time.timestamp() + EVENT_TTL_DAYS * 86_400;
+            let payload = String::from_utf8_lossy(&event.json).into_owned();
+            staged.push((event.partition_key(), event.sort_key.clone(), event.event_type.to_string(), payload, ttl));
+        }
+        SinkReport { written: events.len(), ..SinkReport::default() }
+    }
+}
+
+/// The bad-row store of local mode: stages rows for the consumer's transaction.
+pub struct LocalBadRowStore(pub Arc<Staged>);
+
+impl BadRowStore for LocalBadRowStore {
+    async fn put_bad_rows(&self, _: &BatchKey, rows: &[Indexed<'_, BadRow>], _: Instant) -> SinkReport {
+        let mut staged = self.0.bad_rows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut report = SinkReport::default();
+        for r in rows {
+            let row = r.item;
+            match serde_json::to_string(row) {
+                Ok(json) => {
+                    staged.push((row.shard_id.clone(), row.sequence_number.clone(), row.kind.to_string(), row.failed_at.clone(), json));
+                    report.written += 1;
+                }
+                Err(_) => report.failed.push(r.record),
+            }
+        }
+        report
+    }
+}

@@ -1,0 +1,167 @@
+//! Local mode over HTTP, in process: the ingest API's statuses and shapes, the shard rule,
+//! gzip, processing into the stores, queries with cursors, and conservation.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use pipeline_local::{LocalConfig, run};
+use serde_json::{Value, json};
+
+const KEY: &str = "test-key";
+
+struct Local {
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> Local {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = LocalConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        shards: 4,
+        api_key: Some(KEY.into()),
+        schemas_dir: None,
+        progress_every: Duration::ZERO,
+    };
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap();
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while ureq::get(&format!("{base}/health")).call().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "local mode did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Local { base, _dir: dir }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn post(base: &str, path: &str, key: Option<&str>, body: Vec<u8>, gzip: bool) -> (u16, Value, Option<String>) {
+    let mut req = agent().post(&format!("{base}{path}")).header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    if gzip {
+        req = req.header("content-encoding", "gzip");
+    }
+    let mut resp = req.send(&body[..]).unwrap();
+    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null), retry)
+}
+
+fn get(base: &str, path: &str) -> (u16, Value) {
+    let mut resp = agent().get(&format!("{base}{path}")).header("x-api-key", KEY).call().unwrap();
+    let status = resp.status().as_u16();
+    (status, serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn ingest_statuses_and_shapes() {
+    let local = start();
+    let b = &local.base;
+    let events = json!([{"event_type": "pageview", "user_id": 123}, {"event_type": "click", "user_id": "u-1"}]);
+    let body = serde_json::to_vec(&events).unwrap();
+
+    let (status, reply, _) = post(b, "/v1/events", None, body.clone(), false);
+    assert_eq!((status, reply), (403, json!({"message": "Forbidden"})));
+    let (status, _, _) = post(b, "/v1/events", Some("wrong"), body.clone(), false);
+    assert_eq!(status, 403);
+
+    let (status, reply, _) = post(b, "/v1/events", Some(KEY), body.clone(), false);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["FailedRecordCount"], 0);
+    let records = reply["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    // MD5("123") starts with bits 00: shard 0 of 4.
+    assert_eq!(records[0]["ShardId"], "shardId-000000000000");
+    assert!(records[0]["SequenceNumber"].is_string());
+
+    let (status, reply, _) = post(b, "/v1/event", Some(KEY), br#"{"event_type": "pageview", "user_id": 123}"#.to_vec(), false);
+    assert_eq!(status, 200);
+    assert_eq!(reply["ShardId"], "shardId-000000000000");
+    assert!(reply["SequenceNumber"].as_str().unwrap() > records[0]["SequenceNumber"].as_str().unwrap(), "sequence numbers increase");
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &body).unwrap();
+    let (status, reply, _) = post(b, "/v1/events", Some(KEY), gz.finish().unwrap(), true);
+    assert_eq!(status, 200, "{reply}");
+
+    for bad in [&b"not json"[..], b"{}", b"[]", b"[1, 2]", b"[{\"a\": 1}, \"x\"]"] {
+        let (status, reply, _) = post(b, "/v1/events", Some(KEY), bad.to_vec(), false);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(bad));
+        assert!(reply["message"].is_string());
+    }
+    let many: Vec<Value> = (0..501).map(|i| json!({"event_type": "pageview", "user_id": i})).collect();
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&many).unwrap(), false);
+    assert_eq!(status, 400);
+    let big = json!([{"event_type": "pageview", "user_id": 1, "properties": {"x": "y".repeat(1_100_000)}}]);
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&big).unwrap(), false);
+    assert_eq!(status, 400, "a record over 1 MiB");
+    let huge = json!([{"event_type": "pageview", "user_id": 1, "properties": {"x": "y".repeat(6 * 1024 * 1024)}}]);
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&huge).unwrap(), false);
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn accepted_events_are_processed_and_queryable_with_cursors() {
+    let local = start();
+    let b = &local.base;
+    let mut events: Vec<Value> = (0..25)
+        .map(|i| json!({"event_type": "pageview", "user_id": "u-7", "timestamp": format!("2026-11-27T12:00:{i:02}Z")}))
+        .collect();
+    events.push(json!({"event_type": "purchase", "user_id": "u-7", "amount": -1}));
+    events.push(json!({"event_type": "nope", "user_id": "u-8"}));
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false);
+    assert_eq!(status, 200);
+
+    let start = Instant::now();
+    loop {
+        let (_, bad) = get(b, "/v1/bad-rows");
+        let (_, page) = get(b, "/v1/users/u-7/events?limit=100");
+        if bad["bad_rows"].as_array().map_or(0, Vec::len) == 2 && page["events"].as_array().map_or(0, Vec::len) == 25 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "not processed: {bad} {page}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Newest first, 10 a page, every event once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/users/u-7/events?limit=10&cursor={c}"),
+            None => "/v1/users/u-7/events?limit=10".to_owned(),
+        };
+        let (status, page) = get(b, &path);
+        assert_eq!(status, 200);
+        for e in page["events"].as_array().unwrap() {
+            seen.push(e["timestamp"].as_str().unwrap().to_owned());
+            assert!(e["_pipeline"]["schema"] == "pageview/1-0-0");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen, sorted, "newest first");
+
+    let (_, bad) = get(b, "/v1/bad-rows?type=unknown_event_type");
+    assert_eq!(bad["bad_rows"].as_array().unwrap().len(), 1);
+    assert_eq!(get(b, "/v1/bad-rows?type=bogus").0, 400);
+    assert_eq!(get(b, "/v1/users/u-7/events?limit=0").0, 400);
+    assert_eq!(get(b, "/v1/users/u-7/events?from=yesterday").0, 400);
+    assert_eq!(get(b, "/v1/users/u-7/events?cursor=garbage").0, 400);
+    let (_, window) = get(b, "/v1/users/u-7/events?from=2026-11-27T12:00:05Z&to=2026-11-27T12:00:09Z");
+    assert_eq!(window["events"].as_array().unwrap().len(), 5);
+}
