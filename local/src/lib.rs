@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod consumer;
 pub mod ingest;
+pub mod metrics;
 pub mod query;
 pub mod shard;
 pub mod store;
@@ -46,6 +47,7 @@ pub struct AppState {
     pub api_key: Arc<str>,
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,
+    pub stats: Arc<ConsumerStats>,
     pub db_path: Arc<Path>,
 }
 
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/users/{user_id}/events", get(query::user_events))
         .route("/v1/bad-rows", get(query::bad_rows))
         .route("/health", get(query::health))
+        .route("/metrics", get(metrics::metrics))
         // Bodies are read whole up to this, so an oversized one gets the JSON 413 of the
         // ingest API rather than a dropped connection.
         .layer(axum::extract::DefaultBodyLimit::max(ingest::MAX_READ_BYTES))
@@ -140,6 +143,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         api_key: key.clone().into(),
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
+        stats: Arc::clone(&stats),
         db_path: db_path.clone().into(),
     };
     println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);

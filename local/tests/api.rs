@@ -156,6 +156,10 @@ fn accepted_events_are_processed_and_queryable_with_cursors() {
     sorted.reverse();
     assert_eq!(seen, sorted, "newest first");
 
+    let mut resp = agent().get(&format!("{b}/metrics")).call().unwrap();
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(text.contains("pipeline_events_accepted_total 27"), "{text}");
+    assert!(text.contains("pipeline_bad_rows_total{type=\"unknown_event_type\"} 1"), "{text}");
     let (_, bad) = get(b, "/v1/bad-rows?type=unknown_event_type");
     assert_eq!(bad["bad_rows"].as_array().unwrap().len(), 1);
     assert_eq!(get(b, "/v1/bad-rows?type=bogus").0, 400);

@@ -1,0 +1,36 @@
+//! `/metrics` in the Prometheus text format: events accepted and processed, bad rows by
+//! type, stream lag, and batch latency.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use pipeline::BadRowType;
+
+use crate::AppState;
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let s = &state.stats;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in lines {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    metric("pipeline_events_accepted_total", "counter", "Events acknowledged by the ingest API.", &[(String::new(), state.accepted.load(Ordering::Relaxed))]);
+    metric("pipeline_records_processed_total", "counter", "Records the consumers processed.", &[(String::new(), s.processed.load(Ordering::Relaxed))]);
+    metric("pipeline_events_stored_total", "counter", "Valid events stored.", &[(String::new(), s.events.load(Ordering::Relaxed))]);
+    let bad: Vec<(String, u64)> = BadRowType::ALL
+        .iter()
+        .zip(&s.bad_rows)
+        .map(|(kind, n)| (format!("{{type=\"{kind}\"}}"), n.load(Ordering::Relaxed)))
+        .collect();
+    metric("pipeline_bad_rows_total", "counter", "Bad rows by type.", &bad);
+    metric("pipeline_stream_lag_records", "gauge", "Records accepted but not yet processed.", &[(String::new(), state.stream.counters.lag())]);
+    metric("pipeline_batches_total", "counter", "Batches processed.", &[(String::new(), s.batches.load(Ordering::Relaxed))]);
+    metric("pipeline_batch_seconds_sum_micros", "counter", "Total batch processing time, in microseconds (divide by batches for the mean).", &[(String::new(), s.batch_micros.load(Ordering::Relaxed))]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
