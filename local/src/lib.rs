@@ -112,8 +112,12 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
 
     let registry = Arc::new(SchemaRegistry::load(config.schemas_dir.as_deref())?);
     let db_path = config.data_dir.join("pipeline.db");
-    store::open(&db_path)?;
-    let (writer, reader) = stream::start(&config.data_dir.join("stream.db"), config.shards)?;
+    let db = store::open(&db_path)?;
+    let processed = (0..config.shards)
+        .map(|shard| store::checkpoint(&db, &shard::shard_id(shard)))
+        .collect::<rusqlite::Result<Vec<u64>>>()?;
+    drop(db);
+    let (writer, reader) = stream::start(&config.data_dir.join("stream.db"), config.shards, &processed)?;
     let (key, new_key) = api_key(&config.data_dir, config.api_key.clone())?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {

@@ -100,10 +100,12 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Opens (or creates) the stream at `path` and starts its writer thread.
-pub fn start(path: &Path, shards: u32) -> anyhow::Result<(StreamWriter, StreamReader)> {
+/// Opens (or creates) the stream at `path` and starts its writer thread. `processed[i]` is
+/// shard i's checkpoint: sequence numbers continue after it even when every record up to it
+/// has been trimmed away.
+pub fn start(path: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<(StreamWriter, StreamReader)> {
     let conn = open(path).map_err(|e| anyhow::anyhow!("cannot open the stream database {}: {e}", path.display()))?;
-    let mut next: Vec<u64> = vec![1; shards as usize];
+    let mut next: Vec<u64> = (0..shards as usize).map(|i| processed.get(i).copied().unwrap_or(0) + 1).collect();
     let mut total = 0u64;
     {
         let mut stmt = conn.prepare("SELECT shard, MAX(seq), COUNT(*) FROM records GROUP BY shard")?;
@@ -111,7 +113,7 @@ pub fn start(path: &Path, shards: u32) -> anyhow::Result<(StreamWriter, StreamRe
         for row in rows {
             let (shard, max, count) = row?;
             if let Some(n) = next.get_mut(shard as usize) {
-                *n = max + 1;
+                *n = (*n).max(max + 1);
             } else {
                 anyhow::bail!(
                     "the stream at {} holds shard {shard}, but --shards is {shards}: start with --shards {} or a new --data-dir",
