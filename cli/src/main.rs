@@ -1,12 +1,16 @@
 //! `pipeline`: the command-line front of the event pipeline.
 //!
+//! `pipeline up` runs the whole pipeline locally (crate `pipeline-local`);
 //! `pipeline validate` checks NDJSON events against the tracking plan exactly as the
-//! processor would; later subcommands run the local stack and size a deployment.
+//! processor would; `pipeline plan` sizes an AWS deployment for an event rate and size
+//! and writes its Terraform variables.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod plan;
+mod up;
 mod validate;
 
 #[derive(Parser)]
@@ -18,13 +22,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Up(up::UpArgs),
     Validate(validate::ValidateArgs),
+    Plan(plan::PlanArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Up(args) => up::run(&args),
     };
     match result {
         Ok(code) => code,

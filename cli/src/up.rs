@@ -1,0 +1,87 @@
+//! `pipeline up`: the whole pipeline on this machine (see crate `pipeline-local`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use pipeline_local::LocalConfig;
+
+#[derive(Args)]
+#[command(
+    about = "Run the pipeline locally: ingest API, durable stream, processing, stores, query API",
+    long_about = "Run the whole pipeline on this machine, with no cloud account: the ingest API \
+(POST /v1/events, /v1/event), a durable stream in SQLite, the same batch flow as the AWS \
+processor, the events and bad-row stores in DATA_DIR/pipeline.db, the archive in \
+DATA_DIR/archive/, and the query API (GET /v1/users/{user_id}/events, /v1/bad-rows, /health, \
+/metrics). Stop with Ctrl-C or SIGTERM: it stops accepting, processes what was accepted, and exits."
+)]
+pub struct UpArgs {
+    /// Where the stream, the database, the archive and the API key live.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Shards of the local stream (events of one user_id stay in order within a shard).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    shards: u32,
+    /// The API key producers send as x-api-key (default: stored in DATA_DIR/api_key, made on first start).
+    #[arg(long, value_name = "KEY", env = "PIPELINE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// How often partial aggregates are merged (aggregates are not built yet; accepted for compatibility).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    aggregate_interval: Duration,
+    /// A schemas directory replacing the built-in ones.
+    #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
+    schemas: Option<PathBuf>,
+    /// Seconds between progress lines (0 for none).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    progress: u64,
+}
+
+/// `500ms`, `60s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 60s, 5m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?} has an unknown unit: use ms, s, m or h")),
+    }
+}
+
+pub fn run(args: &UpArgs) -> Result<ExitCode> {
+    let _ = args.aggregate_interval;
+    let config = LocalConfig {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        shards: args.shards,
+        api_key: args.api_key.clone(),
+        schemas_dir: args.schemas.clone(),
+        progress_every: Duration::from_secs(args.progress),
+    };
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(pipeline_local::run(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

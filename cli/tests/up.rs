@@ -1,0 +1,164 @@
+//! `pipeline up` as a black box: the real binary on a free port and a temporary data
+//! directory. kill -9 during a load loses no acknowledged event; SIGTERM drains and exits 0.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const KEY: &str = "k";
+
+struct Up {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn up(data: &Path, port: u16) -> Up {
+    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--progress", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while ureq::get(&format!("{base}/health")).call().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "pipeline up did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Up { child, base }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// Posts batches of 100 events until `stop`; returns the event ids acknowledged with 200.
+fn load(base: String, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<String>>>, first: u64) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(5))).build().into();
+    let mut next = first;
+    while !stop.load(Ordering::Relaxed) {
+        let ids: Vec<String> = (next..next + 100).map(uuid).collect();
+        next += 100;
+        let events: Vec<_> = ids.iter().enumerate().map(|(i, id)| json!({"event_type": "pageview", "user_id": format!("u-{}", i % 17), "event_id": id})).collect();
+        match agent.post(&format!("{base}/v1/events")).header("x-api-key", KEY).send_json(&events) {
+            Ok(resp) if resp.status() == 200 => acked.lock().unwrap().extend(ids),
+            _ => {}
+        }
+    }
+}
+
+fn stored_ids(data: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(data.join("pipeline.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT json_extract(payload, '$.event_id') FROM events").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn wait_drained(base: &str) {
+    let start = Instant::now();
+    loop {
+        let lag = ureq::get(&format!("{base}/health")).call().ok().and_then(|mut r| r.body_mut().read_json::<serde_json::Value>().ok()).and_then(|v| v["lag"].as_u64());
+        if lag == Some(0) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the stream did not drain: lag {lag:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kill_9_during_a_load_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut first = up(dir.path(), port);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let producer = {
+        let (base, stop, acked) = (first.base.clone(), Arc::clone(&stop), Arc::clone(&acked));
+        std::thread::spawn(move || load(base, stop, acked, 0))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    first.child.kill().unwrap(); // SIGKILL, mid-load
+    first.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    producer.join().unwrap();
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 100, "the load acknowledged only {} events", acked.len());
+
+    let second = up(dir.path(), port);
+    wait_drained(&second.base);
+    let stored = stored_ids(dir.path());
+    let stored_set: HashSet<&String> = stored.iter().collect();
+    assert_eq!(stored_set.len(), stored.len(), "an event is stored twice");
+    let missing: Vec<&String> = acked.iter().filter(|id| !stored_set.contains(id)).collect();
+    assert!(missing.is_empty(), "{} of {} acknowledged events lost, e.g. {:?}", missing.len(), acked.len(), missing.first());
+
+    // After the restart the stream goes on: new events are stored too.
+    let fresh = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (base, stop, fresh) = (second.base.clone(), Arc::clone(&stop), Arc::clone(&fresh));
+        std::thread::spawn(move || load(base, stop, fresh, 10_000_000))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    producer.join().unwrap();
+    wait_drained(&second.base);
+    let stored: HashSet<String> = stored_ids(dir.path()).into_iter().collect();
+    let fresh = fresh.lock().unwrap();
+    assert!(!fresh.is_empty());
+    assert!(fresh.iter().all(|id| stored.contains(id)), "events sent after the restart are lost");
+}
+
+#[test]
+fn sigterm_drains_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = up(dir.path(), free_port());
+    let events: Vec<_> = (0..300).map(|i| json!({"event_type": "pageview", "user_id": i, "event_id": uuid(i)})).collect();
+    for chunk in events.chunks(100) {
+        let resp = ureq::post(&format!("{}/v1/events", running.base)).header("x-api-key", KEY).send_json(chunk).unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let pid = running.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(stored_ids(dir.path()).len(), 300, "every accepted event processed before exit");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_start_up_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["up", "--data-dir", dir.path().to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("cannot listen") && text.contains(&port.to_string()), "{text}");
+}
