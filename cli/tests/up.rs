@@ -162,3 +162,26 @@ fn a_port_in_use_is_a_clear_start_up_error() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("cannot listen") && text.contains(&port.to_string()), "{text}");
 }
+
+#[test]
+fn an_unusable_data_dir_or_database_is_a_clear_start_up_error() {
+    let start = |data: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+            .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{}", free_port()), "--api-key", KEY])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let text = start(&file.join("data"));
+    assert!(text.contains("cannot create the data directory"), "{text}");
+
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("pipeline.db"), vec![0x42u8; 8192]).unwrap();
+    let text = start(&data);
+    assert!(text.contains("pipeline.db") && text.contains("move it away"), "{text}");
+}

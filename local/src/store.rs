@@ -17,37 +17,39 @@ use tokio::time::Instant;
 pub const EVENT_TTL_DAYS: i64 = 30;
 
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let unusable = |e: rusqlite::Error| {
+        anyhow::anyhow!("the database {} is not usable ({e}): move it away to start afresh", path.display())
+    };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", path.display()))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS events (
-            pk TEXT NOT NULL,
-            sk TEXT NOT NULL,
-            event_type TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            ttl INTEGER NOT NULL,
-            PRIMARY KEY (pk, sk)
-        ) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS bad_rows (
-            shard_id TEXT NOT NULL,
-            sequence_number TEXT NOT NULL,
-            type TEXT NOT NULL,
-            failed_at TEXT NOT NULL,
-            row TEXT NOT NULL,
-            PRIMARY KEY (shard_id, sequence_number)
-        ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number);
-        CREATE TABLE IF NOT EXISTS checkpoints (
-            shard_id TEXT PRIMARY KEY,
-            sequence_number INTEGER NOT NULL
-        );",
-    )
-    .map_err(|e| anyhow::anyhow!("the database {} is not usable ({e}): move it away to start afresh", path.display()))?;
+        .map_err(unusable)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(unusable)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(unusable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unusable)?;
+    conn.execute_batch(SCHEMA).map_err(unusable)?;
     Ok(conn)
 }
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
+        pk TEXT NOT NULL,
+        sk TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        ttl INTEGER NOT NULL,
+        PRIMARY KEY (pk, sk)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS bad_rows (
+        shard_id TEXT NOT NULL,
+        sequence_number TEXT NOT NULL,
+        type TEXT NOT NULL,
+        failed_at TEXT NOT NULL,
+        row TEXT NOT NULL,
+        PRIMARY KEY (shard_id, sequence_number)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number);
+    CREATE TABLE IF NOT EXISTS checkpoints (
+        shard_id TEXT PRIMARY KEY,
+        sequence_number INTEGER NOT NULL
+    );";
 
 /// The last sequence number of `shard_id` whose outcomes are stored (0 for none).
 pub fn checkpoint(conn: &Connection, shard_id: &str) -> rusqlite::Result<u64> {
