@@ -31,8 +31,11 @@ impl LocalArchive {
         gz.write_all(&text)?;
         let body = gz.finish()?;
         let partial = dir.join(format!(".{name}.partial"));
-        std::fs::write(&partial, body)?;
-        std::fs::rename(partial, dir.join(name))
+        let mut file = std::fs::File::create(&partial)?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        std::fs::rename(partial, dir.join(name))?;
+        std::fs::File::open(&dir)?.sync_all()
     }
 }
 

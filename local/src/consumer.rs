@@ -23,6 +23,8 @@ pub const BATCH_RECORDS: usize = 10_000;
 pub const IDLE_POLL: Duration = Duration::from_millis(20);
 /// Time a batch's writes may take before it is retried.
 pub const BATCH_DEADLINE: Duration = Duration::from_secs(30);
+/// Wait before trying a failed read or batch again.
+pub const RETRY_WAIT: Duration = Duration::from_millis(500);
 
 /// Totals the progress line and `/metrics` read.
 #[derive(Debug, Default)]
@@ -65,7 +67,15 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let trimmed = reader.trim(config.shard, checkpoint)?;
     config.counters.consumed.fetch_add(trimmed as u64, Ordering::Relaxed);
     loop {
-        let batch = reader.read(config.shard, checkpoint, BATCH_RECORDS)?;
+        // Errors here are transient (a busy database, a full disk): log, wait, read again.
+        let batch = match reader.read(config.shard, checkpoint, BATCH_RECORDS) {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(shard = %id, error = %e, "cannot read the stream; retrying");
+                tokio::time::sleep(RETRY_WAIT).await;
+                continue;
+            }
+        };
         if batch.is_empty() {
             if config.stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -80,13 +90,21 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
             // Nothing of this batch is committed; read it again.
             tracing::warn!(shard = %id, failed = report.failed_records.len(), "batch writes failed; retrying the batch");
             staged.clear();
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(RETRY_WAIT).await;
             continue;
         }
-        staged.commit(&mut db, &id, last)?;
+        if let Err(e) = staged.commit(&mut db, &id, last) {
+            tracing::error!(shard = %id, error = %e, "cannot store the batch; processing it again");
+            staged.clear();
+            tokio::time::sleep(RETRY_WAIT).await;
+            continue;
+        }
         checkpoint = last;
         let n = records.len() as u64;
-        reader.trim(config.shard, checkpoint)?;
+        if let Err(e) = reader.trim(config.shard, checkpoint) {
+            // Harmless: records up to the checkpoint are never read again; trimmed later.
+            tracing::warn!(shard = %id, error = %e, "cannot trim the stream");
+        }
         config.counters.consumed.fetch_add(n, Ordering::Relaxed);
         let stats = &config.stats;
         stats.processed.fetch_add(n, Ordering::Relaxed);

@@ -53,7 +53,7 @@ fn body(headers: &HeaderMap, raw: Bytes) -> Result<Vec<u8>, Response> {
         }
         "gzip" => {
             let mut out = Vec::new();
-            let mut decoder = flate2::read::GzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
+            let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
             decoder
                 .read_to_end(&mut out)
                 .map_err(|e| message(StatusCode::BAD_REQUEST, format!("the body is not valid gzip: {e}")))?;

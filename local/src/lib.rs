@@ -139,7 +139,11 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
         };
-        consumers.push(tokio::spawn(consumer::run(consumer)));
+        // Each consumer on its own thread and runtime: a shard with a backlog never yields,
+        // and must not hold the threads that serve HTTP.
+        consumers.push(tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer))
+        }));
     }
 
     let state = AppState {

@@ -22,6 +22,9 @@ pub const QUEUED_REQUESTS: usize = 512;
 pub const REQUESTS_PER_COMMIT: usize = 256;
 /// Records accepted but not yet processed, beyond which the ingest API answers 429.
 pub const MAX_LAG_RECORDS: u64 = 2_000_000;
+/// Bytes of record data one read returns at most (at least one record): a backlog of large
+/// events must not be read into memory all at once.
+pub const MAX_READ_BYTES: usize = 32 * 1024 * 1024;
 
 /// One record to append: its shard, partition key and bytes.
 #[derive(Clone, Debug)]
@@ -127,12 +130,13 @@ pub fn start(path: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<(Str
     let counters = Arc::new(StreamCounters::default());
     counters.appended.store(total, Ordering::Relaxed);
     let (tx, rx) = mpsc::sync_channel(QUEUED_REQUESTS);
-    thread::Builder::new().name("stream-writer".into()).spawn(move || write_loop(conn, rx, next))?;
+    let written = Arc::clone(&counters);
+    thread::Builder::new().name("stream-writer".into()).spawn(move || write_loop(conn, rx, next, &written))?;
     let reader = StreamReader { path: path.to_path_buf() };
     Ok((StreamWriter { requests: tx, counters }, reader))
 }
 
-fn write_loop(mut conn: Connection, requests: Receiver<AppendRequest>, mut next: Vec<u64>) {
+fn write_loop(mut conn: Connection, requests: Receiver<AppendRequest>, mut next: Vec<u64>, counters: &StreamCounters) {
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < REQUESTS_PER_COMMIT {
@@ -145,6 +149,9 @@ fn write_loop(mut conn: Connection, requests: Receiver<AppendRequest>, mut next:
         let result = commit(&mut conn, &group, &mut next);
         match result {
             Ok(assigned) => {
+                // Counted at commit, whether or not the client is still waiting for the answer.
+                let n: usize = assigned.iter().map(Vec::len).sum();
+                counters.appended.fetch_add(n as u64, Ordering::Relaxed);
                 for (request, appended) in group.into_iter().zip(assigned) {
                     let _ = request.reply.send(Ok(appended));
                 }
@@ -188,7 +195,6 @@ impl StreamWriter {
         if lag > MAX_LAG_RECORDS {
             return Err(AppendError::Lagging(lag));
         }
-        let n = records.len() as u64;
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest { records, arrival: Utc::now(), reply };
         match self.requests.try_send(request) {
@@ -196,9 +202,7 @@ impl StreamWriter {
             Err(TrySendError::Full(_)) => return Err(AppendError::QueueFull),
             Err(TrySendError::Disconnected(_)) => return Err(AppendError::Closed),
         }
-        let appended = answer.await.map_err(|_| AppendError::Closed)?.map_err(AppendError::Storage)?;
-        self.counters.appended.fetch_add(n, Ordering::Relaxed);
-        Ok(appended)
+        answer.await.map_err(|_| AppendError::Closed)?.map_err(AppendError::Storage)
     }
 }
 
@@ -242,7 +246,17 @@ impl ShardReader {
                 },
             ))
         })?;
-        rows.collect()
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let row = row?;
+            bytes += row.1.data.len();
+            out.push(row);
+            if bytes >= MAX_READ_BYTES {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes records of `shard` up to `through` (processed, checkpointed elsewhere).

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 /// How many distinct user agents each thread remembers before it starts over.
 pub const UA_CACHE_ENTRIES: usize = 8192;
+/// Longest user agent cached (and parsed: longer ones are cut to this).
+pub const MAX_CACHED_UA_BYTES: usize = 1024;
 
 thread_local! {
     static CACHE: RefCell<HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>> = RefCell::new(HashMap::default());
@@ -17,6 +19,15 @@ thread_local! {
 /// `device` is woothee's category: `pc`, `smartphone`, `mobilephone`, `appliance`,
 /// `crawler`, `misc` or `UNKNOWN`.
 pub fn ua_json(user_agent: &str, out: &mut String) {
+    // Only real user agents are cached: a free-form field can hold megabytes.
+    if user_agent.len() > MAX_CACHED_UA_BYTES {
+        let mut end = MAX_CACHED_UA_BYTES;
+        while !user_agent.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&parse(&user_agent[..end]));
+        return;
+    }
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(json) = cache.get(user_agent) {

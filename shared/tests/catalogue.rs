@@ -193,3 +193,8 @@ fn a_valid_event_too_big_to_archive_once_enriched_is_a_size_violation() {
     let ok = format!(r#"{{"event_type": "pageview", "user_id": 1, "properties": {{"b": "{}"}}}}"#, "x".repeat(1_000_000));
     assert_valid(&ok);
 }
+
+#[test]
+fn integers_beyond_64_bits_are_json_not_malformed() {
+    assert_valid(r#"{"event_type": "pageview", "user_id": 1, "properties": {"n": 18446744073709551616, "m": -99999999999999999999}}"#);
+}
