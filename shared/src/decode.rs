@@ -34,7 +34,7 @@ fn malformed(keyword: &str, message: String) -> Rejection {
 pub fn decode<R>(
     data: &[u8],
     scratch: &mut DecodeScratch,
-    use_tape: impl FnOnce(&[TapeNode<'_>]) -> Result<R, Rejection>,
+    mut use_tape: impl FnMut(&[TapeNode<'_>]) -> Result<R, Rejection>,
 ) -> Result<R, Rejection> {
     if data.len() > MAX_RECORD_BYTES {
         return Err(Rejection::new(
@@ -50,17 +50,58 @@ pub fn decode<R>(
             ),
         ));
     }
+    match parse(data, scratch, &mut use_tape) {
+        Err(Refused::Number(e)) => match big_numbers_as_floats(data) {
+            // Valid JSON with an integer beyond 64 bits (simd-json refuses those): validate
+            // a copy with such numbers as floats; the producer's bytes are still what is kept.
+            Some(normalized) => match parse(&normalized, scratch, &mut use_tape) {
+                Err(Refused::Number(e) | Refused::Other(e)) => Err(parse_error(data, &e)),
+                Err(Refused::Rejected(r)) => Err(r),
+                Ok(r) => Ok(r),
+            },
+            None => Err(parse_error(data, &e)),
+        },
+        Err(Refused::Other(e)) => Err(parse_error(data, &e)),
+        Err(Refused::Rejected(r)) => Err(r),
+        Ok(r) => Ok(r),
+    }
+}
+
+enum Refused {
+    /// simd-json refused a number (it reads no integer beyond 64 bits).
+    Number(simd_json::Error),
+    Other(simd_json::Error),
+    Rejected(Rejection),
+}
+
+/// Parses `input` (`data` itself, or a normalised copy) and checks the tape.
+fn parse<R>(
+    input: &[u8],
+    scratch: &mut DecodeScratch,
+    use_tape: &mut impl FnMut(&[TapeNode<'_>]) -> Result<R, Rejection>,
+) -> Result<R, Refused> {
     scratch.bytes.clear();
-    scratch.bytes.extend_from_slice(data);
-    scratch.bytes.resize(data.len() + INPUT_PADDING, 0);
+    scratch.bytes.extend_from_slice(input);
+    scratch.bytes.resize(input.len() + INPUT_PADDING, 0);
     let mut tape: Tape<'_> = std::mem::replace(&mut scratch.tape, Tape::null()).reset();
-    let parsed = fill_tape_padded(&mut scratch.bytes, data.len(), &mut scratch.buffers, &mut tape);
+    let parsed = fill_tape_padded(&mut scratch.bytes, input.len(), &mut scratch.buffers, &mut tape);
     let result = match parsed {
-        Err(e) => Err(parse_error(data, &e)),
-        Ok(()) => check_root(&tape.0).and_then(|()| check_structure(&tape.0)).and_then(|()| use_tape(&tape.0)),
+        Err(e) if *e.error() == ErrorType::InvalidNumber => Err(Refused::Number(e)),
+        Err(e) => Err(Refused::Other(e)),
+        Ok(()) => check_root(&tape.0)
+            .and_then(|()| check_structure(&tape.0))
+            .and_then(|()| use_tape(&tape.0))
+            .map_err(Refused::Rejected),
     };
     scratch.tape = tape.reset();
     result
+}
+
+/// `data` re-written by serde_json, which reads integers beyond 64 bits as floats; `None`
+/// when it is not JSON at all.
+fn big_numbers_as_floats(data: &[u8]) -> Option<Vec<u8>> {
+    let value: serde_json::Value = serde_json::from_slice(data).ok()?;
+    serde_json::to_vec(&value).ok()
 }
 
 /// The clearest reason simd-json refused `data`.
