@@ -135,8 +135,7 @@ impl Summary {
             return;
         };
         self.invalid += 1;
-        let index = BadRowType::ALL.iter().position(|t| *t == bad.kind).unwrap_or(0);
-        self.by_type[index] += 1;
+        self.by_type[bad.kind.index()] += 1;
         if self.listed.len() < LISTED_INVALID {
             let schema = bad.schema.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
             let mut text = format!("  line {line}: {}{schema}", bad.kind);

@@ -34,6 +34,11 @@ impl BadRowType {
         BadRowType::SchemaViolation,
     ];
 
+    /// Position in [`BadRowType::ALL`], for per-type counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BadRowType::Malformed => "malformed",
@@ -124,6 +129,18 @@ impl BadRow {
             (Some(text), _) => Some(text.as_bytes().to_vec()),
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64).ok(),
             (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, kind) in BadRowType::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
         }
     }
 }

@@ -86,7 +86,7 @@ impl OutcomeCounts {
         for outcome in outcomes {
             match outcome {
                 Outcome::Event(_) => counts.valid += 1,
-                Outcome::Bad(b) => counts.bad[BadRowType::ALL.iter().position(|t| *t == b.kind).unwrap_or(0)] += 1,
+                Outcome::Bad(b) => counts.bad[b.kind.index()] += 1,
             }
         }
         counts
@@ -97,6 +97,6 @@ impl OutcomeCounts {
     }
 
     pub fn bad_of(&self, kind: BadRowType) -> usize {
-        self.bad[BadRowType::ALL.iter().position(|t| *t == kind).unwrap_or(0)]
+        self.bad[kind.index()]
     }
 }

@@ -79,6 +79,11 @@ impl Processor {
         Ok(response)
     }
 
+    /// The batch flow over `records` (one shard's batch, in order).
+    pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
+        self.flow.run(records, deadline).await
+    }
+
     /// The handler without the Lambda context, for tests and other callers.
     pub async fn process(&self, event: KinesisEvent, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
         let records = records_of(event);
@@ -101,13 +106,6 @@ impl Processor {
             })
             .collect();
         (response, report, records)
-    }
-}
-
-impl Processor {
-    /// The batch flow over `records` (one shard's batch, in order).
-    pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
-        self.flow.run(records, deadline).await
     }
 }
 
