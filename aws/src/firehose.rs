@@ -173,6 +173,7 @@ mod tests {
             event_id: "e".into(),
             event_time: Utc::now(),
             sort_key: "k".into(),
+            revenue: None,
         }
     }
 

@@ -15,8 +15,8 @@ use pipeline_local::LocalConfig;
     long_about = "Run the whole pipeline on this machine, with no cloud account: the ingest API \
 (POST /v1/events, /v1/event), a durable stream in SQLite, the same batch flow as the AWS \
 processor, the events and bad-row stores in DATA_DIR/pipeline.db, the archive in \
-DATA_DIR/archive/, and the query API (GET /v1/users/{user_id}/events, /v1/bad-rows, /health, \
-/metrics). Stop with Ctrl-C or SIGTERM: it stops accepting, processes what was accepted, and exits."
+DATA_DIR/archive/, aggregates merged every --aggregate-interval, and the query API \
+(GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows, /health, /metrics). Stop with Ctrl-C or SIGTERM: it stops accepting, processes what was accepted, and exits."
 )]
 pub struct UpArgs {
     /// Where the stream, the database, the archive and the API key live.
@@ -31,7 +31,7 @@ pub struct UpArgs {
     /// The API key producers send as x-api-key (default: stored in DATA_DIR/api_key, made on first start).
     #[arg(long, value_name = "KEY", env = "PIPELINE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
-    /// How often partial aggregates are merged (aggregates are not built yet; accepted for compatibility).
+    /// How often partial aggregates are merged into the minute..month rows of GET /v1/aggregates.
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
     aggregate_interval: Duration,
     /// A schemas directory replacing the built-in ones.
@@ -58,7 +58,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &UpArgs) -> Result<ExitCode> {
-    let _ = args.aggregate_interval;
     let config = LocalConfig {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
@@ -66,6 +65,7 @@ pub fn run(args: &UpArgs) -> Result<ExitCode> {
         api_key: args.api_key.clone(),
         schemas_dir: args.schemas.clone(),
         progress_every: Duration::from_secs(args.progress),
+        aggregate_interval: args.aggregate_interval,
     };
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(pipeline_local::run(config))?;
     Ok(ExitCode::SUCCESS)

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use pipeline::SchemaRegistry;
 use pipeline::flow::{BatchFlow, Sinks};
-use pipeline::sink::NoAggregates;
 use tokio::time::Instant;
 
+use crate::aggregates::LocalAggregateStore;
 use crate::archive::LocalArchive;
 use crate::shard::shard_id;
 use crate::store::{self, LocalBadRowStore, LocalEventStore, Staged};
@@ -59,7 +59,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
             events: LocalEventStore(Arc::clone(&staged)),
             archive: LocalArchive::new(&config.archive_root),
             bad_rows: LocalBadRowStore(Arc::clone(&staged)),
-            aggregates: NoAggregates,
+            aggregates: LocalAggregateStore(Arc::clone(&staged)),
         },
     );
     let mut checkpoint = store::checkpoint(&db, &id)?;

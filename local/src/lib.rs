@@ -4,6 +4,7 @@
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
 //! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores.
 
+pub mod aggregates;
 pub mod archive;
 pub mod consumer;
 pub mod ingest;
@@ -38,6 +39,8 @@ pub struct LocalConfig {
     pub schemas_dir: Option<PathBuf>,
     /// Seconds between progress lines (0: none).
     pub progress_every: Duration,
+    /// How often partial aggregates are merged into rows.
+    pub aggregate_interval: Duration,
 }
 
 /// What the HTTP handlers share.
@@ -49,19 +52,20 @@ pub struct AppState {
     pub accepted: Arc<AtomicU64>,
     pub stats: Arc<ConsumerStats>,
     pub db_path: Arc<Path>,
+    pub registry: Arc<SchemaRegistry>,
 }
 
 impl AppState {
     /// Runs `f` on a fresh read connection to `pipeline.db`, off the async threads.
-    pub async fn db<T: Send + 'static>(
+    pub async fn db<T: Send + 'static, E: Into<anyhow::Error>>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
     ) -> anyhow::Result<T> {
         let path = self.db_path.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             conn.busy_timeout(Duration::from_secs(5))?;
-            Ok(f(&conn)?)
+            f(&conn).map_err(Into::into)
         })
         .await?
     }
@@ -90,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/event", post(ingest::put_event))
         .route("/v1/users/{user_id}/events", get(query::user_events))
         .route("/v1/bad-rows", get(query::bad_rows))
+        .route("/v1/aggregates", get(query::aggregates))
         .route("/health", get(query::health))
         .route("/metrics", get(metrics::metrics))
         // Bodies are read whole up to this, so an oversized one gets the JSON 413 of the
@@ -100,6 +105,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Runs local mode until SIGINT or SIGTERM, then drains and returns.
 pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
+    if config.aggregate_interval.is_zero() {
+        bail!("--aggregate-interval must be longer than 0, e.g. 60s");
+    }
     if config.shards == 0 || config.shards > 1024 {
         bail!("--shards {} is out of range: use 1 to 1024", config.shards);
     }
@@ -153,6 +161,15 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         accepted: Arc::new(AtomicU64::new(0)),
         stats: Arc::clone(&stats),
         db_path: db_path.clone().into(),
+        registry: Arc::clone(&registry),
+    };
+    let merges = {
+        let table = aggregates::LocalAggregateTable::open(&db_path)?;
+        let (every, stop) = (config.aggregate_interval, Arc::clone(&stop));
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop));
+            Ok(())
+        })
     };
     println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
     if new_key {
@@ -171,6 +188,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     for c in consumers {
         c.await??;
     }
+    // The merge sees `stop` and runs once more over what the consumers committed last.
+    merges.await??;
     if let Some(p) = progress {
         p.abort();
     }

@@ -1,91 +1,48 @@
-//! The query API of local mode (DESIGN section 5): a user's events newest first and bad
-//! rows, both with opaque cursors, and `/health`.
+//! The query API of local mode (DESIGN section 5): a user's events newest first, bad
+//! rows, aggregates, and `/health`. Parameters, cursors and bodies are the shared ones of
+//! [`pipeline::query`], as in the query Lambda.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use serde::Deserialize;
+use chrono::Utc;
+use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, encode_cursor};
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::aggregates::read_rows;
 use crate::ingest::{authorised, message};
 
-/// Items per page when `limit` is not given, and at most.
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 1_000;
+type Params = Query<Vec<(String, String)>>;
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
+fn bad_request(e: QueryError) -> Response {
+    message(StatusCode::BAD_REQUEST, e.0)
 }
 
-fn bad_request(text: String) -> Response {
-    message(StatusCode::BAD_REQUEST, text)
+fn busy(e: impl std::fmt::Display) -> Response {
+    message(StatusCode::SERVICE_UNAVAILABLE, format!("the database is busy: {e}"))
 }
 
-fn limit(q: &PageQuery) -> Result<usize, Response> {
-    match &q.limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| bad_request(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}"))),
-    }
-}
-
-/// An RFC 3339 time as the stores' text form.
-fn time(name: &str, text: &Option<String>) -> Result<Option<String>, Response> {
-    match text {
-        None => Ok(None),
-        Some(t) => pipeline::time_format::parse_rfc3339(t)
-            .map(|t| Some(pipeline::time_format::format_millis(t)))
-            .ok_or_else(|| bad_request(format!("{name} {t:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z"))),
-    }
-}
-
-fn encode_cursor(parts: &[&str]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(parts).unwrap_or_default())
-}
-
-fn decode_cursor(text: &str, len: usize) -> Result<Vec<String>, Response> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
-        .filter(|parts| parts.len() == len)
-        .ok_or_else(|| bad_request("cursor is not one this API returned: pass next_cursor unchanged".into()))
-}
-
-pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path(user_id): Path<String>, Query(q): Query<PageQuery>) -> Response {
+pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path(user_id): Path<String>, Query(q): Params) -> Response {
     if !authorised(&state, &headers) {
         return message(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let (limit, from, to) = match (limit(&q), time("from", &q.from), time("to", &q.to)) {
-        (Ok(l), Ok(f), Ok(t)) => (l, f, t),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    let page = match PageRequest::parse(&q) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
     };
-    let before = match &q.cursor {
-        Some(c) => match decode_cursor(c, 1) {
-            Ok(mut parts) => Some(parts.remove(0)),
-            Err(r) => return r,
-        },
-        None => None,
+    let before = match page.cursor_parts(1) {
+        Ok(parts) => parts.map(|mut p| p.remove(0)),
+        Err(e) => return bad_request(e),
     };
+    let (limit, from, to_bound) = (page.limit, page.from_key(), page.to_key());
     let pk = format!("USER#{user_id}");
     let result = state.db(move |conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT sk, payload FROM events WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND sk < ?4 ORDER BY sk DESC LIMIT ?5",
         )?;
-        let to_bound = to.map(|t| format!("{t}~")).unwrap_or_else(|| "~".into());
         let rows = stmt.query_map(
-            rusqlite::params![pk, from.unwrap_or_default(), to_bound, before.unwrap_or_else(|| "~".into()), (limit + 1) as i64],
+            rusqlite::params![pk, from, to_bound, before.unwrap_or_else(|| "~".into()), (limit + 1) as i64],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
         )?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -98,34 +55,32 @@ pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path
             let events: Vec<Value> = rows.iter().filter_map(|(_, p)| serde_json::from_str(p).ok()).collect();
             axum::Json(json!({"events": events, "next_cursor": next})).into_response()
         }
-        Err(e) => message(StatusCode::SERVICE_UNAVAILABLE, format!("the database is busy: {e}")),
+        Err(e) => busy(e),
     }
 }
 
-pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q): Params) -> Response {
     if !authorised(&state, &headers) {
         return message(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let (limit, from, to) = match (limit(&q), time("from", &q.from), time("to", &q.to)) {
-        (Ok(l), Ok(f), Ok(t)) => (l, f, t),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    let page = match PageRequest::parse(&q) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
     };
-    if let Some(kind) = &q.kind {
+    let kind = q.iter().rev().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+    if let Some(kind) = &kind {
         if !pipeline::BadRowType::ALL.iter().any(|k| k.as_str() == kind) {
-            return bad_request(format!("type {kind:?} is not a bad-row type: one of malformed, size_violation, unknown_event_type, unknown_schema_version, schema_violation"));
+            return bad_request(QueryError(format!("type {kind:?} is not a bad-row type: one of malformed, size_violation, unknown_event_type, unknown_schema_version, schema_violation")));
         }
     }
-    let after = match &q.cursor {
-        Some(c) => match decode_cursor(c, 3) {
-            Ok(parts) => parts,
-            Err(r) => return r,
-        },
-        None => vec![String::new(), String::new(), String::new()],
+    let after = match page.cursor_parts(3) {
+        Ok(parts) => parts.unwrap_or_else(|| vec![String::new(), String::new(), String::new()]),
+        Err(e) => return bad_request(e),
     };
-    let kind = q.kind.clone();
+    let limit = page.limit;
     // `failed_at` has second precision, so the range compares on that text form.
-    let from = from.map(|f| f[..19].to_owned() + "Z").unwrap_or_default();
-    let to = to.map(|t| t[..19].to_owned() + "Z~").unwrap_or_else(|| "~".into());
+    let from = page.from.map(|f| pipeline::time_format::format_seconds(f)).unwrap_or_default();
+    let to = page.to.map(|t| pipeline::time_format::format_seconds(t) + "~").unwrap_or_else(|| "~".into());
     let result = state.db(move |conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT failed_at, shard_id, sequence_number, row FROM bad_rows
@@ -147,7 +102,34 @@ pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q
             let bad: Vec<Value> = rows.iter().filter_map(|(_, _, _, row)| serde_json::from_str(row).ok()).collect();
             axum::Json(json!({"bad_rows": bad, "next_cursor": next})).into_response()
         }
-        Err(e) => message(StatusCode::SERVICE_UNAVAILABLE, format!("the database is busy: {e}")),
+        Err(e) => busy(e),
+    }
+}
+
+pub async fn aggregates(State(state): State<AppState>, headers: HeaderMap, Query(q): Params) -> Response {
+    if !authorised(&state, &headers) {
+        return message(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let request = match AggregatesRequest::parse(&q, Utc::now()) {
+        Ok(r) => r,
+        Err(e) => return bad_request(e),
+    };
+    let types: Vec<String> = match &request.event_type {
+        Some(t) => vec![t.clone()],
+        None => state.registry.event_types().into_iter().map(str::to_owned).collect(),
+    };
+    let result = state
+        .db(move |conn| {
+            let mut rows = Vec::new();
+            for t in &types {
+                rows.extend(read_rows(conn, request.granularity, t, request.from, request.until)?);
+            }
+            Ok::<_, anyhow::Error>(rows)
+        })
+        .await;
+    match result {
+        Ok(mut rows) => axum::Json(aggregates_body(&mut rows)).into_response(),
+        Err(e) => busy(e),
     }
 }
 

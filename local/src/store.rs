@@ -1,5 +1,6 @@
 //! The local stores in SQLite (`pipeline.db`): the events table (the DynamoDB key model:
-//! `pk`, `sk`), bad rows, and each shard's checkpoint. A consumer's batch is committed in
+//! `pk`, `sk`), bad rows, each shard's checkpoint, and the aggregate tables of
+//! [`crate::aggregates`]. A consumer's batch is committed in
 //! one transaction with its checkpoint, so a crash never half-applies a batch.
 //!
 //! The sink adapters here stage what the batch flow hands them; the consumer commits the
@@ -12,6 +13,8 @@ use pipeline::sink::{BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 use pipeline::{BadRow, EnrichedEvent};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::time::Instant;
+
+use crate::aggregates::{StagedPartial, insert_partials};
 
 /// Days an event is kept (the `ttl` column, as in DynamoDB).
 pub const EVENT_TTL_DAYS: i64 = 30;
@@ -26,6 +29,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL").map_err(unusable)?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
+    conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
     Ok(conn)
 }
 
@@ -63,6 +67,7 @@ pub fn checkpoint(conn: &Connection, shard_id: &str) -> rusqlite::Result<u64> {
 pub struct Staged {
     events: Mutex<Vec<(String, String, String, String, i64)>>,
     bad_rows: Mutex<Vec<(String, String, String, String, String)>>,
+    partials: Mutex<Vec<StagedPartial>>,
 }
 
 impl Staged {
@@ -70,12 +75,18 @@ impl Staged {
     pub fn clear(&self) {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.partials.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn stage_partials(&self, partials: Vec<StagedPartial>) {
+        self.partials.lock().unwrap_or_else(|e| e.into_inner()).extend(partials);
     }
 
     /// Stores the staged rows and moves `shard_id`'s checkpoint to `through`, atomically.
     pub fn commit(&self, conn: &mut Connection, shard_id: &str, through: u64) -> rusqlite::Result<(usize, usize)> {
         let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
         let bad_rows = std::mem::take(&mut *self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()));
+        let partials = std::mem::take(&mut *self.partials.lock().unwrap_or_else(|e| e.into_inner()));
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -90,6 +101,7 @@ impl Staged {
             for (shard, seq, kind, failed_at, row) in &bad_rows {
                 insert.execute(params![shard, seq, kind, failed_at, row])?;
             }
+            insert_partials(&tx, &partials)?;
             tx.execute(
                 "INSERT INTO checkpoints (shard_id, sequence_number) VALUES (?1, ?2)
                  ON CONFLICT (shard_id) DO UPDATE SET sequence_number = excluded.sequence_number",

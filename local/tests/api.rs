@@ -24,6 +24,7 @@ fn start() -> Local {
         api_key: Some(KEY.into()),
         schemas_dir: None,
         progress_every: Duration::ZERO,
+        aggregate_interval: Duration::from_millis(200),
     };
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap();
@@ -168,4 +169,90 @@ fn accepted_events_are_processed_and_queryable_with_cursors() {
     assert_eq!(get(b, "/v1/users/u-7/events?cursor=garbage").0, 400);
     let (_, window) = get(b, "/v1/users/u-7/events?from=2026-11-27T12:00:05Z&to=2026-11-27T12:00:09Z");
     assert_eq!(window["events"].as_array().unwrap().len(), 5);
+}
+
+/// Sums `count` over every row of one granularity, and the month rows' unique users per type.
+fn aggregate_totals(b: &str, granularity: &str) -> (u64, Vec<(String, u64)>) {
+    let (status, reply) = get(b, &format!("/v1/aggregates?granularity={granularity}&from=2026-10-01T00:00:00Z&to=2027-01-01T00:00:00Z"));
+    assert_eq!(status, 200, "{reply}");
+    let rows = reply["aggregates"].as_array().unwrap();
+    let total = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    let users = rows.iter().map(|r| (format!("{}@{}", r["event_type"].as_str().unwrap(), r["window_start"].as_str().unwrap()), r["unique_users"].as_u64().unwrap())).collect();
+    (total, users)
+}
+
+#[test]
+fn aggregates_add_up_to_the_events_accepted_at_every_granularity() {
+    let local = start();
+    let b = &local.base;
+    // 2,000 events over two months, 3 event types, 150 users; 20 of them invalid.
+    let mut accepted_valid = 0u64;
+    let mut revenue_cents = 0u64;
+    let mut exact_users: std::collections::BTreeMap<String, std::collections::HashSet<String>> = Default::default();
+    for chunk in 0..4 {
+        let events: Vec<Value> = (0..500)
+            .map(|i| {
+                let n = chunk * 500 + i;
+                let time = format!("2026-{}-{:02}T{:02}:{:02}:07Z", if n % 2 == 0 { 11 } else { 12 }, n % 28 + 1, n % 24, n % 60);
+                match n % 101 {
+                    0 => json!({"event_type": "pageview", "user_id": -1}),
+                    r if r % 3 == 0 => json!({"event_type": "purchase", "user_id": format!("u-{}", n % 150), "timestamp": time,
+                        "order_id": format!("o-{n}"), "amount": 12.34, "currency": "EUR", "items": [{"sku": "a", "quantity": 1, "price": 12.34}]}),
+                    r if r % 3 == 1 => json!({"event_type": "click", "user_id": format!("u-{}", n % 150), "timestamp": time, "element_id": "b", "page_url": "https://example.com/"}),
+                    _ => json!({"event_type": "pageview", "user_id": format!("u-{}", n % 150), "timestamp": time}),
+                }
+            })
+            .collect();
+        for e in &events {
+            if e["user_id"] != -1 {
+                accepted_valid += 1;
+                let month = &e["timestamp"].as_str().unwrap()[..7];
+                let key = format!("{}@{month}-01T00:00:00Z", e["event_type"].as_str().unwrap());
+                exact_users.entry(key).or_default().insert(e["user_id"].as_str().unwrap().to_owned());
+                if e["event_type"] == "purchase" {
+                    revenue_cents += 1234;
+                }
+            }
+        }
+        let (status, reply, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false);
+        assert_eq!((status, reply["FailedRecordCount"].as_u64()), (200, Some(0)), "{reply}");
+    }
+    // Merged every 200 ms: wait until the month rows hold every valid event.
+    let start = Instant::now();
+    while aggregate_totals(b, "month").0 < accepted_valid {
+        assert!(start.elapsed() < Duration::from_secs(60), "aggregates did not catch up: {:?}", aggregate_totals(b, "month").0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for granularity in ["minute", "hour", "day", "month"] {
+        // Minute rows over three months are more than one request may span: ask per day.
+        let total = if granularity == "minute" {
+            let mut sum = 0;
+            for month in [11, 12] {
+                for day in 1..=28 {
+                    let (status, reply) = get(b, &format!("/v1/aggregates?granularity=minute&from=2026-{month}-{day:02}T00:00:00Z&to=2026-{month}-{day:02}T23:59:59Z"));
+                    assert_eq!(status, 200, "{reply}");
+                    sum += reply["aggregates"].as_array().unwrap().iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>();
+                }
+            }
+            sum
+        } else {
+            aggregate_totals(b, granularity).0
+        };
+        assert_eq!(total, accepted_valid, "{granularity} rows add up to the valid events");
+    }
+    // Under 128 users a sketch keeps every user's hash: the figures are exact.
+    let (_, users) = aggregate_totals(b, "month");
+    let expected: Vec<(String, u64)> = exact_users.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
+    let mut users = users;
+    users.sort();
+    assert_eq!(users, expected);
+    let (_, reply) = get(b, "/v1/aggregates?granularity=month&event_type=purchase&from=2026-10-01T00:00:00Z&to=2027-01-01T00:00:00Z");
+    let eur: f64 = reply["aggregates"].as_array().unwrap().iter().map(|r| r["revenue"]["EUR"].as_f64().unwrap()).sum();
+    assert!((eur - revenue_cents as f64 / 100.0).abs() < 1e-6, "{eur} vs {}", revenue_cents as f64 / 100.0);
+
+    let (status, reply) = get(b, "/v1/aggregates?granularity=week");
+    assert_eq!(status, 400);
+    assert!(reply["message"].as_str().unwrap().contains("minute, hour, day, month"));
+    let (status, _) = get(b, "/v1/aggregates?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z");
+    assert_eq!(status, 400);
 }

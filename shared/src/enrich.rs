@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
@@ -46,6 +47,8 @@ pub struct EnrichedEvent {
     pub event_time: DateTime<Utc>,
     /// `<event time, UTC millis>#<event_id>`: the events table's sort key.
     pub sort_key: String,
+    /// A purchase's amount, for the revenue aggregates.
+    pub revenue: Option<Money>,
 }
 
 impl EnrichedEvent {
@@ -181,6 +184,7 @@ pub fn enrich(
         event_id,
         event_time,
         sort_key,
+        revenue: envelope.revenue.and_then(|(currency, amount)| Money::new(currency, amount)),
     })
 }
 

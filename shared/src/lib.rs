@@ -3,11 +3,14 @@
 //! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
 //! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
 //! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
+//! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
+//! ([`rollup`]), and the query API's requests and bodies ([`query`]).
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
 //! The contracts it implements are in DESIGN.md sections 2-3; the reference workload
 //! generator ([`workload`], feature `workload`) is shared by benches, tests and `loadtest`.
 
+pub mod aggregate;
 pub mod bad_row;
 pub mod batch;
 pub mod decode;
@@ -15,7 +18,9 @@ pub mod enrich;
 #[cfg(feature = "flow")]
 pub mod flow;
 pub mod json_tape;
+pub mod query;
 pub mod record;
+pub mod rollup;
 pub mod schema_registry;
 #[cfg(feature = "flow")]
 pub mod sink;

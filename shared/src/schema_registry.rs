@@ -221,6 +221,13 @@ impl SchemaRegistry {
         keys
     }
 
+    /// Every event type, sorted.
+    pub fn event_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self.types.keys().map(String::as_str).collect();
+        types.sort_unstable();
+        types
+    }
+
     /// The schema for `event_type` at `version`, or its newest when `version` is `None`.
     pub fn resolve(&self, event_type: &str, version: Option<&str>) -> Result<&CompiledSchema, ResolveError> {
         let versions = self.types.get(event_type).ok_or(ResolveError::UnknownEventType)?;

@@ -13,6 +13,8 @@ pub struct Envelope<'a> {
     pub timestamp: Option<&'a str>,
     pub event_id: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// A purchase's `currency` and `amount`, for the revenue aggregates.
+    pub revenue: Option<(&'a str, f64)>,
 }
 
 /// `user_id`: a string, or an integer >= 0.
@@ -127,8 +129,27 @@ pub fn validate_event<'r, 'a>(
             timestamp: event.get("timestamp").and_then(|v| v.as_str()),
             event_id: event.get("event_id").and_then(|v| v.as_str()),
             user_agent,
+            revenue: revenue(schema.event_type(), event),
         },
     ))
+}
+
+/// The event type whose `amount` in `currency` is revenue.
+pub const REVENUE_EVENT_TYPE: &str = "purchase";
+
+fn revenue<'a>(event_type: &str, event: TapeValue<'a>) -> Option<(&'a str, f64)> {
+    if event_type != REVENUE_EVENT_TYPE {
+        return None;
+    }
+    let currency = event.get("currency")?.as_str()?;
+    #[allow(clippy::cast_precision_loss)]
+    let amount = match event.get("amount")?.as_static()? {
+        StaticNode::U64(n) => n as f64,
+        StaticNode::I64(n) => n as f64,
+        StaticNode::F64(f) => f,
+        _ => return None,
+    };
+    Some((currency, amount))
 }
 
 /// An integer >= 0, also when written with a zero fraction (`7.0`), which JSON Schema counts

@@ -1,0 +1,233 @@
+//! Aggregates in local mode: the consumer stages each batch's partials (committed with the
+//! batch), the aggregates table in SQLite that the shared merge ([`pipeline::rollup`])
+//! runs over every `--aggregate-interval`, and the rows `GET /v1/aggregates` reads.
+//!
+//! Tables (in `pipeline.db`): `aggregate_partials` (one row per batch, event type and
+//! minute), `aggregate_dirty` (minutes touched since their last merge) and `aggregates`
+//! (merged rows per granularity, event type and window).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pipeline::EnrichedEvent;
+use pipeline::aggregate::{EncodedAggregate, Granularity, partials};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, MAX_WINDOWS_PER_RUN, roll_up};
+use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
+use pipeline::time_format::{format_seconds, parse_rfc3339};
+use rusqlite::{Connection, params};
+use tokio::time::Instant;
+
+use crate::store::Staged;
+
+pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
+        event_type TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        users BLOB NOT NULL,
+        revenue TEXT NOT NULL,
+        PRIMARY KEY (event_type, minute, batch)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS aggregate_dirty (
+        event_type TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        token TEXT NOT NULL,
+        PRIMARY KEY (event_type, minute)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS aggregates (
+        granularity TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        unique_users INTEGER NOT NULL,
+        users BLOB NOT NULL,
+        revenue TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (granularity, event_type, window_start)
+    ) WITHOUT ROWID;";
+
+/// A partial as staged for the consumer's transaction: event type, minute, batch, partial.
+pub type StagedPartial = (String, String, String, EncodedAggregate);
+
+/// Writes staged partials and marks their minutes touched (inside the batch's transaction).
+pub fn insert_partials(tx: &rusqlite::Transaction<'_>, partials: &[StagedPartial]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO aggregate_partials (event_type, minute, batch, count, users, revenue) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut touch = tx.prepare_cached(
+        "INSERT INTO aggregate_dirty (event_type, minute, token) VALUES (?1, ?2, ?3)
+         ON CONFLICT (event_type, minute) DO UPDATE SET token = excluded.token",
+    )?;
+    for (event_type, minute, batch, p) in partials {
+        insert.execute(params![event_type, minute, batch, p.count as i64, p.users, p.revenue])?;
+        touch.execute(params![event_type, minute, batch])?;
+    }
+    Ok(())
+}
+
+/// The aggregate store of local mode: stages a batch's partials for the consumer's commit.
+pub struct LocalAggregateStore(pub Arc<Staged>);
+
+impl AggregateStore for LocalAggregateStore {
+    async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
+        let batch_id = format!("{}#{}", batch.shard_id, batch.first_sequence_number);
+        let staged: Vec<StagedPartial> = partials(events.iter().map(|e| e.item))
+            .into_iter()
+            .map(|(key, partial)| (key.event_type.to_string(), format_seconds(key.minute), batch_id.clone(), partial.encode()))
+            .collect();
+        let written = staged.len();
+        self.0.stage_partials(staged);
+        SinkReport { written, ..SinkReport::default() }
+    }
+}
+
+/// Rows of one granularity and event type whose window starts in `[from, to)`.
+pub fn read_rows(
+    conn: &Connection,
+    granularity: Granularity,
+    event_type: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Vec<AggregateRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT window_start, count, users, revenue, version FROM aggregates
+         WHERE granularity = ?1 AND event_type = ?2 AND window_start >= ?3 AND window_start < ?4 ORDER BY window_start",
+    )?;
+    let rows = stmt.query_map(params![granularity.as_str(), event_type, format_seconds(from), format_seconds(to)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (start, count, users, revenue, version) = row?;
+        let window_start = parse_rfc3339(&start).ok_or_else(|| anyhow::anyhow!("aggregates row with window_start {start:?}"))?;
+        let aggregate = EncodedAggregate { count: count as u64, users, revenue }.decode()?;
+        out.push(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate, version: version as u64 });
+    }
+    Ok(out)
+}
+
+/// The aggregates table over a connection of the merge's own.
+pub struct LocalAggregateTable {
+    conn: Mutex<Connection>,
+}
+
+impl LocalAggregateTable {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self { conn: Mutex::new(crate::store::open(path)?) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        f(&mut self.conn.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+// The methods run SQLite synchronously: the merge has a thread of its own.
+impl AggregateTable for LocalAggregateTable {
+    type Error = anyhow::Error;
+
+    async fn dirty_windows(&self, limit: usize) -> anyhow::Result<Vec<DirtyWindow>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT event_type, minute, token FROM aggregate_dirty ORDER BY minute LIMIT ?1")?;
+            let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (event_type, minute, token) = row?;
+                let minute = parse_rfc3339(&minute).ok_or_else(|| anyhow::anyhow!("aggregate_dirty row with minute {minute:?}"))?;
+                out.push(DirtyWindow { event_type, minute, token });
+            }
+            Ok(out)
+        })
+    }
+
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> anyhow::Result<Vec<pipeline::aggregate::Aggregate>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT count, users, revenue FROM aggregate_partials WHERE event_type = ?1 AND minute = ?2 ORDER BY batch",
+            )?;
+            let rows = stmt.query_map(params![event_type, format_seconds(minute)], |r| {
+                Ok(EncodedAggregate { count: r.get::<_, i64>(0)? as u64, users: r.get(1)?, revenue: r.get(2)? })
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row?.decode()?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn rows(&self, granularity: Granularity, event_type: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> anyhow::Result<Vec<AggregateRow>> {
+        self.with(|conn| read_rows(conn, granularity, event_type, from, to))
+    }
+
+    async fn put_row(&self, row: &AggregateRow) -> anyhow::Result<bool> {
+        self.with(|conn| {
+            let encoded = row.aggregate.encode();
+            let changed = conn.execute(
+                "INSERT INTO aggregates (granularity, event_type, window_start, count, unique_users, users, revenue, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (granularity, event_type, window_start) DO UPDATE SET
+                   count = excluded.count, unique_users = excluded.unique_users, users = excluded.users,
+                   revenue = excluded.revenue, version = excluded.version
+                 WHERE aggregates.version <= excluded.version",
+                params![
+                    row.granularity.as_str(),
+                    row.event_type,
+                    format_seconds(row.window_start),
+                    encoded.count as i64,
+                    row.aggregate.unique_users() as i64,
+                    encoded.users,
+                    encoded.revenue,
+                    row.version as i64
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    async fn clear_dirty(&self, windows: &[DirtyWindow]) -> anyhow::Result<()> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM aggregate_dirty WHERE event_type = ?1 AND minute = ?2 AND token = ?3")?;
+                for w in windows {
+                    delete.execute(params![w.event_type, format_seconds(w.minute), w.token])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+/// Merges touched windows every `every` until `stop`, then once more so that a clean
+/// shutdown leaves nothing unmerged.
+pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<std::sync::atomic::AtomicBool>) {
+    loop {
+        let stopping = stop.load(std::sync::atomic::Ordering::Relaxed);
+        loop {
+            match roll_up(&table, MAX_WINDOWS_PER_RUN).await {
+                Ok(report) => {
+                    tracing::debug!(?report, "merged aggregates");
+                    if report.windows < MAX_WINDOWS_PER_RUN {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot merge aggregates; trying again next interval");
+                    break;
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
+        let deadline = std::time::Instant::now() + every;
+        while std::time::Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100).min(every)).await;
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The query API's requests and responses (DESIGN section 5), shared by the query Lambda
+//! and local mode: parameter checks with messages that name the fix, opaque cursors, and
+//! the aggregates body. Where the rows come from is the caller's.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::aggregate::Granularity;
+use crate::rollup::AggregateRow;
+use crate::time_format::{format_millis, format_seconds, parse_rfc3339};
+
+/// Items per page when `limit` is not given, and at most.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1_000;
+/// Windows (per event type) one aggregates request may span.
+pub const MAX_WINDOWS: i64 = 10_000;
+
+/// A request the API refuses, with the message for the 400 response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn time(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
+    param(params, name)
+        .map(|text| {
+            parse_rfc3339(text)
+                .ok_or_else(|| QueryError(format!("{name} {text:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z")))
+        })
+        .transpose()
+}
+
+fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(), QueryError> {
+    match (from, to) {
+        (Some(f), Some(t)) if f >= t => Err(QueryError(format!(
+            "from ({}) must be before to ({})",
+            format_seconds(f),
+            format_seconds(t)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A page of a time-ordered list: `from`, `to` (RFC 3339), `limit`, `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub fn parse(params: &[(String, String)]) -> Result<Self, QueryError> {
+        let limit = match param(params, "limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| QueryError(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}")))?,
+        };
+        let (from, to) = (time(params, "from")?, time(params, "to")?);
+        check_range(from, to)?;
+        Ok(Self { from, to, limit, cursor: param(params, "cursor").map(str::to_owned) })
+    }
+
+    /// `from` as the events table's sort-key text (`""` for none).
+    pub fn from_key(&self) -> String {
+        self.from.map(format_millis).unwrap_or_default()
+    }
+
+    /// An upper sort-key bound that takes in events at `to` (`"~"`, after every key, for none).
+    pub fn to_key(&self) -> String {
+        self.to.map(|t| format_millis(t) + "~").unwrap_or_else(|| "~".into())
+    }
+
+    /// The cursor's parts, which must number `len`.
+    pub fn cursor_parts(&self, len: usize) -> Result<Option<Vec<String>>, QueryError> {
+        self.cursor.as_deref().map(|c| decode_cursor(c, len)).transpose()
+    }
+}
+
+/// An opaque cursor made of text parts (the last item's key).
+pub fn encode_cursor(parts: &[&str]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(parts).unwrap_or_default())
+}
+
+pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<String>, QueryError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+        .filter(|parts| parts.len() == len)
+        .ok_or_else(|| QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()))
+}
+
+/// `GET /v1/aggregates?event_type=&granularity=&from=&to=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregatesRequest {
+    /// `None`: every event type.
+    pub event_type: Option<String>,
+    pub granularity: Granularity,
+    /// Start of the first window (`from` aligned down to the granularity).
+    pub from: DateTime<Utc>,
+    /// Windows start before this: one second after `to`, so windows starting at `to` count.
+    pub until: DateTime<Utc>,
+}
+
+impl AggregatesRequest {
+    /// Defaults: `granularity=hour`, `to` = now, `from` = a span before `to` that suits the
+    /// granularity (an hour of minutes, a day of hours, 31 days, a year of months).
+    pub fn parse(params: &[(String, String)], now: DateTime<Utc>) -> Result<Self, QueryError> {
+        let granularity = match param(params, "granularity") {
+            None => Granularity::Hour,
+            Some(text) => text.parse().map_err(QueryError)?,
+        };
+        let event_type = param(params, "event_type").filter(|t| !t.is_empty());
+        if let Some(t) = event_type {
+            if !crate::schema_registry::is_valid_event_type(t) {
+                return Err(QueryError(format!("event_type {t:?} is not an event type: names match ^[a-z][a-z0-9_]{{0,63}}$")));
+            }
+        }
+        let (from, to) = (time(params, "from")?, time(params, "to")?);
+        check_range(from, to)?;
+        let to = to.unwrap_or(now);
+        let span = match granularity {
+            Granularity::Minute => Duration::hours(1),
+            Granularity::Hour => Duration::days(1),
+            Granularity::Day => Duration::days(31),
+            Granularity::Month => Duration::days(366),
+        };
+        let from = granularity.window_start(from.unwrap_or(to - span));
+        let approx_window = match granularity {
+            Granularity::Minute => Duration::minutes(1),
+            Granularity::Hour => Duration::hours(1),
+            Granularity::Day => Duration::days(1),
+            Granularity::Month => Duration::days(28),
+        };
+        if (to - from).num_seconds() / approx_window.num_seconds() > MAX_WINDOWS {
+            return Err(QueryError(format!(
+                "from..to spans more than {MAX_WINDOWS} {granularity} windows: narrow the range or use a coarser granularity"
+            )));
+        }
+        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until: to + Duration::seconds(1) })
+    }
+}
+
+/// The body of `GET /v1/aggregates`, rows sorted by window then event type.
+pub fn aggregates_body(rows: &mut [AggregateRow]) -> Value {
+    rows.sort_by(|a, b| (a.window_start, &a.event_type).cmp(&(b.window_start, &b.event_type)));
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "window_start": format_seconds(r.window_start),
+                "event_type": r.event_type,
+                "count": r.aggregate.count,
+                "unique_users": r.aggregate.unique_users(),
+                "revenue": r.aggregate.revenue_units(),
+            })
+        })
+        .collect();
+    json!({ "aggregates": items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_rfc3339("2026-11-27T12:34:56Z").unwrap()
+    }
+
+    #[test]
+    fn aggregates_requests_default_align_and_refuse_with_reasons() {
+        let r = AggregatesRequest::parse(&params(&[("granularity", "minute")]), now()).unwrap();
+        assert_eq!((r.from, r.until), (parse_rfc3339("2026-11-27T11:34:00Z").unwrap(), now() + Duration::seconds(1)));
+        let r = AggregatesRequest::parse(&params(&[("granularity", "day"), ("from", "2026-11-03T05:00:00Z")]), now()).unwrap();
+        assert_eq!(r.from, parse_rfc3339("2026-11-03T00:00:00Z").unwrap());
+        let err = |p: &[(&str, &str)]| AggregatesRequest::parse(&params(p), now()).unwrap_err().0;
+        assert!(err(&[("granularity", "week")]).contains("minute, hour, day, month"));
+        assert!(err(&[("from", "yesterday")]).contains("RFC 3339"));
+        assert!(err(&[("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-26T00:00:00Z")]).contains("must be before"));
+        assert!(err(&[("granularity", "minute"), ("from", "2025-01-01T00:00:00Z")]).contains("coarser"));
+        assert!(err(&[("event_type", "Page View")]).contains("not an event type"));
+    }
+
+    #[test]
+    fn pages_check_limits_and_cursors() {
+        assert_eq!(PageRequest::parse(&[]).unwrap().limit, DEFAULT_LIMIT);
+        assert!(PageRequest::parse(&params(&[("limit", "0")])).unwrap_err().0.contains("1 to 1000"));
+        let cursor = encode_cursor(&["USER#1", "2026-11-27T12:00:00.000Z#e"]);
+        let page = PageRequest::parse(&params(&[("cursor", &cursor)])).unwrap();
+        assert_eq!(page.cursor_parts(2).unwrap().unwrap()[0], "USER#1");
+        assert!(page.cursor_parts(1).is_err());
+    }
+}

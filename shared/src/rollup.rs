@@ -1,0 +1,227 @@
+//! The aggregator's merge (DESIGN section 6): the partials of recently touched minutes
+//! become minute rows, minute rows hour rows, then day and month rows. The aggregator
+//! Lambda and local mode run this same code over their [`AggregateTable`].
+//!
+//! Why it is safe to run twice or concurrently: every row is recomputed from its inputs
+//! (never incremented), so running again writes the same row; a row's `version` is the
+//! number of partials folded into it, which only grows as partials arrive, and a table
+//! refuses a row older than the one it holds, so a slow concurrent run cannot overwrite a
+//! newer result. A touched-window marker is cleared only if nobody touched it again since
+//! it was read (its `token` is unchanged), so a partial landing mid-run is merged next run.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use crate::aggregate::{Aggregate, EncodedAggregate, Granularity};
+
+/// A minute of an event type that received partials since it was last merged.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirtyWindow {
+    pub event_type: String,
+    pub minute: DateTime<Utc>,
+    /// Changes whenever the window is touched again.
+    pub token: String,
+}
+
+/// One window's merged aggregate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateRow {
+    pub granularity: Granularity,
+    pub event_type: String,
+    pub window_start: DateTime<Utc>,
+    pub aggregate: Aggregate,
+    /// Partials folded into this row (see the module doc).
+    pub version: u64,
+}
+
+/// The aggregates table as the merge sees it (DynamoDB, or SQLite locally).
+pub trait AggregateTable: Send + Sync {
+    type Error: std::fmt::Display + Send;
+
+    /// Up to `limit` touched windows, oldest first.
+    fn dirty_windows(&self, limit: usize) -> impl Future<Output = Result<Vec<DirtyWindow>, Self::Error>> + Send;
+
+    /// Every partial of one event type's minute, in a stable order.
+    fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> impl Future<Output = Result<Vec<Aggregate>, Self::Error>> + Send;
+
+    /// The rows of `granularity` whose window starts in `[from, to)`, oldest first.
+    fn rows(
+        &self,
+        granularity: Granularity,
+        event_type: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AggregateRow>, Self::Error>> + Send;
+
+    /// Stores `row` unless the table holds the same window at a higher version; says
+    /// whether it was stored.
+    fn put_row(&self, row: &AggregateRow) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Clears the markers whose token is still the one given.
+    fn clear_dirty(&self, windows: &[DirtyWindow]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// What one merge run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    /// Touched minutes merged.
+    pub windows: usize,
+    /// Partials read.
+    pub partials: usize,
+    /// Rows stored, per granularity in [`Granularity::ALL`] order.
+    pub rows: [usize; 4],
+    /// Rows not stored because a newer one was already there.
+    pub superseded: usize,
+}
+
+/// Touched minutes one run takes at most; the rest wait for the next run.
+pub const MAX_WINDOWS_PER_RUN: usize = 5_000;
+
+/// Merges the touched windows of `table` into rows at every granularity.
+pub async fn roll_up<T: AggregateTable>(table: &T, max_windows: usize) -> Result<RollupReport, T::Error> {
+    let dirty = table.dirty_windows(max_windows).await?;
+    let mut report = RollupReport::default();
+    let mut touched: BTreeSet<(String, DateTime<Utc>)> =
+        dirty.iter().map(|d| (d.event_type.clone(), d.minute)).collect();
+    report.windows = touched.len();
+    for granularity in Granularity::ALL {
+        let mut parents = BTreeSet::new();
+        for (event_type, start) in &touched {
+            let (aggregate, version) = match granularity.child() {
+                None => {
+                    let partials = table.partials(event_type, *start).await?;
+                    report.partials += partials.len();
+                    (Aggregate::merged(&partials), partials.len() as u64)
+                }
+                Some(child) => {
+                    let rows = table.rows(child, event_type, *start, granularity.next_window(*start)).await?;
+                    (Aggregate::merged(rows.iter().map(|r| &r.aggregate)), rows.iter().map(|r| r.version).sum())
+                }
+            };
+            if version > 0 {
+                let row = AggregateRow { granularity, event_type: event_type.clone(), window_start: *start, aggregate, version };
+                if table.put_row(&row).await? {
+                    report.rows[granularity as usize] += 1;
+                } else {
+                    report.superseded += 1;
+                }
+            }
+            if let Some(parent) = granularity.parent() {
+                parents.insert((event_type.clone(), parent.window_start(*start)));
+            }
+        }
+        touched = parents;
+    }
+    table.clear_dirty(&dirty).await?;
+    Ok(report)
+}
+
+/// An [`AggregateTable`] in memory: the reference the adapters are tested against, and the
+/// table of the merge benchmark.
+#[derive(Debug, Default)]
+pub struct MemoryAggregateTable {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    partials: std::collections::BTreeMap<(String, DateTime<Utc>, String), EncodedAggregate>,
+    dirty: std::collections::BTreeMap<(String, DateTime<Utc>), String>,
+    rows: std::collections::BTreeMap<(Granularity, String, DateTime<Utc>), (EncodedAggregate, u64)>,
+    touches: u64,
+}
+
+/// Errors of the in-memory table: only stored data that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct MemoryTableError(#[from] crate::aggregate::AggregateError);
+
+impl MemoryAggregateTable {
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a batch's partial for one minute (keyed by `batch`, so a retried batch
+    /// overwrites it) and marks the minute touched.
+    pub fn put_partial(&self, event_type: &str, minute: DateTime<Utc>, batch: &str, partial: &Aggregate) {
+        let mut state = self.state();
+        state.touches += 1;
+        let token = state.touches.to_string();
+        state.partials.insert((event_type.to_owned(), minute, batch.to_owned()), partial.encode());
+        state.dirty.insert((event_type.to_owned(), minute), token);
+    }
+
+    pub fn dirty_count(&self) -> usize {
+        self.state().dirty.len()
+    }
+}
+
+impl AggregateTable for MemoryAggregateTable {
+    type Error = MemoryTableError;
+
+    async fn dirty_windows(&self, limit: usize) -> Result<Vec<DirtyWindow>, MemoryTableError> {
+        Ok(self
+            .state()
+            .dirty
+            .iter()
+            .take(limit)
+            .map(|((t, m), token)| DirtyWindow { event_type: t.clone(), minute: *m, token: token.clone() })
+            .collect())
+    }
+
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, MemoryTableError> {
+        let encoded: Vec<EncodedAggregate> = self
+            .state()
+            .partials
+            .range((event_type.to_owned(), minute, String::new())..)
+            .take_while(|((t, m, _), _)| t == event_type && *m == minute)
+            .map(|(_, p)| p.clone())
+            .collect();
+        Ok(encoded.iter().map(EncodedAggregate::decode).collect::<Result<_, _>>()?)
+    }
+
+    async fn rows(
+        &self,
+        granularity: Granularity,
+        event_type: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AggregateRow>, MemoryTableError> {
+        let found: Vec<_> = self
+            .state()
+            .rows
+            .range((granularity, event_type.to_owned(), from)..(granularity, event_type.to_owned(), to))
+            .map(|((_, _, start), (row, version))| (*start, row.clone(), *version))
+            .collect();
+        found
+            .into_iter()
+            .map(|(window_start, row, version)| {
+                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate: row.decode()?, version })
+            })
+            .collect()
+    }
+
+    async fn put_row(&self, row: &AggregateRow) -> Result<bool, MemoryTableError> {
+        let mut state = self.state();
+        let key = (row.granularity, row.event_type.clone(), row.window_start);
+        if state.rows.get(&key).is_some_and(|(_, version)| *version > row.version) {
+            return Ok(false);
+        }
+        state.rows.insert(key, (row.aggregate.encode(), row.version));
+        Ok(true)
+    }
+
+    async fn clear_dirty(&self, windows: &[DirtyWindow]) -> Result<(), MemoryTableError> {
+        let mut state = self.state();
+        for w in windows {
+            let key = (w.event_type.clone(), w.minute);
+            if state.dirty.get(&key) == Some(&w.token) {
+                state.dirty.remove(&key);
+            }
+        }
+        Ok(())
+    }
+}
