@@ -74,6 +74,29 @@ impl ProcessorConfig {
     }
 }
 
+/// What the aggregator and the query Lambda read: the two tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TablesConfig {
+    pub events_table: String,
+    pub aggregates_table: String,
+}
+
+impl TablesConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str, hint: &'static str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name, hint))
+        };
+        Ok(Self {
+            events_table: required("EVENTS_TABLE", "set it to the DynamoDB events table's name")?,
+            aggregates_table: required("AGGREGATES_TABLE", "set it to the DynamoDB aggregates table's name")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The events table on DynamoDB: `BatchWriteItem` in chunks of 25, several in flight,
-//! `UnprocessedItems` and throttles retried with backoff until the deadline.
+//! The events table on DynamoDB, and the batch writer the aggregates store shares:
+//! `BatchWriteItem` in chunks of 25, several in flight, `UnprocessedItems` and throttles
+//! retried with backoff until the deadline.
 //!
 //! Item keys (`pk = USER#<user_id>`, `sk = <time>#<event_id>`) come from the event, so
 //! writing an event again writes the same item.
@@ -73,9 +74,13 @@ impl DynamoEventStore {
 /// The index shard of an event: stable for the event (so a retry writes the same key) and
 /// spread evenly (so no index partition takes a whole event type).
 pub fn gsi_shard(event_id: &str, shards: u32) -> u32 {
-    // FNV-1a: small, stable across releases and platforms (std's hasher is neither).
-    let hash = event_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % u64::from(shards.max(1))) as u32
+    (stable_hash(event_id) % u64::from(shards.max(1))) as u32
+}
+
+/// FNV-1a: small, stable across releases and platforms (std's hasher is neither), so keys
+/// derived from it are the same in every process.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -105,23 +110,44 @@ fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
 
 impl EventStore for DynamoEventStore {
     async fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
-        // One request must not hold two items with the same key (DynamoDB refuses the
-        // whole request): the same event twice in a batch is written once, and the
-        // records of both succeed or fail together.
-        let mut by_key: HashMap<(String, String), (HashMap<String, AttributeValue>, Vec<usize>)> = HashMap::new();
+        let items = events.iter().map(|e| (self.item(e.item), vec![e.record]));
+        BatchWriter::new(&self.client, &self.table).write(items, deadline).await
+    }
+}
+
+/// An item to write and the batch records it stands for.
+pub type ItemOf = (HashMap<String, AttributeValue>, Vec<usize>);
+
+/// Writes items to one table with `BatchWriteItem`, reporting the records of the items
+/// that could not be written by the deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchWriter<'a> {
+    client: &'a Client,
+    table: &'a str,
+}
+
+impl<'a> BatchWriter<'a> {
+    pub fn new(client: &'a Client, table: &'a str) -> Self {
+        Self { client, table }
+    }
+
+    /// Writes every item. One request must not hold two items with the same key (DynamoDB
+    /// refuses the whole request), so an item whose key repeats is written once, and the
+    /// records of both succeed or fail together.
+    pub async fn write(&self, items: impl IntoIterator<Item = ItemOf>, deadline: Instant) -> SinkReport {
+        let mut by_key: HashMap<(String, String), ItemOf> = HashMap::new();
         let mut order = Vec::new();
-        for event in events {
-            let item = self.item(event.item);
+        for (item, records) in items {
             let key = key_of(&item);
             match by_key.get_mut(&key) {
-                Some((_, records)) => records.push(event.record),
+                Some((_, known)) => known.extend(records),
                 None => {
                     order.push(key.clone());
-                    by_key.insert(key, (item, vec![event.record]));
+                    by_key.insert(key, (item, records));
                 }
             }
         }
-        let mut chunks: Vec<Vec<(HashMap<String, AttributeValue>, Vec<usize>)>> = Vec::new();
+        let mut chunks: Vec<Vec<ItemOf>> = Vec::new();
         let mut bytes = 0;
         for key in order {
             let Some(entry) = by_key.remove(&key) else { continue };
@@ -144,11 +170,9 @@ impl EventStore for DynamoEventStore {
             .into_iter()
             .collect()
     }
-}
 
-impl DynamoEventStore {
     /// Writes up to 25 items, sending again whatever DynamoDB leaves unprocessed.
-    async fn write_chunk(&self, chunk: Vec<(HashMap<String, AttributeValue>, Vec<usize>)>, deadline: Instant) -> SinkReport {
+    async fn write_chunk(&self, chunk: Vec<ItemOf>, deadline: Instant) -> SinkReport {
         let mut report = SinkReport::default();
         let mut records_of: HashMap<(String, String), Vec<usize>> = HashMap::new();
         let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
@@ -165,14 +189,14 @@ impl DynamoEventStore {
             let result = self
                 .client
                 .batch_write_item()
-                .request_items(self.table.clone(), pending.clone())
+                .request_items(self.table, pending.clone())
                 .send()
                 .await;
             match result {
                 Ok(output) => {
                     let unprocessed = output
                         .unprocessed_items
-                        .and_then(|mut m| m.remove(&self.table))
+                        .and_then(|mut m| m.remove(self.table))
                         .unwrap_or_default();
                     report.written += sent - unprocessed.len();
                     pending = unprocessed;

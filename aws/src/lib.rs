@@ -2,17 +2,22 @@
 //!
 //! [`dynamodb::DynamoEventStore`] writes events with `BatchWriteItem`,
 //! [`firehose::FirehoseArchive`] packs them into Firehose records, and
-//! [`s3::S3BadRowStore`] keeps bad rows as gzip NDJSON objects. Each retries what AWS
+//! [`s3::S3BadRowStore`] keeps bad rows as gzip NDJSON objects, and
+//! [`aggregates`] writes partial aggregates and is the table the aggregator merges. Each retries what AWS
 //! did not take, with exponential backoff and full jitter ([`retry`]), until the
 //! invocation's deadline. [`config`] reads the Lambda environment.
 
+pub mod aggregates;
 pub mod config;
 pub mod dynamodb;
+pub mod events_query;
 pub mod firehose;
+pub mod logging;
 pub mod retry;
 pub mod s3;
 
-pub use config::ProcessorConfig;
+pub use aggregates::{DynamoAggregateStore, DynamoAggregateTable};
+pub use config::{ProcessorConfig, TablesConfig};
 pub use dynamodb::DynamoEventStore;
 pub use firehose::FirehoseArchive;
 pub use s3::S3BadRowStore;

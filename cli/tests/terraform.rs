@@ -244,6 +244,25 @@ fn the_processor_function_gets_every_variable_its_configuration_reads() {
     assert!(unread.is_empty(), "modules/processor sets variables the processor does not read: {unread:?}");
 }
 
+#[test]
+fn the_aggregator_and_query_functions_get_the_tables_they_read() {
+    // Both read TablesConfig: EVENTS_TABLE and AGGREGATES_TABLE, required.
+    let source = fs::read_to_string(repo().join("aws/src/config.rs")).unwrap();
+    let tables = source.split("impl TablesConfig").nth(1).expect("aws/src/config.rs has TablesConfig").split("#[cfg(test)]").next().unwrap();
+    let read: Vec<&str> = ["EVENTS_TABLE", "AGGREGATES_TABLE"].into_iter().filter(|n| tables.contains(&format!("required(\"{n}\""))).collect();
+    assert_eq!(read, ["EVENTS_TABLE", "AGGREGATES_TABLE"], "TablesConfig reads both tables");
+    for function in ["aggregator", "query"] {
+        let main = fs::read_to_string(repo().join(format!("functions/{function}/src/lib.rs"))).unwrap();
+        assert!(main.contains("TablesConfig::from_env()"), "functions/{function} reads TablesConfig");
+        let module = Module::load(&terraform().join("modules").join(function));
+        let mut keys = BTreeMap::new();
+        environment_keys(&module, attr(module.block("module", &["function"]), "environment"), true, &mut keys);
+        for name in &read {
+            assert_eq!(keys.get(*name), Some(&true), "modules/{function} must always set {name}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // (b) Function artifacts
 // ---------------------------------------------------------------------------------------
@@ -278,10 +297,12 @@ fn function_artifacts_are_the_binary_names() {
     let Expression::Array(architectures) = attr(lambda, "architectures") else { panic!("architectures") };
     assert_eq!(architectures.iter().map(|a| text(a)).collect::<Vec<_>>(), [Some("arm64")]);
 
-    // The processor binary exists under that name; the deploy script builds all three.
-    let cargo = fs::read_to_string(repo().join("functions/processor/Cargo.toml")).unwrap();
-    let bin = cargo.split("[[bin]]").nth(1).expect("functions/processor declares a [[bin]]");
-    assert!(bin.lines().any(|l| l.trim() == "name = \"processor\""), "{bin}");
+    // Each binary exists under that name; the deploy script builds all three.
+    for function in FUNCTIONS {
+        let cargo = fs::read_to_string(repo().join(format!("functions/{function}/Cargo.toml"))).unwrap();
+        let bin = cargo.split("[[bin]]").nth(1).unwrap_or_else(|| panic!("functions/{function} declares a [[bin]]"));
+        assert!(bin.lines().any(|l| l.trim() == format!("name = \"{function}\"")), "{bin}");
+    }
     let deploy = fs::read_to_string(repo().join("scripts/deploy.sh")).unwrap();
     assert!(deploy.contains(&format!("functions=({})", FUNCTIONS.join(" "))), "scripts/deploy.sh builds {FUNCTIONS:?}");
 }

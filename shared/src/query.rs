@@ -36,8 +36,8 @@ fn time(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>
 
 fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(), QueryError> {
     match (from, to) {
-        (Some(f), Some(t)) if f >= t => Err(QueryError(format!(
-            "from ({}) must be before to ({})",
+        (Some(f), Some(t)) if f > t => Err(QueryError(format!(
+            "from ({}) must not be after to ({})",
             format_seconds(f),
             format_seconds(t)
         ))),
@@ -69,9 +69,10 @@ impl PageRequest {
         Ok(Self { from, to, limit, cursor: param(params, "cursor").map(str::to_owned) })
     }
 
-    /// `from` as the events table's sort-key text (`""` for none).
+    /// `from` as the events table's sort-key text (`"0"`, before every key, for none:
+    /// DynamoDB refuses an empty key value).
     pub fn from_key(&self) -> String {
-        self.from.map(format_millis).unwrap_or_default()
+        self.from.map(format_millis).unwrap_or_else(|| "0".into())
     }
 
     /// An upper sort-key bound that takes in events at `to` (`"~"`, after every key, for none).
@@ -189,7 +190,7 @@ mod tests {
         let err = |p: &[(&str, &str)]| AggregatesRequest::parse(&params(p), now()).unwrap_err().0;
         assert!(err(&[("granularity", "week")]).contains("minute, hour, day, month"));
         assert!(err(&[("from", "yesterday")]).contains("RFC 3339"));
-        assert!(err(&[("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-26T00:00:00Z")]).contains("must be before"));
+        assert!(err(&[("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-26T00:00:00Z")]).contains("must not be after"));
         assert!(err(&[("granularity", "minute"), ("from", "2025-01-01T00:00:00Z")]).contains("coarser"));
         assert!(err(&[("event_type", "Page View")]).contains("not an event type"));
     }

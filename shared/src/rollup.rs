@@ -77,6 +77,18 @@ pub struct RollupReport {
     pub superseded: usize,
 }
 
+impl RollupReport {
+    /// Adds another run's figures to these.
+    pub fn add(&mut self, other: &RollupReport) {
+        self.windows += other.windows;
+        self.partials += other.partials;
+        for (total, n) in self.rows.iter_mut().zip(other.rows) {
+            *total += n;
+        }
+        self.superseded += other.superseded;
+    }
+}
+
 /// Touched minutes one run takes at most; the rest wait for the next run.
 pub const MAX_WINDOWS_PER_RUN: usize = 5_000;
 

@@ -1,5 +1,6 @@
 //! The processor Lambda's handler: a Kinesis batch in, the shared batch flow over the AWS
-//! sinks, a partial batch response out, and one CloudWatch EMF metrics line.
+//! sinks (events, archive, bad rows, partial aggregates), a partial batch response out, and
+//! one CloudWatch EMF metrics line.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,9 +10,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
 use pipeline::flow::{BatchFlow, BatchReport, Sinks};
-use pipeline::sink::NoAggregates;
 use pipeline::{Record, SchemaRegistry};
-use pipeline_aws::{DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 use tokio::time::Instant;
 
 pub mod metrics;
@@ -19,24 +19,13 @@ pub mod metrics;
 /// Time kept back from the invocation's deadline to answer Lambda after the writes stop.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, NoAggregates>;
+/// The sinks of the processor.
+pub type AwsSinks = Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
+type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 
 /// Everything an invocation needs, built once per container.
 pub struct Processor {
     flow: AwsFlow,
-}
-
-/// Structured JSON logs; `RUST_LOG` sets the level (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .try_init();
 }
 
 impl Processor {
@@ -49,24 +38,22 @@ impl Processor {
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+        let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let sinks = Sinks {
             events: DynamoEventStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
+                dynamo.clone(),
                 &config.events_table,
                 config.event_ttl_days,
                 config.gsi_write_shards,
             ),
             archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
             bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
-            aggregates: NoAggregates,
+            aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),
         };
         Ok(Self::with_sinks(Arc::new(registry), sinks))
     }
 
-    pub fn with_sinks(
-        registry: Arc<SchemaRegistry>,
-        sinks: Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, NoAggregates>,
-    ) -> Self {
+    pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
         Self { flow: BatchFlow::new(registry, sinks) }
     }
 

@@ -8,7 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    processor::init_tracing();
+    pipeline_aws::logging::init_tracing();
     let processor = processor::Processor::from_env().await?;
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move { processor.handle(event).await })).await

@@ -18,8 +18,7 @@ use aws_smithy_mocks::{MockResponse, MockResponseInterceptor, Rule, RuleMode, cr
 use common::*;
 use pipeline::SchemaRegistry;
 use pipeline::flow::Sinks;
-use pipeline::sink::NoAggregates;
-use pipeline_aws::{DynamoEventStore, FirehoseArchive, S3BadRowStore};
+use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, S3BadRowStore};
 use processor::Processor;
 use tokio::time::Instant;
 
@@ -93,11 +92,16 @@ fn s3_ok() -> Rule {
 }
 
 fn processor(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule]) -> Processor {
+    processor_with(dynamo, firehose, s3, &[&dynamo_ok()])
+}
+
+/// A processor whose partial aggregates go through their own client (`aggregates` rules).
+fn processor_with(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule], aggregates: &[&Rule]) -> Processor {
     let sinks = Sinks {
         events: DynamoEventStore::new(mocked_client!(aws_sdk_dynamodb, dynamo), "events", 30, 4),
         archive: FirehoseArchive::new(mocked_client!(aws_sdk_firehose, firehose), vec!["a-0".into(), "a-1".into()]),
         bad_rows: S3BadRowStore::new(mocked_client!(aws_sdk_s3, s3), "bucket", "bad-rows/"),
-        aggregates: NoAggregates,
+        aggregates: DynamoAggregateStore::new(mocked_client!(aws_sdk_dynamodb, aggregates), "aggregates"),
     };
     Processor::with_sinks(Arc::new(SchemaRegistry::embedded().unwrap()), sinks)
 }
@@ -113,7 +117,8 @@ fn assert_conserved(report: &pipeline::flow::BatchReport) {
     assert_eq!(report.events.written + report.events.failed.len(), valid, "events: {:?}", report.events);
     assert_eq!(report.archive.written + report.archive.failed.len(), valid, "archive: {:?}", report.archive);
     assert_eq!(report.bad_rows.written + report.bad_rows.failed.len(), report.counts.bad_total(), "bad rows: {:?}", report.bad_rows);
-    let mut union: Vec<usize> = [&report.events, &report.archive, &report.bad_rows].iter().flat_map(|r| r.failed.clone()).collect();
+    let mut union: Vec<usize> =
+        [&report.events, &report.archive, &report.bad_rows, &report.aggregates].iter().flat_map(|r| r.failed.clone()).collect();
     union.sort_unstable();
     union.dedup();
     assert_eq!(union, report.failed_records);
@@ -253,20 +258,18 @@ async fn an_access_error_is_not_retried_and_fails_the_batch() {
     assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some(records[0].sequence_number.as_str()));
 }
 
-/// A Lambda Kinesis event carrying `records`.
-fn kinesis_event(records: &[pipeline::Record]) -> aws_lambda_events::event::kinesis::KinesisEvent {
-    use base64::Engine as _;
-    let json = serde_json::json!({
-        "Records": records.iter().map(|r| serde_json::json!({
-            "eventID": format!("{}:{}", r.shard_id, r.sequence_number),
-            "eventSource": "aws:kinesis",
-            "kinesis": {
-                "data": base64::engine::general_purpose::STANDARD.encode(&r.data),
-                "partitionKey": r.partition_key,
-                "sequenceNumber": r.sequence_number,
-                "approximateArrivalTimestamp": r.arrival.timestamp_millis() as f64 / 1000.0,
-            }
-        })).collect::<Vec<_>>()
-    });
-    serde_json::from_value(json).unwrap()
+#[tokio::test]
+async fn partial_aggregates_that_cannot_be_written_fail_their_records() {
+    // Every partial stays unprocessed; the touched-minute markers go through.
+    let aggregates = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_output(dynamo_unprocessed(|pk| pk.starts_with("PARTIAL#")));
+    let (d, f, s) = (dynamo_ok(), firehose_ok(), s3_ok());
+    let p = processor_with(&[&d], &[&f], &[&s], &[&aggregates]);
+    let (response, report, records) = p.process(fixture_event(), deadline(3)).await;
+    assert_conserved(&report);
+    assert_eq!(report.events.written, FIXTURE_VALID);
+    assert_eq!(report.aggregates.failed.len(), FIXTURE_VALID, "every valid record is in a partial that failed");
+    assert_eq!(report.failed_records, report.aggregates.failed);
+    let lowest = &records[report.failed_records[0]].sequence_number;
+    assert_eq!(response.batch_item_failures[0].item_identifier.as_ref(), Some(lowest));
+    assert!(report.aggregates.retries > 0, "retried until the deadline");
 }

@@ -128,3 +128,21 @@ pub fn gunzip(bytes: &[u8]) -> String {
     flate2::read::GzDecoder::new(bytes).read_to_string(&mut text).expect("gzip");
     text
 }
+
+/// A Lambda Kinesis event carrying `records`.
+pub fn kinesis_event(records: &[pipeline::Record]) -> aws_lambda_events::event::kinesis::KinesisEvent {
+    use base64::Engine as _;
+    let json = serde_json::json!({
+        "Records": records.iter().map(|r| serde_json::json!({
+            "eventID": format!("{}:{}", r.shard_id, r.sequence_number),
+            "eventSource": "aws:kinesis",
+            "kinesis": {
+                "data": base64::engine::general_purpose::STANDARD.encode(&r.data),
+                "partitionKey": r.partition_key,
+                "sequenceNumber": r.sequence_number,
+                "approximateArrivalTimestamp": r.arrival.timestamp_millis() as f64 / 1000.0,
+            }
+        })).collect::<Vec<_>>()
+    });
+    serde_json::from_value(json).unwrap()
+}

@@ -1,0 +1,310 @@
+//! The aggregates table on DynamoDB: the processor's partials ([`DynamoAggregateStore`]) and
+//! the table the aggregator merges and the query Lambda reads ([`DynamoAggregateTable`]).
+//!
+//! Items (`pk`, `sk` strings, DESIGN section 6):
+//! - partial: `PARTIAL#<event_type>#<minute>` / `<shard_id>#<first sequence number>`: a
+//!   retried batch overwrites its own partial. Expires [`PARTIAL_RETENTION_DAYS`] after
+//!   its minute.
+//! - touched minute: `DIRTY#<n>` / `<minute>#<event_type>`, `n` a stable hash of the
+//!   window modulo [`DIRTY_PARTITIONS`], so the markers of one busy minute spread over
+//!   partitions; `token` changes on every touch.
+//! - row: `AGG#<granularity>#<event_type>` / `<window start>`, with `count`,
+//!   `unique_users`, `users` (the sketch), `revenue`, `version`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use pipeline::EnrichedEvent;
+use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, partials};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow};
+use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
+use pipeline::time_format::{format_seconds, parse_rfc3339};
+use tokio::time::Instant;
+
+use crate::dynamodb::{BatchWriter, ItemOf, stable_hash};
+use crate::retry::describe;
+
+/// Days a partial is kept after its minute: late events up to this age still merge into
+/// rows that keep their earlier partials (rows themselves do not expire).
+pub const PARTIAL_RETENTION_DAYS: i64 = 35;
+/// Partitions the touched-minute markers are spread over.
+pub const DIRTY_PARTITIONS: u64 = 16;
+/// Conditional deletes of markers in flight at once.
+const DELETES_IN_FLIGHT: usize = 16;
+
+/// A failure of the aggregates table.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregateTableError {
+    #[error("DynamoDB {operation} on table {table} failed: {message}")]
+    Dynamo { operation: &'static str, table: String, message: String },
+    #[error("table {table}: item {pk}/{sk} is unreadable: {reason}")]
+    Item { table: String, pk: String, sk: String, reason: String },
+    #[error(transparent)]
+    Data(#[from] AggregateError),
+}
+
+fn partial_pk(event_type: &str, minute: DateTime<Utc>) -> String {
+    format!("PARTIAL#{event_type}#{}", format_seconds(minute))
+}
+
+fn row_pk(granularity: Granularity, event_type: &str) -> String {
+    format!("AGG#{granularity}#{event_type}")
+}
+
+fn dirty_pk(event_type: &str, minute: &str) -> String {
+    format!("DIRTY#{}", stable_hash(&format!("{event_type}#{minute}")) % DIRTY_PARTITIONS)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn encoded_attributes(item: &mut HashMap<String, AttributeValue>, a: &EncodedAggregate) {
+    item.insert("count".into(), n(a.count));
+    item.insert("users".into(), AttributeValue::B(Blob::new(a.users.clone())));
+    item.insert("revenue".into(), s(a.revenue.clone()));
+}
+
+/// The processor's partials and touched-minute markers for one batch.
+pub fn partial_items(batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], now: DateTime<Utc>) -> Vec<ItemOf> {
+    let batch_id = format!("{}#{}", batch.shard_id, batch.first_sequence_number);
+    let token = format!("{batch_id}@{}", now.timestamp_nanos_opt().unwrap_or_default());
+    let mut records_of: HashMap<(std::sync::Arc<str>, DateTime<Utc>), Vec<usize>> = HashMap::new();
+    for e in events {
+        let minute = Granularity::Minute.window_start(e.item.event_time);
+        records_of.entry((std::sync::Arc::clone(&e.item.event_type), minute)).or_default().push(e.record);
+    }
+    let mut items = Vec::new();
+    for (key, partial) in partials(events.iter().map(|e| e.item)) {
+        let minute = format_seconds(key.minute);
+        let records = records_of.remove(&(std::sync::Arc::clone(&key.event_type), key.minute)).unwrap_or_default();
+        let ttl = (key.minute + Duration::days(PARTIAL_RETENTION_DAYS)).timestamp();
+        let mut item = HashMap::from([
+            ("pk".to_owned(), s(partial_pk(&key.event_type, key.minute))),
+            ("sk".to_owned(), s(batch_id.clone())),
+            ("ttl".to_owned(), n(ttl)),
+        ]);
+        encoded_attributes(&mut item, &partial.encode());
+        let marker = HashMap::from([
+            ("pk".to_owned(), s(dirty_pk(&key.event_type, &minute))),
+            ("sk".to_owned(), s(format!("{minute}#{}", key.event_type))),
+            ("event_type".to_owned(), s(key.event_type.to_string())),
+            ("minute".to_owned(), s(minute)),
+            ("token".to_owned(), s(token.clone())),
+            ("ttl".to_owned(), n(ttl)),
+        ]);
+        items.push((item, records.clone()));
+        items.push((marker, records));
+    }
+    items
+}
+
+/// Writes each batch's partial aggregates (the processor's [`AggregateStore`]).
+#[derive(Clone, Debug)]
+pub struct DynamoAggregateStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAggregateStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl AggregateStore for DynamoAggregateStore {
+    async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
+        let items = partial_items(batch, events, Utc::now());
+        let mut report = BatchWriter::new(&self.client, &self.table).write(items, deadline).await;
+        report.failed.sort_unstable();
+        report.failed.dedup();
+        report
+    }
+}
+
+/// The aggregates table as the merge and the query API see it.
+#[derive(Clone, Debug)]
+pub struct DynamoAggregateTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAggregateTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn error<E: ProvideErrorMetadata + std::fmt::Debug>(&self, operation: &'static str) -> impl Fn(SdkError<E, HttpResponse>) -> AggregateTableError + '_ {
+        move |e| AggregateTableError::Dynamo { operation, table: self.table.clone(), message: describe(&e) }
+    }
+
+    /// Every item of a key condition, following pages.
+    async fn query(
+        &self,
+        key_condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, AggregateTableError> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(key_condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(self.error("Query"))?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    fn unreadable(&self, item: &HashMap<String, AttributeValue>, reason: &str) -> AggregateTableError {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        AggregateTableError::Item { table: self.table.clone(), pk: text("pk"), sk: text("sk"), reason: reason.to_owned() }
+    }
+
+    fn encoded(&self, item: &HashMap<String, AttributeValue>) -> Result<EncodedAggregate, AggregateTableError> {
+        let count = item.get("count").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+        let users = item.get("users").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec());
+        let revenue = item.get("revenue").and_then(|v| v.as_s().ok()).cloned();
+        match (count, users, revenue) {
+            (Some(count), Some(users), Some(revenue)) => Ok(EncodedAggregate { count, users, revenue }),
+            _ => Err(self.unreadable(item, "count, users or revenue is missing")),
+        }
+    }
+}
+
+impl AggregateTable for DynamoAggregateTable {
+    type Error = AggregateTableError;
+
+    async fn dirty_windows(&self, limit: usize) -> Result<Vec<DirtyWindow>, AggregateTableError> {
+        let mut windows = Vec::new();
+        for partition in 0..DIRTY_PARTITIONS {
+            let items = self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(format!("DIRTY#{partition}")))])).await?;
+            for item in items {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                let (Some(event_type), Some(minute), Some(token)) = (text("event_type"), text("minute"), text("token")) else {
+                    return Err(self.unreadable(&item, "event_type, minute or token is missing"));
+                };
+                let Some(minute) = parse_rfc3339(&minute) else { return Err(self.unreadable(&item, "minute is not a time")) };
+                windows.push(DirtyWindow { event_type, minute, token });
+            }
+        }
+        windows.sort();
+        windows.truncate(limit);
+        Ok(windows)
+    }
+
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, AggregateTableError> {
+        let items = self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(partial_pk(event_type, minute)))])).await?;
+        items.iter().map(|item| Ok(self.encoded(item)?.decode()?)).collect()
+    }
+
+    async fn rows(&self, granularity: Granularity, event_type: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AggregateRow>, AggregateTableError> {
+        // Window starts are whole seconds: [from, to) is from..=to - 1 s.
+        let last = to - Duration::seconds(1);
+        if last < from {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query(
+                "pk = :pk AND sk BETWEEN :from AND :to",
+                HashMap::from([
+                    (":pk".to_owned(), s(row_pk(granularity, event_type))),
+                    (":from".to_owned(), s(format_seconds(from))),
+                    (":to".to_owned(), s(format_seconds(last))),
+                ]),
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let window_start = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|t| parse_rfc3339(t))
+                    .ok_or_else(|| self.unreadable(item, "sk is not a window start"))?;
+                let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+                let aggregate = self.encoded(item)?.decode()?;
+                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate, version })
+            })
+            .collect()
+    }
+
+    async fn put_row(&self, row: &AggregateRow) -> Result<bool, AggregateTableError> {
+        let mut item = HashMap::from([
+            ("pk".to_owned(), s(row_pk(row.granularity, &row.event_type))),
+            ("sk".to_owned(), s(format_seconds(row.window_start))),
+            ("granularity".to_owned(), s(row.granularity.as_str())),
+            ("event_type".to_owned(), s(row.event_type.clone())),
+            ("unique_users".to_owned(), n(row.aggregate.unique_users())),
+            ("version".to_owned(), n(row.version)),
+        ]);
+        encoded_attributes(&mut item, &row.aggregate.encode());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(version) OR version <= :v")
+            .expression_attribute_values(":v", n(row.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.error("PutItem")(e)),
+        }
+    }
+
+    async fn clear_dirty(&self, windows: &[DirtyWindow]) -> Result<(), AggregateTableError> {
+        stream::iter(windows.iter().cloned())
+            .map(|w| self.clear_one(w))
+            .buffer_unordered(DELETES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+}
+
+impl DynamoAggregateTable {
+    /// Deletes a touched-minute marker if its token is still `w.token`.
+    async fn clear_one(&self, w: DirtyWindow) -> Result<(), AggregateTableError> {
+        let minute = format_seconds(w.minute);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(dirty_pk(&w.event_type, &minute)))
+            .key("sk", s(format!("{minute}#{}", w.event_type)))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(w.token))
+            .send()
+            .await;
+        match result {
+            // Touched again since it was read: the next run merges it.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.error("DeleteItem")(e)),
+            Ok(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The aggregator Lambda's handler: on each scheduled (EventBridge) invocation, merges the
+//! partial aggregates of recently touched minutes into minute, hour, day and month rows,
+//! with the shared merge ([`pipeline::rollup`]) over the DynamoDB aggregates table.
+//! Running it twice, or two at once, leaves the same rows (see the merge's docs).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::LambdaEvent;
+use pipeline::rollup::{MAX_WINDOWS_PER_RUN, RollupReport, roll_up};
+use pipeline_aws::aggregates::AggregateTableError;
+use pipeline_aws::{DynamoAggregateTable, TablesConfig};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// Time kept back from the invocation's deadline: no new merge round starts after it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+pub struct Aggregator {
+    table: DynamoAggregateTable,
+}
+
+impl Aggregator {
+    /// Reads `AGGREGATES_TABLE` (and `EVENTS_TABLE`) and builds the client.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let config = TablesConfig::from_env().context("aggregator configuration")?;
+        let aws = aws_config::load_from_env().await;
+        Ok(Self::new(DynamoAggregateTable::new(aws_sdk_dynamodb::Client::new(&aws), config.aggregates_table)))
+    }
+
+    pub fn new(table: DynamoAggregateTable) -> Self {
+        Self { table }
+    }
+
+    /// One scheduled invocation; the answer (and the log line) says what was merged.
+    pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, lambda_runtime::Error> {
+        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let started = Instant::now();
+        let report = self.run(started + remaining.saturating_sub(DEADLINE_MARGIN)).await?;
+        let summary = json!({
+            "windows": report.windows,
+            "partials": report.partials,
+            "rows": {"minute": report.rows[0], "hour": report.rows[1], "day": report.rows[2], "month": report.rows[3]},
+            "superseded": report.superseded,
+            "millis": started.elapsed().as_millis() as u64,
+        });
+        tracing::info!(%summary, scheduled = ?event.payload.time, "merged partial aggregates");
+        Ok(summary)
+    }
+
+    /// Merge rounds until no touched minute is left or `deadline` passes (the rest waits
+    /// for the next invocation: markers stay until their windows are merged).
+    pub async fn run(&self, deadline: Instant) -> Result<RollupReport, AggregateTableError> {
+        let mut total = RollupReport::default();
+        loop {
+            let round = roll_up(&self.table, MAX_WINDOWS_PER_RUN).await?;
+            total.add(&round);
+            if round.windows < MAX_WINDOWS_PER_RUN || Instant::now() >= deadline {
+                return Ok(total);
+            }
+        }
+    }
+}

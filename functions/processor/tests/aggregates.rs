@@ -1,0 +1,161 @@
+//! Aggregates end to end on real AWS APIs (moto_server): the processor writes partials,
+//! the aggregator merges them (twice, and concurrently, changing nothing more), and the
+//! query Lambda's handler serves them.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aggregator::Aggregator;
+use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
+use common::*;
+use pipeline::workload::{Workload, WorkloadConfig};
+use pipeline_aws::{DynamoAggregateTable, TablesConfig};
+use processor::Processor;
+use query::QueryApi;
+use tokio::time::Instant;
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+fn get(path: &str, params: &[(&str, &str)]) -> ApiGatewayProxyRequest {
+    let mut request = ApiGatewayProxyRequest::default();
+    request.http_method = aws_lambda_events::http::Method::GET;
+    request.path = Some(path.to_owned());
+    request.query_string_parameters =
+        params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<std::collections::HashMap<_, _>>().into();
+    request
+}
+
+async fn call(api: &QueryApi, path: &str, params: &[(&str, &str)]) -> (i64, serde_json::Value) {
+    let response = api.respond(&get(path, params)).await;
+    let body = match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}
+
+/// Every aggregate row (`AGG#...`) of the table, for before/after comparisons.
+async fn rows(aws: &aws_config::SdkConfig, table: &str) -> Vec<String> {
+    scan(aws, table)
+        .await
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("AGG#"))
+        .map(|i| format!("{} {} count={} users={} version={}", i["pk"].as_s().unwrap(), i["sk"].as_s().unwrap(), i["count"].as_n().unwrap(), i["unique_users"].as_n().unwrap(), i["version"].as_n().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
+async fn processor_then_aggregator_then_query() {
+    let aws = sdk_config().await;
+    let config = create_stack(&aws, "aggregates").await;
+    let processor = Processor::new(&config, &aws).unwrap();
+    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let aggregator = Aggregator::new(DynamoAggregateTable::new(dynamo.clone(), &config.aggregates_table));
+    let api = QueryApi::new(dynamo, &tables, &pipeline::SchemaRegistry::embedded().unwrap());
+
+    // Two batches of two shards: 600 events from 12:00 on 27 November 2026, 1 ms apart.
+    let mut workload = Workload::new(WorkloadConfig { users: 200, oversize_ratio: 0.0, ..WorkloadConfig::default() });
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut batches = Vec::new();
+    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+        let records = workload.records(300, shard);
+        batches.push(records);
+    }
+    for records in &batches {
+        let (response, report, _) = processor.process(kinesis_event(records), deadline()).await;
+        assert!(response.batch_item_failures.is_empty(), "{report:#?}");
+        assert_eq!(report.aggregates.failed.len(), 0);
+    }
+    // The expected counts: the core's own verdicts on the same events.
+    let registry = pipeline::SchemaRegistry::embedded().unwrap();
+    for records in &batches {
+        for outcome in pipeline::process_batch(&registry, records, chrono::Utc::now()) {
+            if let pipeline::Outcome::Event(e) = outcome {
+                *expected.entry(e.event_type.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    let first = aggregator.run(deadline()).await.unwrap();
+    assert!(first.windows > 0 && first.partials > 0, "{first:?}");
+    assert_eq!(first.rows[3], expected.len(), "one month row per event type: {first:?}");
+
+    for granularity in ["minute", "hour", "day", "month"] {
+        let (status, body) = call(&api, "/v1/aggregates", &[("granularity", granularity), ("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-27T23:59:59Z")]).await;
+        assert_eq!(status, 200, "{body}");
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for row in body["aggregates"].as_array().unwrap() {
+            *counts.entry(row["event_type"].as_str().unwrap().to_owned()).or_default() += row["count"].as_u64().unwrap();
+        }
+        if granularity == "month" {
+            // The month row starts on 1 November, before `from`: ask for it by its start.
+            let (_, body) = call(&api, "/v1/aggregates", &[("granularity", "month"), ("from", "2026-11-01T00:00:00Z"), ("to", "2026-11-30T00:00:00Z")]).await;
+            counts.clear();
+            for row in body["aggregates"].as_array().unwrap() {
+                *counts.entry(row["event_type"].as_str().unwrap().to_owned()).or_default() += row["count"].as_u64().unwrap();
+                assert!(row["unique_users"].as_u64().unwrap() <= 200);
+            }
+        }
+        assert_eq!(counts, expected, "{granularity}");
+    }
+    let (_, body) = call(&api, "/v1/aggregates", &[("granularity", "day"), ("event_type", "purchase"), ("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-27T00:00:00Z")]).await;
+    let revenue = &body["aggregates"][0]["revenue"];
+    assert!(revenue.as_object().is_some_and(|m| !m.is_empty()), "{body}");
+
+    // Run again: nothing is touched, nothing changes.
+    let before = rows(&aws, &config.aggregates_table).await;
+    let again = aggregator.run(deadline()).await.unwrap();
+    assert_eq!(again.windows, 0, "{again:?}");
+    assert_eq!(rows(&aws, &config.aggregates_table).await, before);
+
+    // A replayed batch overwrites its own partials: after two concurrent runs, same rows.
+    let (response, _, _) = processor.process(kinesis_event(&batches[0]), deadline()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (a, b) = tokio::join!(aggregator.run(deadline()), aggregator.run(deadline()));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(rows(&aws, &config.aggregates_table).await, before);
+
+    // The users' events route and the API's refusals.
+    let (status, body) = call(&api, "/v1/users/u-42/events", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["events"].is_array());
+    let (status, body) = call(&api, "/v1/aggregates", &[("granularity", "week")]).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("minute, hour, day, month"));
+    let (status, _) = call(&api, "/v1/aggregates", &[("from", "2026-11-28T00:00:00Z"), ("to", "2026-11-27T00:00:00Z")]).await;
+    assert_eq!(status, 400);
+    let (status, _) = call(&api, "/v1/nothing", &[]).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
+async fn users_events_page_newest_first_through_the_query_handler() {
+    let aws = sdk_config().await;
+    let config = create_stack(&aws, "userpages").await;
+    let processor = Processor::new(&config, &aws).unwrap();
+    let (response, _, _) = processor.process(fixture_event(), deadline()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
+    let api = QueryApi::new(aws_sdk_dynamodb::Client::new(&aws), &tables, &pipeline::SchemaRegistry::embedded().unwrap());
+    // u-42 has 3 valid events in the fixture: pages of 2 then 1, newest first.
+    let (status, first) = call(&api, "/v1/users/u-42/events", &[("limit", "2")]).await;
+    assert_eq!(status, 200, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
+    let (_, second) = call(&api, "/v1/users/u-42/events", &[("limit", "2"), ("cursor", &cursor)]).await;
+    let times: Vec<String> = first["events"].as_array().unwrap().iter().chain(second["events"].as_array().unwrap()).map(|e| e["timestamp"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(times.len(), 3, "{first} {second}");
+    let mut sorted = times.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(times, sorted, "newest first");
+    let (status, _) = call(&api, "/v1/users/u-42/events", &[("cursor", "garbage")]).await;
+    assert_eq!(status, 400);
+}

@@ -1,0 +1,126 @@
+//! The real `query` binary through the Lambda Runtime API: cargo-lambda's emulator serves
+//! the API, `cargo lambda invoke` sends an API Gateway proxy event, and the binary reads
+//! moto_server's DynamoDB.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+
+/// Kills a child process when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto_server and sets it")
+}
+
+async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
+    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
+async fn the_binary_answers_an_api_gateway_proxy_event() {
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let suffix = std::process::id();
+    let (events, aggregates) = (format!("query-events-{suffix}"), format!("query-aggregates-{suffix}"));
+    create_table(&dynamo, &events).await;
+    create_table(&dynamo, &aggregates).await;
+    for second in 1..=3 {
+        let sk = format!("2026-11-27T12:00:0{second}.000Z#e{second}");
+        let payload = format!(r#"{{"event_type":"pageview","user_id":"u-7","timestamp":"2026-11-27T12:00:0{second}.000Z","event_id":"e{second}"}}"#);
+        dynamo
+            .put_item()
+            .table_name(&events)
+            .item("pk", AttributeValue::S("USER#u-7".into()))
+            .item("sk", AttributeValue::S(sk))
+            .item("event_type", AttributeValue::S("pageview".into()))
+            .item("payload", AttributeValue::S(payload))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let port = free_port();
+    let _emulator = Running(
+        Command::new("cargo")
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda is installed (pip install cargo-lambda)"),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the runtime emulator did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _function = Running(
+        Command::new(env!("CARGO_BIN_EXE_query"))
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("EVENTS_TABLE", &events)
+            .env("AGGREGATES_TABLE", &aggregates)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apigw_user_events.json");
+    let invoke = Command::new("cargo")
+        .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port.to_string(), "--data-file", fixture])
+        .output()
+        .unwrap();
+    assert!(invoke.status.success(), "invoke failed: {}", String::from_utf8_lossy(&invoke.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&invoke.stdout).unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let ids: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["e3", "e2", "e1"], "newest first");
+    assert_eq!(body["next_cursor"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_missing_setting_stops_init_with_its_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_query")).env_clear().env("EVENTS_TABLE", "events").output().unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("AGGREGATES_TABLE"), "{text}");
+}
