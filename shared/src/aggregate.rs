@@ -313,6 +313,9 @@ mod tests {
             let back = UserSketch::from_bytes(&bytes).unwrap();
             assert_eq!(back.estimate(), sketch.estimate(), "n = {n}");
             assert_eq!(back.to_bytes(), bytes, "the stored form is stable (n = {n})");
+            // A full sketch must stay far below DynamoDB's 400 KB item limit.
+            assert!(bytes.len() < 16 * 1024, "n = {n}: {} bytes", bytes.len());
+            println!("{n} users: {} bytes", bytes.len());
         }
         assert!(UserSketch::from_bytes(b"\xff\xff").is_err());
     }
