@@ -46,8 +46,17 @@ pub struct WorkloadConfig {
     pub unparseable: bool,
     /// Distinct users events are spread over.
     pub users: u64,
-    /// Event time of the first event; each next event is 1 ms later.
+    /// Event time of the first event; each next event is 1 ms later (see
+    /// [`Workload::next_event_at`] for times of the caller's choice).
     pub start: DateTime<Utc>,
+    /// `Some(prefix)`: every user id is the string `<prefix><n>` (the prefix must need no
+    /// JSON escaping), so one producer's users can be told apart from everyone else's.
+    /// `None`: a mix of integer ids and `u-<n>` strings.
+    pub user_prefix: Option<String>,
+    /// `Some(run)`: every event carries `event_id` = [`run_event_id`]`(run, index)`, so a
+    /// resent event keeps its id and the events of a run can be found again.
+    /// `None`: half the events carry a random `event_id`, the others none.
+    pub event_id_run: Option<u64>,
 }
 
 impl Default for WorkloadConfig {
@@ -60,6 +69,8 @@ impl Default for WorkloadConfig {
             unparseable: true,
             users: 100_000,
             start: Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().unwrap_or_default(),
+            user_prefix: None,
+            event_id_run: None,
         }
     }
 }
@@ -102,8 +113,14 @@ impl Workload {
         Self { rng: SmallRng::seed_from_u64(config.seed), config, index: 0 }
     }
 
-    /// The next event.
+    /// The next event, at `start` + 1 ms per event made before it.
     pub fn next_event(&mut self) -> GeneratedEvent {
+        let time = self.config.start + Duration::milliseconds(self.index as i64);
+        self.next_event_at(time)
+    }
+
+    /// The next event, with event time `time` (a load generator's send time).
+    pub fn next_event_at(&mut self, time: DateTime<Utc>) -> GeneratedEvent {
         let index = self.index;
         self.index += 1;
         let event_type = self.pick_type();
@@ -125,9 +142,9 @@ impl Workload {
         let roll: f64 = self.rng.random();
         if roll < invalid {
             let kind = kinds[((roll / invalid) * kinds.len() as f64) as usize % kinds.len()];
-            return self.invalid(index, event_type, kind);
+            return self.invalid(index, time, event_type, kind);
         }
-        let data = self.valid_event(index, event_type, None).into_bytes();
+        let data = self.valid_event(index, time, event_type, None).into_bytes();
         GeneratedEvent { data, event_type, expected: Expected::Valid }
     }
 
@@ -177,7 +194,11 @@ impl Workload {
         // Skewed: half the traffic from a tenth of the users, as real products see.
         let hot = (self.config.users / 10).max(1);
         let id = if self.rng.random_bool(0.5) { self.rng.random_range(0..hot) } else { self.rng.random_range(0..self.config.users.max(1)) };
-        if id % 3 == 0 { id.to_string() } else { format!("\"u-{id:08}\"") }
+        match &self.config.user_prefix {
+            Some(prefix) => format!("\"{prefix}{id}\""),
+            None if id % 3 == 0 => id.to_string(),
+            None => format!("\"u-{id:08}\""),
+        }
     }
 
     fn uuid(&mut self) -> String {
@@ -186,8 +207,7 @@ impl Workload {
     }
 
     /// A valid event of `event_type`; `tweak` replaces one field's JSON (for invalid ones).
-    fn valid_event(&mut self, index: u64, event_type: &str, tweak: Option<(&str, &str)>) -> String {
-        let time = self.config.start + Duration::milliseconds(index as i64);
+    fn valid_event(&mut self, index: u64, time: DateTime<Utc>, event_type: &str, tweak: Option<(&str, &str)>) -> String {
         let mut e = String::with_capacity(800);
         let _ = write!(e, "{{\"event_type\":\"{event_type}\"");
         if self.rng.random_bool(0.3) {
@@ -198,7 +218,10 @@ impl Workload {
         if self.rng.random_bool(0.9) {
             let _ = write!(e, ",\"timestamp\":\"{}\"", crate::time_format::format_millis(time));
         }
-        if self.rng.random_bool(0.5) {
+        let with_id = self.rng.random_bool(0.5);
+        if let Some(run) = self.config.event_id_run {
+            let _ = write!(e, ",\"event_id\":\"{}\"", run_event_id(run, index));
+        } else if with_id {
             let id = self.uuid();
             let _ = write!(e, ",\"event_id\":\"{id}\"");
         }
@@ -254,10 +277,10 @@ impl Workload {
         e
     }
 
-    fn invalid(&mut self, index: u64, event_type: &'static str, kind: BadRowType) -> GeneratedEvent {
+    fn invalid(&mut self, index: u64, time: DateTime<Utc>, event_type: &'static str, kind: BadRowType) -> GeneratedEvent {
         let data = match kind {
             BadRowType::Malformed => {
-                let valid = self.valid_event(index, event_type, None);
+                let valid = self.valid_event(index, time, event_type, None);
                 match self.rng.random_range(0..4) {
                     0 => valid[..valid.len() / 2].as_bytes().to_vec(),
                     1 => format!("[{valid}]").into_bytes(),
@@ -275,9 +298,9 @@ impl Workload {
                     }
                 }
             }
-            BadRowType::UnknownEventType => self.valid_event(index, event_type, None).replacen(event_type, "checkout_started_v2", 1).into_bytes(),
+            BadRowType::UnknownEventType => self.valid_event(index, time, event_type, None).replacen(event_type, "checkout_started_v2", 1).into_bytes(),
             BadRowType::UnknownSchemaVersion => {
-                let e = self.valid_event(index, event_type, None);
+                let e = self.valid_event(index, time, event_type, None);
                 let e = e.replacen(",\"schema_version\":\"1-0-0\"", "", 1);
                 e.replacen(&format!("\"event_type\":\"{event_type}\""), &format!("\"event_type\":\"{event_type}\",\"schema_version\":\"9-0-0\""), 1).into_bytes()
             }
@@ -289,7 +312,7 @@ impl Workload {
                     _ => ("email_verified", "\"yes\""),
                 };
                 // The duplicate would be malformed: replace fields by name where they exist.
-                let e = self.valid_event(index, event_type, None);
+                let e = self.valid_event(index, time, event_type, None);
                 if event_type == "click" {
                     let at = e.find(",\"x\":").unwrap_or(e.len() - 1);
                     let end = e[at + 1..].find(',').map_or(e.len() - 1, |i| at + 1 + i);
@@ -311,4 +334,17 @@ impl Workload {
         let data = format!("{{\"event_type\":\"{event_type}\",\"user_id\":1,\"properties\":{{\"blob\":\"{pad}\"}}}}").into_bytes();
         GeneratedEvent { data, event_type, expected: Expected::Bad(BadRowType::SizeViolation) }
     }
+}
+
+/// The `event_id` of event `index` of run `run` (with [`WorkloadConfig::event_id_run`]): a
+/// version-4-shaped UUID whose first 8 bytes come from `run` and last 8 from `index`
+/// (`index` below 2^62), so [`run_event_index`] can read both back.
+pub fn run_event_id(run: u64, index: u64) -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(((u128::from(run) << 64) | u128::from(index)).to_be_bytes()).into_uuid()
+}
+
+/// The event index in `id` when `id` is an [`run_event_id`] of `run`, else `None`.
+pub fn run_event_index(run: u64, id: &uuid::Uuid) -> Option<u64> {
+    let bits = id.as_u128();
+    (bits >> 64 == run_event_id(run, 0).as_u128() >> 64).then_some(bits as u64 & ((1 << 62) - 1))
 }

@@ -70,3 +70,39 @@ fn http_safe_workloads_are_all_json_objects() {
         assert!(!matches!(e.expected, Expected::Bad(BadRowType::Malformed | BadRowType::SizeViolation)));
     }
 }
+
+#[test]
+fn run_scoped_workloads_tag_every_event_with_its_run_and_the_given_time() {
+    use chrono::TimeZone;
+    use pipeline::workload::{run_event_id, run_event_index};
+    let run = 0x1234_5678_9abc_def0;
+    let time = Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5).unwrap();
+    let config = WorkloadConfig {
+        unparseable: false,
+        users: 50,
+        user_prefix: Some("lt-run1-".into()),
+        event_id_run: Some(run),
+        ..WorkloadConfig::default()
+    };
+    let mut w = Workload::new(config);
+    let mut invalid = 0;
+    for i in 0..3_000u64 {
+        let e = w.next_event_at(time);
+        invalid += usize::from(e.expected != Expected::Valid);
+        // Invalid events too keep the run's user and event ids: verification finds their bad rows.
+        let v: serde_json::Value = serde_json::from_slice(&e.data).expect("JSON");
+        let user = v["user_id"].as_str().expect("a string user id");
+        let n: u64 = user.strip_prefix("lt-run1-").expect("the prefix").parse().unwrap();
+        assert!(n < 50);
+        let id: uuid::Uuid = v["event_id"].as_str().expect("an event id").parse().unwrap();
+        assert_eq!(id.get_version_num(), 4);
+        assert_eq!(run_event_index(run, &id), Some(i));
+        assert_eq!(run_event_index(run + 1, &id), None);
+        if let Some(t) = v["timestamp"].as_str() {
+            assert_eq!(chrono::DateTime::parse_from_rfc3339(t).unwrap(), time);
+        }
+    }
+    assert!(invalid > 50, "{invalid} invalid events");
+    let far = (1u64 << 62) - 1;
+    assert_eq!(run_event_index(7, &run_event_id(7, far)), Some(far));
+}

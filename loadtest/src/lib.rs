@@ -1,0 +1,48 @@
+//! `loadtest`: open-loop load for the pipeline, and an end-to-end conservation check.
+//!
+//! It sends the reference workload (`pipeline::workload`, the generator the benches and tests
+//! use) as batches to `POST /v1/events` of `pipeline up` or a deployed stack (or straight to a
+//! Kinesis stream with `--kinesis`), at a fixed rate whatever the latency, and reports what was
+//! accepted and the latency percentiles; `--verify` then checks that every accepted event of
+//! the run was stored or became a bad row.
+//!
+//! # Design
+//! - **Open loop** ([`schedule`]): batch `k` is due at a fixed time from the start (rate and
+//!   ramp); latency is measured from that due time into an HDR histogram ([`report`]), so a
+//!   batch that waited for a connection counts its wait ("no coordinated omission").
+//! - **Cheap sending**: a generator thread ([`batches`]) makes and serialises batches ahead of
+//!   schedule into a bounded queue (about a second of load); `--connections` worker tasks on
+//!   one async thread take the next batch, sleep until it is due and post the ready bytes over
+//!   a kept-alive connection ([`producer::http`]; hyper, HTTP/1.1, rustls for https).
+//! - **Retries** ([`producer`]): records with an `ErrorCode` in a `200` answer, `429`/`503`
+//!   (after `Retry-After`), timeouts and `5xx` are resent with exponential backoff and jitter;
+//!   event ids are fixed, so a resend after a lost answer writes the same item.
+//! - **The generator's own limit**: when a batch is due before the generator has made it, the
+//!   run counts a generator stall; stalls over 250 ms make the run exit 1 with a message
+//!   saying the numbers are the generator's, and its speed on this machine.
+//! - **Verification** ([`verify`]): each run has a random 64-bit run id. User ids are
+//!   `lt-<run id>-<n>` over `--users`, and each `event_id` encodes the run id and the event's
+//!   index ([`pipeline::workload::run_event_id`]); both survive the workload's mutations into
+//!   invalid events (they change the type, the version or one field). After the run it waits
+//!   until local mode's `/health` shows no lag (or, where there is none, until counts stop
+//!   growing), then reads every page of the run's users' events (`GET /v1/users/{id}/events`)
+//!   and the bad rows since the run's start (`GET /v1/bad-rows`, or the `bad-rows/` objects
+//!   of `--bad-rows-bucket` for a deployed stack) whose payload names the run. Found ids are
+//!   matched against the set of acknowledged indices, each once: `missing = accepted - stored -
+//!   bad_rows`. It gives up after `--verify-timeout` without progress.
+//!
+//! The report's fields are defined on [`report::Report`] and in `loadtest --help`.
+
+pub mod args;
+pub mod batches;
+pub mod bitset;
+pub mod producer;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod verify;
+
+pub use args::Args;
+pub use report::{Report, VerifyReport};
+pub use run::{Outcome, run};

@@ -1,0 +1,22 @@
+//! `loadtest`: see `loadtest --help` and the library's documentation.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = loadtest::Args::parse();
+    match loadtest::run(&args) {
+        Ok(outcome) => {
+            print!("{}", outcome.summary());
+            for problem in &outcome.problems {
+                eprintln!("error: {problem}");
+            }
+            if outcome.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! One load run, start to end: check the target, start the generator, send on schedule over
+//! `--connections` workers, report, and verify.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use pipeline::workload::WorkloadConfig;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::args::Args;
+use crate::batches::{self, Batch, GeneratorConfig, GeneratorStats};
+use crate::bitset::Bitset;
+use crate::producer::http::Api;
+use crate::producer::kinesis::KinesisProducer;
+use crate::producer::{Producer, RetryPolicy, Shared, deliver};
+use crate::progress::{Counters, Progress, sending_line};
+use crate::report::{Extras, Report, summary};
+use crate::schedule::Schedule;
+use crate::verify::{BadRowSource, Verifier, user_prefix};
+
+/// Time the generator gets to fill its queue before the first batch is due.
+const LEAD: Duration = Duration::from_millis(500);
+/// A batch the generator made this much after its due time counts as a generator stall.
+const STALL_SLACK: Duration = Duration::from_millis(5);
+/// Generator stalls longer than this make the run's numbers the generator's, not the target's.
+const STALL_LIMIT: Duration = Duration::from_millis(250);
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub run_id: u64,
+    pub report: Report,
+    pub extras: Extras,
+    /// Why the run did not go as asked (the exit status is 1 when any).
+    pub problems: Vec<String>,
+}
+
+impl Outcome {
+    pub fn summary(&self) -> String {
+        summary(&self.report, &self.extras)
+    }
+}
+
+/// Runs the load described by `args` (on a runtime of its own; call it from plain code).
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+fn api_for(args: &Args, why: &str) -> anyhow::Result<Api> {
+    let target = args.target.as_deref().ok_or_else(|| anyhow!("{why}: pass --target URL, e.g. --target http://127.0.0.1:8080"))?;
+    let key = args.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+        anyhow!("pass --api-key KEY (or set PIPELINE_API_KEY): the key `pipeline up` printed, stored in <data-dir>/api_key")
+    })?;
+    Api::new(target, key, args.connections as usize, args.timeout)
+}
+
+async fn worker(producer: Arc<Producer>, queue: Arc<Mutex<mpsc::Receiver<Batch>>>, start: Instant, policy: RetryPolicy, shared: Arc<Shared>) {
+    let c = &shared.counters;
+    while !shared.stopped() {
+        let (batch, waited) = {
+            let mut queue = queue.lock().await;
+            match queue.try_recv() {
+                Ok(b) => (b, false),
+                Err(mpsc::error::TryRecvError::Empty) => match queue.recv().await {
+                    Some(b) => (b, true),
+                    None => break,
+                },
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        };
+        let due = start + batch.slot.due;
+        let now = Instant::now();
+        if now < due {
+            tokio::time::sleep_until(due.into()).await;
+        } else if waited && now - due > STALL_SLACK {
+            // Due, and not made yet when a connection was free for it: the generator is behind.
+            Counters::add(&c.generator_stalls, 1);
+            c.generator_stall_max_us.fetch_max((now - due).as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        let timing = deliver(&producer, &batch, due, policy, &shared).await;
+        c.latency.lock().unwrap_or_else(|e| e.into_inner()).record(timing.latency());
+        c.send_lag.lock().unwrap_or_else(|e| e.into_inner()).record(timing.send_lag());
+    }
+}
+
+async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
+    let progress = Arc::new(Progress::new(args.quiet));
+    let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
+    let total = schedule.total_events();
+    if total == 0 {
+        bail!("--rate {} for --duration {} makes no events: raise either", args.rate, humantime::format_duration(args.duration));
+    }
+
+    // The target and the query API are checked before any load.
+    let producer = match &args.kinesis {
+        Some(stream) => {
+            if args.gzip {
+                progress.println("--gzip is ignored with --kinesis (records are single events)");
+            }
+            Producer::Kinesis(KinesisProducer::new(stream, args.timeout).await?)
+        }
+        None => {
+            let api = api_for(args, "loadtest needs the pipeline's address")?;
+            api.preflight().await?;
+            Producer::Http(Box::new(api))
+        }
+    };
+    let run_id: u64 = rand::random();
+    let query = if args.verify {
+        let api = api_for(args, "--verify reads the pipeline's query API")?;
+        let bad_rows = match &args.bad_rows_bucket {
+            Some(bucket) => {
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+                // Emulators serve buckets by path, not by virtual host.
+                let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+                let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build());
+                client.head_bucket().bucket(bucket).send().await.map_err(|e| {
+                    anyhow!("cannot read the bad-rows bucket {bucket:?}: {}. Check --bad-rows-bucket and the AWS credentials", aws_sdk_s3::error::DisplayErrorContext(&e))
+                })?;
+                let mut prefix = args.bad_rows_prefix.clone();
+                if !prefix.is_empty() && !prefix.ends_with('/') {
+                    prefix.push('/');
+                }
+                BadRowSource::S3 { client, bucket: bucket.clone(), prefix }
+            }
+            None => BadRowSource::Api,
+        };
+        Some((api, bad_rows))
+    } else {
+        None
+    };
+    if let Some((api, _)) = &query {
+        let probe = api.get(&format!("/v1/users/{}0/events?limit=1", user_prefix(run_id))).await?;
+        match probe.status.as_u16() {
+            200 => {}
+            403 => bail!("the query API at {} refused the API key (403): pass the key with --api-key", api.base()),
+            s => bail!("--verify needs the query API at {} (GET /v1/users/ID/events answered {s}: {})", api.base(), probe.message()),
+        }
+    }
+
+    let shared = Arc::new(Shared::new(total));
+    let invalid = Arc::new(Bitset::new(total));
+    let generator_stats = Arc::new(GeneratorStats::default());
+    let queue_batches = ((args.rate / f64::from(args.batch_size)).ceil() as usize).clamp(4, 4096);
+    let (tx, rx) = mpsc::channel(queue_batches);
+    let start = Instant::now() + LEAD;
+    let start_wall = Utc::now() + chrono::Duration::from_std(LEAD).unwrap_or_default();
+    let workload = WorkloadConfig {
+        seed: args.seed,
+        mix: args.mix.0,
+        invalid_ratio: args.invalid_ratio,
+        oversize_ratio: 0.0,
+        unparseable: false,
+        users: args.users,
+        user_prefix: Some(user_prefix(run_id)),
+        event_id_run: Some(run_id),
+        ..WorkloadConfig::default()
+    };
+    let generator = batches::spawn(
+        GeneratorConfig { workload, schedule, start: start_wall, gzip: args.gzip && args.kinesis.is_none() },
+        Arc::clone(&invalid),
+        Arc::clone(&generator_stats),
+        tx,
+    )
+    .context("cannot start the generator thread")?;
+
+    progress.println(&format!(
+        "loadtest run {run_id:016x}: {} events/s for {} (ramp {}) to {}: {total} events in {} batches of up to {}, {} connections",
+        args.rate,
+        humantime::format_duration(args.duration),
+        humantime::format_duration(args.ramp),
+        args.kinesis.as_ref().map_or_else(|| args.target.clone().unwrap_or_default(), |s| format!("Kinesis stream {s}")),
+        schedule.batches(),
+        args.batch_size,
+        args.connections
+    ));
+
+    let producer = Arc::new(producer);
+    let queue = Arc::new(Mutex::new(rx));
+    let policy = RetryPolicy { retries: args.retries, ..RetryPolicy::default() };
+    let workers: Vec<_> = (0..args.connections)
+        .map(|_| tokio::spawn(worker(Arc::clone(&producer), Arc::clone(&queue), start, policy, Arc::clone(&shared))))
+        .collect();
+    drop(queue);
+
+    let ticker = {
+        let (shared, progress, rate) = (Arc::clone(&shared), Arc::clone(&progress), args.rate);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            let mut window = (Instant::now(), 0u64);
+            let mut recent = 0.0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let now = Instant::now();
+                let accepted = Counters::get(&shared.counters.accepted);
+                // Over the last second; the mean until a second has passed.
+                if now - window.0 >= Duration::from_secs(1) {
+                    recent = (accepted - window.1) as f64 / (now - window.0).as_secs_f64();
+                    window = (now, accepted);
+                } else if window.1 == 0 {
+                    recent = accepted as f64 / (now - start).as_secs_f64().max(1e-3);
+                }
+                progress.show(sending_line(&shared.counters, now - start, rate, recent));
+            }
+        })
+    };
+
+    tokio::time::sleep_until(start.into()).await;
+    let capacity = generator_stats.capacity();
+    if let Some(c) = capacity.filter(|&c| c < args.rate) {
+        progress.println(&format!(
+            "warning: the generator makes only about {c:.0} events/s on this machine, below --rate {}: expect the run to be generator-limited",
+            args.rate
+        ));
+    }
+    for w in workers {
+        w.await.context("a sender task failed")?;
+    }
+    let end = Instant::now();
+    ticker.abort();
+    let _ = tokio::task::spawn_blocking(move || generator.join()).await;
+
+    let fatal = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(text) = fatal {
+        progress.finish();
+        bail!(text);
+    }
+
+    let c = &shared.counters;
+    // The schedule's length, or longer when the last responses came after its end.
+    let duration_s = end.saturating_duration_since(start).max(args.duration).as_secs_f64().max(1e-9);
+    let accepted = Counters::get(&c.accepted);
+    let mut report = Report {
+        sent: Counters::get(&c.sent),
+        accepted,
+        throttled: Counters::get(&c.throttled),
+        failed: Counters::get(&c.failed),
+        duration_s,
+        achieved_events_per_s: accepted as f64 / duration_s,
+        latency_ms: c.latency.lock().unwrap_or_else(|e| e.into_inner()).summary(),
+        verify: None,
+    };
+    let mut extras = Extras {
+        target_rate: args.rate,
+        requests: Counters::get(&c.requests),
+        errors: Counters::get(&c.errors),
+        send_lag_p99_ms: c.send_lag.lock().unwrap_or_else(|e| e.into_inner()).quantile_ms(0.99),
+        generator_capacity: generator_stats.capacity(),
+        ..Extras::default()
+    };
+    let mut problems = Vec::new();
+    let stall_max = Duration::from_micros(Counters::get(&c.generator_stall_max_us));
+    if stall_max > STALL_LIMIT {
+        problems.push(format!(
+            "the generator fell behind the schedule ({} batches late, by up to {} ms; it makes about {:.0} events/s here against --rate {}): \
+             the achieved rate and latencies describe loadtest's generator, not the target. Lower --rate or run loadtest on another machine",
+            Counters::get(&c.generator_stalls),
+            stall_max.as_millis(),
+            extras.generator_capacity.unwrap_or_default(),
+            args.rate
+        ));
+    }
+    if let Some(text) = shared.first_refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        problems.push(format!("the target refused requests (their events count as failed); the first: {text}"));
+    }
+    if report.failed > 0
+        && let Some(text) = shared.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    {
+        progress.println(&format!("{} events failed after retries; the last error: {text}", report.failed));
+    }
+    if accepted == 0 {
+        problems.push("the target acknowledged no event".into());
+    }
+    progress.println(&format!(
+        "sent {} events in {duration_s:.1} s: accepted {accepted} ({:.0}/s), p99 {:.1} ms",
+        report.sent, report.achieved_events_per_s, report.latency_ms.p99
+    ));
+
+    if let Some((api, bad_rows)) = query {
+        let verifier = Verifier {
+            api: &api,
+            bad_rows,
+            run: run_id,
+            users: args.users,
+            since: start_wall - chrono::Duration::seconds(60),
+            accepted: &shared.accepted,
+            invalid: &invalid,
+        };
+        let (v, found) = verifier.wait_and_check(args.verify_timeout, &progress).await?;
+        report.verify = Some(v);
+        extras.unacknowledged_found = found.unacknowledged;
+        extras.misplaced = found.misplaced;
+        if v.missing > 0 {
+            problems.push(format!("conservation failed: {} of {} accepted events are neither stored nor bad rows", v.missing, v.accepted));
+        }
+        if found.misplaced > 0 {
+            problems.push(format!("{} events ended on the wrong side (a valid event as a bad row, or an invalid one stored)", found.misplaced));
+        }
+    }
+    progress.finish();
+
+    if let Some(path) = &args.report {
+        std::fs::write(path, report.to_json() + "\n").with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    Ok(Outcome { run_id, report, extras, problems })
+}
