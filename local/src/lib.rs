@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod query;
 pub mod shard;
+pub mod sqlite;
 pub mod store;
 pub mod stream;
 

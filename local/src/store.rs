@@ -25,9 +25,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     };
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
         .map_err(unusable)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(unusable)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(unusable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unusable)?;
+    crate::sqlite::configure(&conn).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
     Ok(conn)

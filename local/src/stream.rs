@@ -87,9 +87,7 @@ pub struct StreamWriter {
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    crate::sqlite::configure(&conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS records (
             shard INTEGER NOT NULL,
@@ -131,7 +129,14 @@ pub fn start(path: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<(Str
     counters.appended.store(total, Ordering::Relaxed);
     let (tx, rx) = mpsc::sync_channel(QUEUED_REQUESTS);
     let written = Arc::clone(&counters);
-    thread::Builder::new().name("stream-writer".into()).spawn(move || write_loop(conn, rx, next, &written))?;
+    // Acknowledgements wait for the writer's commits: checkpoints run beside it instead.
+    crate::sqlite::without_autocheckpoint(&conn)?;
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    crate::sqlite::spawn_checkpointer(path, Arc::clone(&stopped))?;
+    thread::Builder::new().name("stream-writer".into()).spawn(move || {
+        write_loop(conn, rx, next, &written);
+        stopped.store(true, Ordering::Relaxed);
+    })?;
     let reader = StreamReader { path: path.to_path_buf() };
     Ok((StreamWriter { requests: tx, counters }, reader))
 }
@@ -215,7 +220,7 @@ pub struct StreamReader {
 impl StreamReader {
     pub fn connect(&self) -> rusqlite::Result<ShardReader> {
         let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        crate::sqlite::configure(&conn)?;
         Ok(ShardReader { conn })
     }
 }
