@@ -63,9 +63,9 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         },
     );
     let mut checkpoint = store::checkpoint(&db, &id)?;
-    // Records at or before the checkpoint were processed before a restart.
-    let trimmed = reader.trim(config.shard, checkpoint)?;
-    config.counters.consumed.fetch_add(trimmed as u64, Ordering::Relaxed);
+    // Records at or before the checkpoint were processed before a restart (the lag at
+    // start-up counts only those after it).
+    reader.trim(config.shard, checkpoint)?;
     loop {
         // Errors here are transient (a busy database, a full disk): log, wait, read again.
         let batch = match reader.read(config.shard, checkpoint, BATCH_RECORDS) {

@@ -64,12 +64,29 @@ impl AppState {
     ) -> anyhow::Result<T> {
         let path = self.db_path.to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
             conn.busy_timeout(Duration::from_secs(5))?;
             f(&conn).map_err(Into::into)
         })
         .await?
     }
+}
+
+/// Nice value of the consumer threads (0 is normal; higher yields the CPU to others).
+pub const CONSUMER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority (Linux: the nice value is per thread).
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread, no memory handed over.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } != 0 {
+            tracing::debug!("could not lower the consumer thread's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// The key from the flag or environment, else the one stored in `data_dir`, else a new one
@@ -134,6 +151,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     })?;
     let addr = listener.local_addr()?;
 
+    // The core's rayon threads work for the consumers: same priority as theirs.
+    let _ = rayon::ThreadPoolBuilder::new().start_handler(|_| lower_priority(CONSUMER_NICE)).build_global();
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(ConsumerStats::default());
     let mut consumers = Vec::new();
@@ -149,10 +168,14 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
             stop: Arc::clone(&stop),
         };
         // Each consumer on its own thread and runtime: a shard with a backlog never yields,
-        // and must not hold the threads that serve HTTP.
-        consumers.push(tokio::task::spawn_blocking(move || {
+        // and must not hold the threads that serve HTTP. Under overload, acknowledging
+        // requests comes first: consumers run at a lower CPU priority and drain the durable
+        // backlog with what is left (the lag limit's 429 bounds how far they fall behind).
+        let thread = std::thread::Builder::new().name(format!("consumer-{shard}")).spawn(move || {
+            lower_priority(CONSUMER_NICE);
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer))
-        }));
+        })?;
+        consumers.push(thread);
     }
 
     let state = AppState {
@@ -187,7 +210,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     println!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
-        c.await??;
+        tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
     }
     // The merge sees `stop` and runs once more over what the consumers committed last.
     merges.await??;

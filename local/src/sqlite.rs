@@ -1,4 +1,5 @@
-//! SQLite settings every local-mode connection shares: WAL with `synchronous=FULL` (a
+//! SQLite settings every local-mode connection shares (each connection is used by one
+//! thread at a time, so all are opened without SQLite's per-call mutexes): WAL with `synchronous=FULL` (a
 //! commit is on disk when it returns), a page cache large enough for the hot part of the
 //! B-trees, memory-mapped reads, and checkpoints moved off the write path where latency
 //! matters (the stream's writer).

@@ -23,7 +23,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     let unusable = |e: rusqlite::Error| {
         anyhow::anyhow!("the database {} is not usable ({e}): move it away to start afresh", path.display())
     };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(unusable)?;
     crate::sqlite::configure(&conn).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
