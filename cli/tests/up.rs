@@ -124,29 +124,68 @@ fn kill_9_during_a_load_loses_no_acknowledged_event() {
     let fresh = fresh.lock().unwrap();
     assert!(!fresh.is_empty());
     assert!(fresh.iter().all(|id| stored.contains(id)), "events sent after the restart are lost");
+
+    // The archive, finished at a clean stop, holds every stored event exactly once: the
+    // batch replayed after the kill was not appended twice.
+    terminate(second);
+    let archived = archived_ids(dir.path());
+    let archived_set: HashSet<&String> = archived.iter().collect();
+    assert_eq!(archived_set.len(), archived.len(), "an event is archived twice");
+    assert_eq!(archived_set, stored.iter().collect::<HashSet<_>>(), "the archive and the events table differ");
+}
+
+/// SIGTERM, then the exit within 15 s.
+fn terminate(mut running: Up) -> std::process::ExitStatus {
+    let pid = running.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `event_id` of every archived line (finished files only; none may be left open).
+fn archived_ids(data: &Path) -> Vec<String> {
+    use std::io::Read;
+    let mut ids = Vec::new();
+    let mut dirs = vec![data.join("archive")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            assert!(name.ends_with(".jsonl.gz") && !name.starts_with('.'), "an archive file left unfinished: {}", path.display());
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
+            for line in text.lines() {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}: {line:?}", path.display()));
+                ids.push(event["event_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    ids
 }
 
 #[test]
 fn sigterm_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut running = up(dir.path(), free_port());
+    let running = up(dir.path(), free_port());
     let events: Vec<_> = (0..300).map(|i| json!({"event_type": "pageview", "user_id": i, "event_id": uuid(i)})).collect();
     for chunk in events.chunks(100) {
         let resp = ureq::post(&format!("{}/v1/events", running.base)).header("x-api-key", KEY).send_json(chunk).unwrap();
         assert_eq!(resp.status(), 200);
     }
-    let pid = running.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = running.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(15), "no exit within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate(running);
     assert!(status.success(), "{status}");
     assert_eq!(stored_ids(dir.path()).len(), 300, "every accepted event processed before exit");
+    assert_eq!(archived_ids(dir.path()).len(), 300, "every event archived, in finished files");
 }
 
 #[test]

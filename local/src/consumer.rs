@@ -57,7 +57,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         Arc::clone(&config.registry),
         Sinks {
             events: LocalEventStore(Arc::clone(&staged)),
-            archive: LocalArchive::new(&config.archive_root),
+            archive: LocalArchive::recover(&config.archive_root, &id, Arc::clone(&staged), &db)?,
             bad_rows: LocalBadRowStore(Arc::clone(&staged)),
             aggregates: LocalAggregateStore(Arc::clone(&staged)),
         },
@@ -76,10 +76,14 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
                 continue;
             }
         };
+        let archive = &flow.sinks().archive;
         if batch.is_empty() {
             if config.stop.load(Ordering::Relaxed) {
+                // Drained: finish every archive file so that its events are readable.
+                archive.roll(&db, true)?;
                 return Ok(());
             }
+            roll(archive, &db, &id);
             tokio::time::sleep(IDLE_POLL).await;
             continue;
         }
@@ -90,16 +94,20 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
             // Nothing of this batch is committed; read it again.
             tracing::warn!(shard = %id, failed = report.failed_records.len(), "batch writes failed; retrying the batch");
             staged.clear();
+            archive.rollback();
             tokio::time::sleep(RETRY_WAIT).await;
             continue;
         }
         if let Err(e) = staged.commit(&mut db, &id, last) {
             tracing::error!(shard = %id, error = %e, "cannot store the batch; processing it again");
             staged.clear();
+            archive.rollback();
             tokio::time::sleep(RETRY_WAIT).await;
             continue;
         }
         checkpoint = last;
+        archive.committed();
+        roll(archive, &db, &id);
         let n = records.len() as u64;
         if let Err(e) = reader.trim(config.shard, checkpoint) {
             // Harmless: records up to the checkpoint are never read again; trimmed later.
@@ -114,5 +122,12 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.batch_micros.fetch_add(report.total_time.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Finishes the archive files that are due; a failure is retried at the next chance.
+fn roll(archive: &LocalArchive, db: &rusqlite::Connection, shard: &str) {
+    if let Err(e) = archive.roll(db, false) {
+        tracing::warn!(shard, error = %e, "cannot finish an archive file; trying again later");
     }
 }

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::time::Instant;
 
 use crate::aggregates::{StagedPartial, insert_partials};
+use crate::archive::StagedFile;
 
 /// Days an event is kept (the `ttl` column, as in DynamoDB).
 pub const EVENT_TTL_DAYS: i64 = 30;
@@ -28,6 +29,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     crate::sqlite::configure(&conn).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
+    conn.execute_batch(crate::archive::SCHEMA).map_err(unusable)?;
     Ok(conn)
 }
 
@@ -66,6 +68,7 @@ pub struct Staged {
     events: Mutex<Vec<(String, String, String, String, i64)>>,
     bad_rows: Mutex<Vec<(String, String, String, String, String)>>,
     partials: Mutex<Vec<StagedPartial>>,
+    archive_files: Mutex<Vec<StagedFile>>,
 }
 
 impl Staged {
@@ -74,6 +77,11 @@ impl Staged {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.partials.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.archive_files.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn stage_archive_files(&self, files: Vec<StagedFile>) {
+        self.archive_files.lock().unwrap_or_else(|e| e.into_inner()).extend(files);
     }
 
     pub fn stage_partials(&self, partials: Vec<StagedPartial>) {
@@ -85,6 +93,7 @@ impl Staged {
         let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
         let bad_rows = std::mem::take(&mut *self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()));
         let partials = std::mem::take(&mut *self.partials.lock().unwrap_or_else(|e| e.into_inner()));
+        let archive_files = std::mem::take(&mut *self.archive_files.lock().unwrap_or_else(|e| e.into_inner()));
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -100,6 +109,13 @@ impl Staged {
                 insert.execute(params![shard, seq, kind, failed_at, row])?;
             }
             insert_partials(&tx, &partials)?;
+            let mut file = tx.prepare_cached(
+                "INSERT INTO archive_files (shard_id, path, committed_len, opened_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (shard_id, path) DO UPDATE SET committed_len = excluded.committed_len",
+            )?;
+            for (path, len, opened_at) in &archive_files {
+                file.execute(params![shard_id, path, *len as i64, opened_at])?;
+            }
             tx.execute(
                 "INSERT INTO checkpoints (shard_id, sequence_number) VALUES (?1, ?2)
                  ON CONFLICT (shard_id) DO UPDATE SET sequence_number = excluded.sequence_number",

@@ -157,6 +157,11 @@ pub fn enrich(
         ua_json(ua, &mut added);
     }
     added.push_str("}}");
+    // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
+    // white space between tokens (inside strings they are escaped), so spaces replace them.
+    if memchr::memchr2(b'\n', b'\r', added.as_bytes()).is_some() {
+        added = added.replace(['\n', '\r'], " ");
+    }
 
     if added.len() > MAX_ENRICHED_BYTES {
         return Err(Rejection {

@@ -27,7 +27,8 @@ fn adds_pipeline_fields_and_keeps_producer_bytes() {
         "page": {"url": "https://e.com/x", "title": "caf\u00e9 \"quoted\""}, "properties": {"n": 1.50}} "#;
     let e = run(data, "shardId-000000000001", "4961");
     let text = std::str::from_utf8(&e.json).unwrap();
-    let trimmed = data.trim_end();
+    // Kept byte for byte, except that a line break between tokens becomes a space (NDJSON).
+    let trimmed = data.trim_end().replace('\n', " ");
     assert!(text.starts_with(&trimmed[..trimmed.len() - 1]), "producer bytes changed:\n{text}");
     let v: Value = serde_json::from_str(text).unwrap();
     let id = derived_event_id("shardId-000000000001", "4961").to_string();
@@ -78,4 +79,13 @@ fn derived_ids_repeat_on_retry_and_differ_by_position() {
     assert_ne!(a.event_id, c.event_id);
     assert_ne!(a.event_id, d.event_id);
     assert_eq!(uuid::Uuid::parse_str(&a.event_id).unwrap().get_version_num(), 5);
+}
+
+#[test]
+fn a_pretty_printed_event_is_enriched_onto_one_line() {
+    let e = run("{\n  \"event_type\": \"pageview\",\r\n  \"user_id\": 7,\n  \"properties\": {\"note\": \"a\\nb\"}\n}\n", "shardId-000000000000", "1");
+    let text = std::str::from_utf8(&e.json).unwrap();
+    assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(value["properties"]["note"], "a\nb", "escaped line breaks inside strings are kept");
 }
