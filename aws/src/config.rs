@@ -12,6 +12,11 @@ pub enum ConfigError {
     Invalid { name: &'static str, value: String, expected: &'static str },
 }
 
+/// A variable that must be set to something other than blanks.
+fn need(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
+    lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name, hint))
+}
+
 /// Everything the processor reads from its environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessorConfig {
@@ -34,9 +39,7 @@ impl ProcessorConfig {
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str, hint: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name, hint))
-        };
+        let required = |name: &'static str, hint: &'static str| need(&lookup, name, hint);
         let number = |name: &'static str, default: u32, expected: &'static str| match lookup(name) {
             None => Ok(default),
             Some(v) => v
@@ -87,9 +90,7 @@ impl TablesConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str, hint: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name, hint))
-        };
+        let required = |name: &'static str, hint: &'static str| need(&lookup, name, hint);
         Ok(Self {
             events_table: required("EVENTS_TABLE", "set it to the DynamoDB events table's name")?,
             aggregates_table: required("AGGREGATES_TABLE", "set it to the DynamoDB aggregates table's name")?,

@@ -42,19 +42,13 @@ pub struct UpArgs {
     progress: u64,
 }
 
-/// `500ms`, `60s`, `5m`, `1h`, or plain seconds.
+/// `500ms`, `60s`, `5m`, `1h` (any humantime duration), or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 60s, 5m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{text:?} has an unknown unit: use ms, s, m or h")),
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
     }
+    humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration like 500ms, 60s, 5m or 1h ({e})"))
 }
 
 pub fn run(args: &UpArgs) -> Result<ExitCode> {
@@ -82,6 +76,6 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
     }
 }

@@ -2,43 +2,10 @@
 //! with --verify conserves every accepted event, the report file has the documented fields,
 //! and a wrong API key is a clear error. No timing assertions: the machine may be busy.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 use clap::Parser;
-
-const KEY: &str = "k";
-
-struct Up {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn up(data: &Path) -> Up {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--progress", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "pipeline up did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Up { child, base }
-}
+use common::{KEY, free_port, up};
 
 fn args(extra: &[&str]) -> loadtest::Args {
     loadtest::Args::try_parse_from(["loadtest", "--quiet"].iter().chain(extra)).unwrap()
@@ -47,7 +14,7 @@ fn args(extra: &[&str]) -> loadtest::Args {
 #[test]
 fn a_short_verified_run_conserves_every_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = up(dir.path());
+    let pipeline = up(dir.path(), free_port());
     let report_path = dir.path().join("report.json");
     let report_arg = report_path.to_str().unwrap();
     #[rustfmt::skip]
@@ -94,7 +61,7 @@ fn a_short_verified_run_conserves_every_accepted_event() {
 #[test]
 fn a_wrong_api_key_is_a_clear_error_before_any_load() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = up(dir.path());
+    let pipeline = up(dir.path(), free_port());
     let e = loadtest::run(&args(&["--target", &pipeline.base, "--api-key", "wrong", "--rate", "100", "--duration", "1s"])).unwrap_err();
     let text = format!("{e:#}");
     assert!(text.contains("refused the API key (403") && text.contains("--api-key"), "{text}");

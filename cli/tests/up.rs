@@ -4,46 +4,16 @@
 use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-const KEY: &str = "k";
+mod common;
 
-struct Up {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn up(data: &Path, port: u16) -> Up {
-    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--progress", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "pipeline up did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Up { child, base }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{KEY, Up, free_port, up};
 
 fn uuid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012}")

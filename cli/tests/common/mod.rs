@@ -1,0 +1,43 @@
+//! Test helpers: `pipeline up` as a black box on a free port and a temporary data dir.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KEY: &str = "k";
+
+/// A running `pipeline up`, killed when dropped.
+pub struct Up {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `pipeline up` on `port` with `data` and waits until `/health` answers.
+pub fn up(data: &Path, port: u16) -> Up {
+    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--progress", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while ureq::get(&format!("{base}/health")).call().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "pipeline up did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Up { child, base }
+}
