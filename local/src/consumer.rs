@@ -113,7 +113,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
             // Harmless: records up to the checkpoint are never read again; trimmed later.
             tracing::warn!(shard = %id, error = %e, "cannot trim the stream");
         }
-        config.counters.consumed.fetch_add(n, Ordering::Relaxed);
+        config.counters.add_consumed(config.shard, n);
         let stats = &config.stats;
         stats.processed.fetch_add(n, Ordering::Relaxed);
         stats.events.fetch_add(report.counts.valid as u64, Ordering::Relaxed);

@@ -29,8 +29,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .map(|(kind, n)| (format!("{{type=\"{kind}\"}}"), n.load(Ordering::Relaxed)))
         .collect();
     metric("pipeline_bad_rows_total", "counter", "Bad rows by type.", &bad);
-    metric("pipeline_stream_lag_records", "gauge", "Records accepted but not yet processed.", &[(String::new(), state.stream.counters.lag())]);
-    metric("pipeline_batches_total", "counter", "Batches processed.", &[(String::new(), s.batches.load(Ordering::Relaxed))]);
-    metric("pipeline_batch_seconds_sum_micros", "counter", "Total batch processing time, in microseconds (divide by batches for the mean).", &[(String::new(), s.batch_micros.load(Ordering::Relaxed))]);
+    let counters = &state.stream.counters;
+    let lag: Vec<(String, u64)> =
+        (0..counters.shards()).map(|shard| (format!("{{shard=\"{}\"}}", crate::shard::shard_id(shard)), counters.shard_lag(shard))).collect();
+    metric("pipeline_stream_lag_records", "gauge", "Records accepted but not yet processed, per shard.", &lag);
+    // Batch latency as a Prometheus summary without quantiles: rate(sum) / rate(count) is the mean.
+    let _ = writeln!(
+        out,
+        "# HELP pipeline_batch_duration_seconds Time to process and store one batch.\n# TYPE pipeline_batch_duration_seconds summary\n\
+         pipeline_batch_duration_seconds_sum {}\npipeline_batch_duration_seconds_count {}",
+        s.batch_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        s.batches.load(Ordering::Relaxed)
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

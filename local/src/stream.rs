@@ -71,16 +71,44 @@ pub fn sequence_text(seq: u64) -> String {
     format!("{seq:020}")
 }
 
-/// Counters shared by the writer, the consumers and the API.
+/// Counters shared by the writer, the consumers and the API: records appended and
+/// consumed, per shard.
 #[derive(Debug, Default)]
 pub struct StreamCounters {
-    pub appended: AtomicU64,
-    pub consumed: AtomicU64,
+    appended: Vec<AtomicU64>,
+    consumed: Vec<AtomicU64>,
 }
 
 impl StreamCounters {
+    pub fn new(shards: u32) -> Self {
+        Self { appended: (0..shards).map(|_| AtomicU64::new(0)).collect(), consumed: (0..shards).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    pub fn add_appended(&self, shard: u32, n: u64) {
+        if let Some(c) = self.appended.get(shard as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn add_consumed(&self, shard: u32, n: u64) {
+        if let Some(c) = self.consumed.get(shard as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Records of `shard` accepted but not yet processed.
+    pub fn shard_lag(&self, shard: u32) -> u64 {
+        let get = |v: &Vec<AtomicU64>| v.get(shard as usize).map_or(0, |c| c.load(Ordering::Relaxed));
+        get(&self.appended).saturating_sub(get(&self.consumed))
+    }
+
+    /// Records accepted but not yet processed, all shards.
     pub fn lag(&self) -> u64 {
-        self.appended.load(Ordering::Relaxed).saturating_sub(self.consumed.load(Ordering::Relaxed))
+        (0..self.appended.len() as u32).map(|s| self.shard_lag(s)).sum()
+    }
+
+    pub fn shards(&self) -> u32 {
+        self.appended.len() as u32
     }
 }
 
@@ -148,7 +176,7 @@ pub fn start(path: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<(Str
         );
     }
     let mut next: Vec<u64> = (0..shards as usize).map(|i| processed.get(i).copied().unwrap_or(0) + 1).collect();
-    let mut total = 0u64;
+    let counters = Arc::new(StreamCounters::new(shards));
     {
         let mut stmt = conn.prepare("SELECT shard, first_seq, last_seq FROM segments")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u64>(1)?, r.get::<_, u64>(2)?)))?;
@@ -164,11 +192,9 @@ pub fn start(path: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<(Str
             *n = (*n).max(last + 1);
             // Only what is past the shard's checkpoint still waits to be processed.
             let done = processed.get(shard as usize).copied().unwrap_or(0);
-            total += (last + 1).saturating_sub(first.max(done + 1));
+            counters.add_appended(shard, (last + 1).saturating_sub(first.max(done + 1)));
         }
     }
-    let counters = Arc::new(StreamCounters::default());
-    counters.appended.store(total, Ordering::Relaxed);
     let (tx, rx) = mpsc::sync_channel(QUEUED_REQUESTS);
     let written = Arc::clone(&counters);
     // Acknowledgements wait for the writer's commits: checkpoints run beside it instead.
@@ -197,8 +223,9 @@ fn write_loop(mut conn: Connection, requests: Receiver<AppendRequest>, mut next:
         match result {
             Ok(assigned) => {
                 // Counted at commit, whether or not the client is still waiting for the answer.
-                let n: usize = assigned.iter().map(Vec::len).sum();
-                counters.appended.fetch_add(n as u64, Ordering::Relaxed);
+                for appended in assigned.iter().flatten() {
+                    counters.add_appended(appended.shard, 1);
+                }
                 for (request, appended) in group.into_iter().zip(assigned) {
                     let _ = request.reply.send(Ok(appended));
                 }

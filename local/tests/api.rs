@@ -161,6 +161,10 @@ fn accepted_events_are_processed_and_queryable_with_cursors() {
     let text = resp.body_mut().read_to_string().unwrap();
     assert!(text.contains("pipeline_events_accepted_total 27"), "{text}");
     assert!(text.contains("pipeline_bad_rows_total{type=\"unknown_event_type\"} 1"), "{text}");
+    for shard in 0..4 {
+        assert!(text.contains(&format!("pipeline_stream_lag_records{{shard=\"shardId-00000000000{shard}\"}} 0")), "{text}");
+    }
+    assert!(text.contains("# TYPE pipeline_batch_duration_seconds summary") && text.contains("pipeline_batch_duration_seconds_count "), "{text}");
     let (_, bad) = get(b, "/v1/bad-rows?type=unknown_event_type");
     assert_eq!(bad["bad_rows"].as_array().unwrap().len(), 1);
     assert_eq!(get(b, "/v1/bad-rows?type=bogus").0, 400);
