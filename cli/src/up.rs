@@ -31,7 +31,8 @@ pub struct UpArgs {
     /// The API key producers send as x-api-key (default: stored in DATA_DIR/api_key, made on first start).
     #[arg(long, value_name = "KEY", env = "PIPELINE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
-    /// How often partial aggregates are merged into the minute..month rows of GET /v1/aggregates.
+    /// How often partial aggregates are merged into the minute..month rows of GET /v1/aggregates
+    /// (sooner, within about a second, whenever every accepted event is processed).
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
     aggregate_interval: Duration,
     /// A schemas directory replacing the built-in ones.

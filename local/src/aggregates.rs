@@ -7,6 +7,7 @@
 //! (merged rows per granularity, event type and window).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use rusqlite::{Connection, params};
 use tokio::time::Instant;
 
 use crate::store::Staged;
+use crate::stream::StreamCounters;
 
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
         event_type TEXT NOT NULL,
@@ -118,6 +120,12 @@ impl LocalAggregateTable {
         Ok(Self { conn: Mutex::new(crate::store::open(path)?) })
     }
 
+    /// Whether a touched minute waits to be merged.
+    pub fn has_dirty(&self) -> bool {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM aggregate_dirty)", [], |r| r.get::<_, bool>(0)).unwrap_or(false)
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
         f(&mut self.conn.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -203,11 +211,17 @@ impl AggregateTable for LocalAggregateTable {
     }
 }
 
+/// A merge soon after the consumers catch up, without waiting for the interval: at most
+/// this often.
+pub const CAUGHT_UP_MERGE_EVERY: Duration = Duration::from_secs(1);
+
 /// Merges touched windows every `every` until `stop`, then once more so that a clean
-/// shutdown leaves nothing unmerged.
-pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<std::sync::atomic::AtomicBool>) {
+/// shutdown leaves nothing unmerged. When the stream has no lag and a minute waits to be
+/// merged, it merges sooner (every [`CAUGHT_UP_MERGE_EVERY`]), so aggregates follow the
+/// events within about a second when the pipeline is not busy.
+pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<AtomicBool>, stream: Arc<StreamCounters>) {
     loop {
-        let stopping = stop.load(std::sync::atomic::Ordering::Relaxed);
+        let stopping = stop.load(Ordering::Relaxed);
         loop {
             match roll_up(&table, MAX_WINDOWS_PER_RUN).await {
                 Ok(report) => {
@@ -225,9 +239,16 @@ pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<s
         if stopping {
             return;
         }
-        let deadline = std::time::Instant::now() + every;
-        while std::time::Instant::now() < deadline && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let started = std::time::Instant::now();
+        loop {
             tokio::time::sleep(Duration::from_millis(100).min(every)).await;
+            let waited = started.elapsed();
+            if stop.load(Ordering::Relaxed) || waited >= every {
+                break;
+            }
+            if waited >= CAUGHT_UP_MERGE_EVERY && stream.lag() == 0 && table.has_dirty() {
+                break;
+            }
         }
     }
 }

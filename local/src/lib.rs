@@ -189,9 +189,9 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     };
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
-        let (every, stop) = (config.aggregate_interval, Arc::clone(&stop));
+        let (every, stop, stream) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters));
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop));
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream));
             Ok(())
         })
     };

@@ -15,6 +15,10 @@ struct Local {
 }
 
 fn start() -> Local {
+    start_with(Duration::from_millis(200))
+}
+
+fn start_with(aggregate_interval: Duration) -> Local {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = LocalConfig {
@@ -24,7 +28,7 @@ fn start() -> Local {
         api_key: Some(KEY.into()),
         schemas_dir: None,
         progress_every: Duration::ZERO,
-        aggregate_interval: Duration::from_millis(200),
+        aggregate_interval,
     };
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap();
@@ -259,4 +263,25 @@ fn aggregates_add_up_to_the_events_accepted_at_every_granularity() {
     assert!(reply["message"].as_str().unwrap().contains("minute, hour, day, month"));
     let (status, _) = get(b, "/v1/aggregates?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z");
     assert_eq!(status, 400);
+}
+
+#[test]
+fn aggregates_follow_the_events_once_the_stream_has_caught_up() {
+    // An interval of an hour: only the merge that follows a caught-up stream can show these.
+    let local = start_with(Duration::from_secs(3600));
+    let b = &local.base;
+    let events: Vec<Value> = (0..50).map(|i| json!({"event_type": "click", "user_id": i % 7, "element_id": "b", "page_url": "https://example.com/"})).collect();
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false);
+    assert_eq!(status, 200);
+    let start = Instant::now();
+    loop {
+        let (_, reply) = get(b, "/v1/aggregates?granularity=day&event_type=click");
+        let rows = reply["aggregates"].as_array().cloned().unwrap_or_default();
+        if rows.iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>() == 50 {
+            assert_eq!(rows.iter().map(|r| r["unique_users"].as_u64().unwrap()).max(), Some(7));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "aggregates did not follow: {reply}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
