@@ -11,7 +11,7 @@
 //! - row: `AGG#<granularity>#<event_type>` / `<window start>`, with `count`,
 //!   `unique_users`, `users` (the sketch), `revenue`, `version`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use pipeline::EnrichedEvent;
-use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, partials};
+use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, WindowKey};
 use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow};
 use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
@@ -77,17 +77,18 @@ fn encoded_attributes(item: &mut HashMap<String, AttributeValue>, a: &EncodedAgg
 
 /// The processor's partials and touched-minute markers for one batch.
 pub fn partial_items(batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], now: DateTime<Utc>) -> Vec<ItemOf> {
-    let batch_id = format!("{}#{}", batch.shard_id, batch.first_sequence_number);
+    let batch_id = batch.id();
     let token = format!("{batch_id}@{}", now.timestamp_nanos_opt().unwrap_or_default());
-    let mut records_of: HashMap<(std::sync::Arc<str>, DateTime<Utc>), Vec<usize>> = HashMap::new();
+    // Each partial stands for the records of its events: they fail together if it does.
+    let mut partials: BTreeMap<WindowKey, (Aggregate, Vec<usize>)> = BTreeMap::new();
     for e in events {
-        let minute = Granularity::Minute.window_start(e.item.event_time);
-        records_of.entry((std::sync::Arc::clone(&e.item.event_type), minute)).or_default().push(e.record);
+        let (partial, records) = partials.entry(WindowKey::of(e.item)).or_default();
+        partial.add(e.item);
+        records.push(e.record);
     }
     let mut items = Vec::new();
-    for (key, partial) in partials(events.iter().map(|e| e.item)) {
+    for (key, (partial, records)) in partials {
         let minute = format_seconds(key.minute);
-        let records = records_of.remove(&(std::sync::Arc::clone(&key.event_type), key.minute)).unwrap_or_default();
         let ttl = (key.minute + Duration::days(PARTIAL_RETENTION_DAYS)).timestamp();
         let mut item = HashMap::from([
             ("pk".to_owned(), s(partial_pk(&key.event_type, key.minute))),
@@ -196,9 +197,14 @@ impl AggregateTable for DynamoAggregateTable {
     type Error = AggregateTableError;
 
     async fn dirty_windows(&self, limit: usize) -> Result<Vec<DirtyWindow>, AggregateTableError> {
+        // The partitions are independent: read them all at once.
+        let pages: Vec<Vec<HashMap<String, AttributeValue>>> = stream::iter(0..DIRTY_PARTITIONS)
+            .map(|partition| self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(format!("DIRTY#{partition}")))])))
+            .buffered(DIRTY_PARTITIONS as usize)
+            .try_collect()
+            .await?;
         let mut windows = Vec::new();
-        for partition in 0..DIRTY_PARTITIONS {
-            let items = self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(format!("DIRTY#{partition}")))])).await?;
+        for items in pages {
             for item in items {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
                 let (Some(event_type), Some(minute), Some(token)) = (text("event_type"), text("minute"), text("token")) else {

@@ -74,7 +74,7 @@ pub struct LocalAggregateStore(pub Arc<Staged>);
 
 impl AggregateStore for LocalAggregateStore {
     async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
-        let batch_id = format!("{}#{}", batch.shard_id, batch.first_sequence_number);
+        let batch_id = batch.id();
         let staged: Vec<StagedPartial> = partials(events.iter().map(|e| e.item))
             .into_iter()
             .map(|(key, partial)| (key.event_type.to_string(), format_seconds(key.minute), batch_id.clone(), partial.encode()))

@@ -6,7 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, encode_cursor};
+use pipeline::BadRowType;
+use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, page_of, param};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -48,10 +49,8 @@ pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path
         rows.collect::<rusqlite::Result<Vec<_>>>()
     });
     match result.await {
-        Ok(mut rows) => {
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more { rows.last().map(|(sk, _)| encode_cursor(&[sk])) } else { None };
+        Ok(rows) => {
+            let (rows, next) = page_of(rows, limit, |(sk, _)| vec![sk]);
             let events: Vec<Value> = rows.iter().filter_map(|(_, p)| serde_json::from_str(p).ok()).collect();
             axum::Json(json!({"events": events, "next_cursor": next})).into_response()
         }
@@ -67,10 +66,11 @@ pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
-    let kind = q.iter().rev().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+    let kind = param(&q, "type").map(str::to_owned);
     if let Some(kind) = &kind {
-        if !pipeline::BadRowType::ALL.iter().any(|k| k.as_str() == kind) {
-            return bad_request(QueryError(format!("type {kind:?} is not a bad-row type: one of malformed, size_violation, unknown_event_type, unknown_schema_version, schema_violation")));
+        if !BadRowType::ALL.iter().any(|k| k.as_str() == kind) {
+            let known: Vec<&str> = BadRowType::ALL.iter().map(|k| k.as_str()).collect();
+            return bad_request(QueryError(format!("type {kind:?} is not a bad-row type: one of {}", known.join(", "))));
         }
     }
     let after = match page.cursor_parts(3) {
@@ -95,10 +95,8 @@ pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q
         rows.collect::<rusqlite::Result<Vec<_>>>()
     });
     match result.await {
-        Ok(mut rows) => {
-            let more = rows.len() > limit;
-            rows.truncate(limit);
-            let next = if more { rows.last().map(|(a, b, c, _)| encode_cursor(&[a, b, c])) } else { None };
+        Ok(rows) => {
+            let (rows, next) = page_of(rows, limit, |(a, b, c, _)| vec![a, b, c]);
             let bad: Vec<Value> = rows.iter().filter_map(|(_, _, _, row)| serde_json::from_str(row).ok()).collect();
             axum::Json(json!({"bad_rows": bad, "next_cursor": next})).into_response()
         }

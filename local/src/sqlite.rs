@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 /// Page cache per connection (SQLite's default is 2 MiB: every insert into a large
 /// B-tree then reads pages back from the OS).
@@ -18,6 +18,17 @@ pub const CACHE_MIB: i64 = 64;
 pub const MMAP_BYTES: i64 = 1 << 30;
 /// How often the background checkpointer copies the write-ahead log into the database.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A configured read-write connection to `path`, which must exist unless `create`.
+pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
 
 /// WAL, `synchronous=FULL`, the cache and the memory map.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -39,7 +50,7 @@ pub fn without_autocheckpoint(conn: &Connection) -> rusqlite::Result<()> {
 pub fn spawn_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
     let path: PathBuf = path.to_path_buf();
     std::thread::Builder::new().name("checkpointer".into()).spawn(move || {
-        let conn = match Connection::open(&path).and_then(|c| configure(&c).map(|()| c)) {
+        let conn = match open(&path, false) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, db = %path.display(), "cannot open the database to checkpoint it");

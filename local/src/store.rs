@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use pipeline::sink::{BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 use pipeline::{BadRow, EnrichedEvent};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::time::Instant;
 
 use crate::aggregates::{StagedPartial, insert_partials};
@@ -24,9 +24,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     let unusable = |e: rusqlite::Error| {
         anyhow::anyhow!("the database {} is not usable ({e}): move it away to start afresh", path.display())
     };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(unusable)?;
-    crate::sqlite::configure(&conn).map_err(unusable)?;
+    let conn = crate::sqlite::open(path, true).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::archive::SCHEMA).map_err(unusable)?;

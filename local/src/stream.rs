@@ -17,7 +17,7 @@ use std::thread;
 
 use chrono::{DateTime, TimeZone, Utc};
 use pipeline::Record;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use crate::shard::shard_id;
@@ -120,8 +120,7 @@ pub struct StreamWriter {
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    crate::sqlite::configure(&conn)?;
+    let conn = crate::sqlite::open(path, true)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS segments (
             shard INTEGER NOT NULL,
@@ -223,8 +222,12 @@ fn write_loop(mut conn: Connection, requests: Receiver<AppendRequest>, mut next:
         match result {
             Ok(assigned) => {
                 // Counted at commit, whether or not the client is still waiting for the answer.
+                let mut per_shard = vec![0u64; next.len()];
                 for appended in assigned.iter().flatten() {
-                    counters.add_appended(appended.shard, 1);
+                    per_shard[appended.shard as usize] += 1;
+                }
+                for (shard, n) in per_shard.into_iter().enumerate() {
+                    counters.add_appended(shard as u32, n);
                 }
                 for (request, appended) in group.into_iter().zip(assigned) {
                     let _ = request.reply.send(Ok(appended));
@@ -301,9 +304,7 @@ pub struct StreamReader {
 
 impl StreamReader {
     pub fn connect(&self) -> rusqlite::Result<ShardReader> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        crate::sqlite::configure(&conn)?;
-        Ok(ShardReader { conn })
+        Ok(ShardReader { conn: crate::sqlite::open(&self.path, false)? })
     }
 }
 

@@ -271,12 +271,18 @@ pub struct WindowKey {
     pub minute: DateTime<Utc>,
 }
 
+impl WindowKey {
+    /// The window `event` counts in.
+    pub fn of(event: &EnrichedEvent) -> Self {
+        WindowKey { event_type: Arc::clone(&event.event_type), minute: Granularity::Minute.window_start(event.event_time) }
+    }
+}
+
 /// A batch's partial aggregates: one per event type and event-time minute it touches.
 pub fn partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -> BTreeMap<WindowKey, Aggregate> {
     let mut partials: BTreeMap<WindowKey, Aggregate> = BTreeMap::new();
     for event in events {
-        let key = WindowKey { event_type: Arc::clone(&event.event_type), minute: Granularity::Minute.window_start(event.event_time) };
-        partials.entry(key).or_default().add(event);
+        partials.entry(WindowKey::of(event)).or_default().add(event);
     }
     partials
 }

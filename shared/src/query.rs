@@ -21,7 +21,8 @@ pub const MAX_WINDOWS: i64 = 10_000;
 #[error("{0}")]
 pub struct QueryError(pub String);
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The last value given for `name`.
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -84,6 +85,15 @@ impl PageRequest {
     pub fn cursor_parts(&self, len: usize) -> Result<Option<Vec<String>>, QueryError> {
         self.cursor.as_deref().map(|c| decode_cursor(c, len)).transpose()
     }
+}
+
+/// A page from `rows` fetched with one row more than `limit`: the first `limit` rows, and
+/// the cursor of the last one when the extra row shows there is more.
+pub fn page_of<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> Vec<&str>) -> (Vec<T>, Option<String>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(|last| encode_cursor(&key(last))) } else { None };
+    (rows, next)
 }
 
 /// An opaque cursor made of text parts (the last item's key).

@@ -16,6 +16,13 @@ pub struct BatchKey {
     pub first_sequence_number: String,
 }
 
+impl BatchKey {
+    /// `<shard_id>#<first sequence number>`: the batch's part of a partial aggregate's key.
+    pub fn id(&self) -> String {
+        format!("{}#{}", self.shard_id, self.first_sequence_number)
+    }
+}
+
 /// An outcome with the index of its record in the batch, so failures can be traced back.
 #[derive(Clone, Copy, Debug)]
 pub struct Indexed<'a, T> {

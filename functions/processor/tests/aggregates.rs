@@ -20,6 +20,12 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
+/// The query Lambda's handler over the stack's tables.
+fn query_api(aws: &aws_config::SdkConfig, config: &pipeline_aws::ProcessorConfig) -> QueryApi {
+    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
+    QueryApi::new(aws_sdk_dynamodb::Client::new(aws), &tables, &pipeline::SchemaRegistry::embedded().unwrap())
+}
+
 fn get(path: &str, params: &[(&str, &str)]) -> ApiGatewayProxyRequest {
     let mut request = ApiGatewayProxyRequest::default();
     request.http_method = aws_lambda_events::http::Method::GET;
@@ -54,10 +60,8 @@ async fn processor_then_aggregator_then_query() {
     let aws = sdk_config().await;
     let config = create_stack(&aws, "aggregates").await;
     let processor = Processor::new(&config, &aws).unwrap();
-    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let aggregator = Aggregator::new(DynamoAggregateTable::new(dynamo.clone(), &config.aggregates_table));
-    let api = QueryApi::new(dynamo, &tables, &pipeline::SchemaRegistry::embedded().unwrap());
+    let aggregator = Aggregator::new(DynamoAggregateTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.aggregates_table));
+    let api = query_api(&aws, &config);
 
     // Two batches of two shards: 600 events from 12:00 on 27 November 2026, 1 ms apart.
     let mut workload = Workload::new(WorkloadConfig { users: 200, oversize_ratio: 0.0, ..WorkloadConfig::default() });
@@ -143,8 +147,7 @@ async fn users_events_page_newest_first_through_the_query_handler() {
     let processor = Processor::new(&config, &aws).unwrap();
     let (response, _, _) = processor.process(fixture_event(), deadline()).await;
     assert!(response.batch_item_failures.is_empty());
-    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
-    let api = QueryApi::new(aws_sdk_dynamodb::Client::new(&aws), &tables, &pipeline::SchemaRegistry::embedded().unwrap());
+    let api = query_api(&aws, &config);
     // u-42 has 3 valid events in the fixture: pages of 2 then 1, newest first.
     let (status, first) = call(&api, "/v1/users/u-42/events", &[("limit", "2")]).await;
     assert_eq!(status, 200, "{first}");

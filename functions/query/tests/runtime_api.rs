@@ -2,25 +2,13 @@
 //! the API, `cargo lambda invoke` sends an API Gateway proxy event, and the binary reads
 //! moto_server's DynamoDB.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 
-/// Kills a child process when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "../../testing/runtime_emulator.rs"]
+mod runtime_emulator;
+use runtime_emulator::{Emulator, Running};
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto_server and sets it")
@@ -71,44 +59,19 @@ async fn the_binary_answers_an_api_gateway_proxy_event() {
             .unwrap();
     }
 
-    let port = free_port();
-    let _emulator = Running(
-        Command::new("cargo")
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda is installed (pip install cargo-lambda)"),
-    );
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the runtime emulator did not start on port {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let emulator = Emulator::start();
     let _function = Running(
-        Command::new(env!("CARGO_BIN_EXE_query"))
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        emulator
+            .function(env!("CARGO_BIN_EXE_query"), &endpoint())
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
             .env("EVENTS_TABLE", &events)
             .env("AGGREGATES_TABLE", &aggregates)
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
     );
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apigw_user_events.json");
-    let invoke = Command::new("cargo")
-        .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port.to_string(), "--data-file", fixture])
-        .output()
-        .unwrap();
-    assert!(invoke.status.success(), "invoke failed: {}", String::from_utf8_lossy(&invoke.stderr));
-    let response: serde_json::Value = serde_json::from_slice(&invoke.stdout).unwrap();
+    let response = emulator.invoke(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apigw_user_events.json")));
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["headers"]["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
