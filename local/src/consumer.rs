@@ -3,12 +3,13 @@
 //! in one transaction. A batch that fails is read again from the same checkpoint.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use pipeline::SchemaRegistry;
 use pipeline::flow::{BatchFlow, Sinks};
+use rusqlite::Connection;
 use tokio::time::Instant;
 
 use crate::aggregates::LocalAggregateStore;
@@ -38,7 +39,8 @@ pub struct ConsumerStats {
 
 pub struct ConsumerConfig {
     pub shard: u32,
-    pub db_path: PathBuf,
+    /// The connection every consumer writes `pipeline.db` through, one at a time.
+    pub db: Arc<Mutex<Connection>>,
     pub archive_root: PathBuf,
     pub registry: Arc<SchemaRegistry>,
     pub reader: StreamReader,
@@ -50,22 +52,21 @@ pub struct ConsumerConfig {
 /// Runs one shard's consumer until `stop` is set and the shard is drained.
 pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let id = shard_id(config.shard);
-    let mut db = store::open(&config.db_path)?;
-    let reader = config.reader.connect()?;
+    let db = || config.db.lock().unwrap_or_else(|e| e.into_inner());
+    let reader = &config.reader;
     let staged = Arc::new(Staged::default());
     let flow = BatchFlow::new(
         Arc::clone(&config.registry),
         Sinks {
             events: LocalEventStore(Arc::clone(&staged)),
-            archive: LocalArchive::recover(&config.archive_root, &id, Arc::clone(&staged), &db)?,
+            archive: LocalArchive::recover(&config.archive_root, &id, Arc::clone(&staged), &db())?,
             bad_rows: LocalBadRowStore(Arc::clone(&staged)),
             aggregates: LocalAggregateStore(Arc::clone(&staged)),
         },
     );
-    let mut checkpoint = store::checkpoint(&db, &id)?;
-    // Records at or before the checkpoint were processed before a restart (the lag at
-    // start-up counts only those after it).
-    reader.trim(config.shard, checkpoint)?;
+    // Records at or before the checkpoint were processed before a restart: the stream
+    // knows (its lag at start-up counts only those after it) and drops them.
+    let mut checkpoint = store::checkpoint(&db(), &id)?;
     loop {
         // Errors here are transient (a busy database, a full disk): log, wait, read again.
         let batch = match reader.read(config.shard, checkpoint, BATCH_RECORDS) {
@@ -80,10 +81,10 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         if batch.is_empty() {
             if config.stop.load(Ordering::Relaxed) {
                 // Drained: finish every archive file so that its events are readable.
-                archive.roll(&db, true)?;
+                archive.roll(&db(), true)?;
                 return Ok(());
             }
-            roll(archive, &db, &id);
+            roll(archive, &db(), &id);
             tokio::time::sleep(IDLE_POLL).await;
             continue;
         }
@@ -98,7 +99,9 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
             tokio::time::sleep(RETRY_WAIT).await;
             continue;
         }
-        if let Err(e) = staged.commit(&mut db, &id, last) {
+        // The connection is released here, not held through the retry's wait below.
+        let committed = staged.commit(&mut db(), &id, last);
+        if let Err(e) = committed {
             tracing::error!(shard = %id, error = %e, "cannot store the batch; processing it again");
             staged.clear();
             archive.rollback();
@@ -107,13 +110,9 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         }
         checkpoint = last;
         archive.committed();
-        roll(archive, &db, &id);
+        roll(archive, &db(), &id);
         let n = records.len() as u64;
-        if let Err(e) = reader.trim(config.shard, checkpoint) {
-            // Harmless: records up to the checkpoint are never read again; trimmed later.
-            tracing::warn!(shard = %id, error = %e, "cannot trim the stream");
-        }
-        config.counters.add_consumed(config.shard, n);
+        config.counters.processed(config.shard, checkpoint, n);
         let stats = &config.stats;
         stats.processed.fetch_add(n, Ordering::Relaxed);
         stats.events.fetch_add(report.counts.valid as u64, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! `pipeline-local`: the whole pipeline on one machine (`pipeline up`).
 //!
-//! The ingest API ([`ingest`]) appends to a durable SQLite stream ([`stream`]); one
+//! The ingest API ([`ingest`]) appends to a durable log on disk ([`stream`]); one
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
 //! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores.
 
@@ -142,8 +142,11 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let processed = (0..config.shards)
         .map(|shard| store::checkpoint(&db, &shard::shard_id(shard)))
         .collect::<rusqlite::Result<Vec<u64>>>()?;
-    drop(db);
-    let (writer, reader) = stream::start(&config.data_dir.join("stream.db"), config.shards, &processed)?;
+    let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
+    // One connection writes for every consumer: SQLite takes one writer at a time anyway,
+    // and with several writing connections there is nearly always one inside the log, so it
+    // is never restarted and grows by gigabytes under load.
+    let db = Arc::new(std::sync::Mutex::new(db));
     let (key, new_key) = api_key(&config.data_dir, config.api_key.clone())?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
@@ -159,7 +162,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     for shard in 0..config.shards {
         let consumer = ConsumerConfig {
             shard,
-            db_path: db_path.clone(),
+            db: Arc::clone(&db),
             archive_root: config.data_dir.join("archive"),
             registry: Arc::clone(&registry),
             reader: reader.clone(),

@@ -1,12 +1,9 @@
 //! SQLite settings every local-mode connection shares (each connection is used by one
-//! thread at a time, so all are opened without SQLite's per-call mutexes): WAL with `synchronous=FULL` (a
-//! commit is on disk when it returns), a page cache large enough for the hot part of the
-//! B-trees, memory-mapped reads, and checkpoints moved off the write path where latency
-//! matters (the stream's writer).
+//! thread at a time, so all are opened without SQLite's per-call mutexes): WAL with
+//! `synchronous=FULL` (a commit is on disk when it returns), a page cache large enough for
+//! the hot part of the B-trees, and memory-mapped reads.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -16,8 +13,6 @@ use rusqlite::{Connection, OpenFlags};
 pub const CACHE_MIB: i64 = 64;
 /// Bytes of the database file read through a memory map instead of `pread`.
 pub const MMAP_BYTES: i64 = 1 << 30;
-/// How often the background checkpointer copies the write-ahead log into the database.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// A configured read-write connection to `path`, which must exist unless `create`.
 pub fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
@@ -38,31 +33,4 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(Duration::from_secs(10))
-}
-
-/// Stops `conn` from checkpointing after its own commits (a checkpoint copies the whole
-/// log and would stall the commit that triggers it); [`spawn_checkpointer`] does it instead.
-pub fn without_autocheckpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "wal_autocheckpoint", 0)
-}
-
-/// Checkpoints `path` every [`CHECKPOINT_EVERY`] from a thread of its own until `stop`.
-pub fn spawn_checkpointer(path: &Path, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let path: PathBuf = path.to_path_buf();
-    std::thread::Builder::new().name("checkpointer".into()).spawn(move || {
-        let conn = match open(&path, false) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, db = %path.display(), "cannot open the database to checkpoint it");
-                return;
-            }
-        };
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            // PASSIVE never waits for readers or writers; what it cannot copy now, it copies next time.
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, db = %path.display(), "checkpoint failed; trying again");
-            }
-        }
-    })
 }

@@ -36,9 +36,9 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
         sk TEXT NOT NULL,
         event_type TEXT NOT NULL,
         payload TEXT NOT NULL,
-        ttl INTEGER NOT NULL,
-        PRIMARY KEY (pk, sk)
-    ) WITHOUT ROWID;
+        ttl INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pk, sk);
     CREATE TABLE IF NOT EXISTS bad_rows (
         shard_id TEXT NOT NULL,
         sequence_number TEXT NOT NULL,
@@ -88,7 +88,9 @@ impl Staged {
 
     /// Stores the staged rows and moves `shard_id`'s checkpoint to `through`, atomically.
     pub fn commit(&self, conn: &mut Connection, shard_id: &str, through: u64) -> rusqlite::Result<(usize, usize)> {
-        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        // In key order, consecutive inserts land on the same index pages.
+        events.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let bad_rows = std::mem::take(&mut *self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()));
         let partials = std::mem::take(&mut *self.partials.lock().unwrap_or_else(|e| e.into_inner()));
         let archive_files = std::mem::take(&mut *self.archive_files.lock().unwrap_or_else(|e| e.into_inner()));
