@@ -1,0 +1,97 @@
+//! The real `aggregator` binary through the Lambda Runtime API: partial aggregates are
+//! written to moto_server's DynamoDB as the processor writes them, cargo-lambda's emulator
+//! serves the API, and `cargo lambda invoke` sends an EventBridge scheduled event.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use pipeline::sink::{AggregateStore, BatchKey, Indexed};
+use pipeline::workload::{Workload, WorkloadConfig};
+use pipeline_aws::aggregates::DynamoAggregateStore;
+
+#[path = "../../testing/runtime_emulator.rs"]
+mod runtime_emulator;
+use runtime_emulator::{Emulator, Running};
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto_server and sets it")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
+async fn a_scheduled_event_merges_the_partials_into_rows() {
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("aggregator-runtime-{}", std::process::id());
+    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
+    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    dynamo
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+
+    // One processed batch's partials, as the processor writes them.
+    let registry = pipeline::SchemaRegistry::embedded().unwrap();
+    let records = Workload::new(WorkloadConfig { users: 50, oversize_ratio: 0.0, ..WorkloadConfig::default() })
+        .records(400, "shardId-000000000000");
+    let outcomes = pipeline::batch::process_batch(&registry, &records, chrono::Utc::now());
+    let events: Vec<Indexed<'_, pipeline::EnrichedEvent>> =
+        outcomes.iter().enumerate().filter_map(|(record, o)| o.as_event().map(|item| Indexed { record, item })).collect();
+    let windows: BTreeSet<_> = events.iter().map(|e| pipeline::aggregate::WindowKey::of(e.item)).collect();
+    let batch = BatchKey { shard_id: "shardId-000000000000".into(), first_sequence_number: records[0].sequence_number.clone() };
+    let written = DynamoAggregateStore::new(dynamo.clone(), &table)
+        .put_partials(&batch, &events, tokio::time::Instant::now() + std::time::Duration::from_secs(60))
+        .await;
+    assert!(written.failed.is_empty(), "{written:?}");
+
+    let emulator = Emulator::start();
+    let _function = Running(
+        emulator
+            .function(env!("CARGO_BIN_EXE_aggregator"), &endpoint())
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AGGREGATES_TABLE", &table)
+            .env("EVENTS_TABLE", "unused-by-the-aggregator")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let fixture = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scheduled_event.json"));
+    let summary = emulator.invoke(fixture);
+    assert_eq!(summary["windows"], windows.len(), "{summary}");
+    assert_eq!(summary["rows"]["minute"], windows.len(), "{summary}");
+
+    // The minute rows add up to the batch's valid events.
+    let items = dynamo.scan().table_name(&table).send().await.unwrap().items.unwrap_or_default();
+    let minute_counts: u64 = items
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("AGG#minute#"))
+        .map(|i| i["count"].as_n().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(minute_counts, events.len() as u64);
+
+    // Nothing is left to merge: a second invocation finds no window.
+    let again = emulator.invoke(fixture);
+    assert_eq!(again["windows"], 0, "{again}");
+}
+
+#[test]
+fn a_missing_setting_stops_init_with_its_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aggregator")).env_clear().env("EVENTS_TABLE", "events").output().unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("AGGREGATES_TABLE"), "{text}");
+}
