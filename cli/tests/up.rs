@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -170,6 +170,35 @@ fn a_port_in_use_is_a_clear_start_up_error() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("cannot listen") && text.contains(&port.to_string()), "{text}");
+}
+
+#[test]
+fn a_data_dir_in_use_is_a_clear_start_up_error_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = up(dir.path(), free_port());
+    let stream_files = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("stream")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = stream_files();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["up", "--data-dir", dir.path().to_str().unwrap(), "--listen", &format!("127.0.0.1:{}", free_port()), "--api-key", KEY])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while second.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = second.kill();
+    let out = second.wait_with_output().unwrap();
+    assert!(!out.status.success(), "a second pipeline started on the same data directory");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("in use by another `pipeline up`") && text.contains(&format!("pid {}", running.child.id())), "{text}");
+    assert_eq!(stream_files(), before, "the second start created or removed no stream file");
+    assert_eq!(ureq::get(&format!("{}/health", running.base)).call().unwrap().status(), 200);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::aggregates::LocalAggregateStore;
 use crate::archive::LocalArchive;
 use crate::shard::shard_id;
 use crate::store::{self, LocalBadRowStore, LocalEventStore, Staged};
-use crate::stream::{StreamCounters, StreamReader};
+use crate::stream::{LogError, StreamCounters, StreamReader};
 
 /// Records read and processed together at most (Kinesis' largest batch).
 pub const BATCH_RECORDS: usize = 10_000;
@@ -68,9 +68,11 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     // knows (its lag at start-up counts only those after it) and drops them.
     let mut checkpoint = store::checkpoint(&db(), &id)?;
     loop {
-        // Errors here are transient (a busy database, a full disk): log, wait, read again.
+        // Errors here are transient (a busy disk, a full one): log, wait, read again. A
+        // damaged record is not: reading it again would stall the shard for ever.
         let batch = match reader.read(config.shard, checkpoint, BATCH_RECORDS) {
             Ok(batch) => batch,
+            Err(e @ LogError::Corrupt { .. }) => return Err(anyhow::Error::new(e).context(format!("shard {id} cannot go on"))),
             Err(e) => {
                 tracing::error!(shard = %id, error = %e, "cannot read the stream; retrying");
                 tokio::time::sleep(RETRY_WAIT).await;

@@ -135,6 +135,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     std::fs::write(&probe, b"")
         .with_context(|| format!("the data directory {} is not writable: pass --data-dir DIR", config.data_dir.display()))?;
     let _ = std::fs::remove_file(probe);
+    let _lock = lock_data_dir(&config.data_dir)?;
 
     let registry = Arc::new(SchemaRegistry::load(config.schemas_dir.as_deref())?);
     let db_path = config.data_dir.join("pipeline.db");
@@ -157,6 +158,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     // The core's rayon threads work for the consumers: same priority as theirs.
     let _ = rayon::ThreadPoolBuilder::new().start_handler(|_| lower_priority(CONSUMER_NICE)).build_global();
     let stop = Arc::new(AtomicBool::new(false));
+    // A consumer that cannot go on (a damaged stream) stops the pipeline with its error.
+    let failed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(ConsumerStats::default());
     let mut consumers = Vec::new();
     for shard in 0..config.shards {
@@ -174,9 +177,15 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         // and must not hold the threads that serve HTTP. Under overload, acknowledging
         // requests comes first: consumers run at a lower CPU priority and drain the durable
         // backlog with what is left (the lag limit's 429 bounds how far they fall behind).
+        let failed = Arc::clone(&failed);
         let thread = std::thread::Builder::new().name(format!("consumer-{shard}")).spawn(move || {
             lower_priority(CONSUMER_NICE);
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer))
+            let result = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer));
+            if let Err(e) = &result {
+                tracing::error!(error = format!("{e:#}"), "a consumer stopped: shutting down");
+                failed.notify_one();
+            }
+            result
         })?;
         consumers.push(thread);
     }
@@ -209,7 +218,13 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     );
 
     let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), Arc::clone(&stats), writer.clone());
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let stopping = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = failed.notified() => {}
+        }
+    };
+    axum::serve(listener, router(state)).with_graceful_shutdown(stopping).await?;
     println!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
@@ -243,6 +258,33 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
             );
         }
     }))
+}
+
+/// Takes `dir` for this process until it exits: two pipelines on one data directory would
+/// write the same stream files.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::Write;
+    let path = dir.join("LOCK");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            let pid = pid.trim();
+            let by = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
+            bail!("the data directory {} is in use by another `pipeline up`{by}: stop it, or pass another --data-dir", dir.display());
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+    file.set_len(0)?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
 }
 
 async fn shutdown_signal() {

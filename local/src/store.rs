@@ -26,6 +26,13 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     };
     let conn = crate::sqlite::open(path, true).map_err(unusable)?;
     conn.execute_batch(SCHEMA).map_err(unusable)?;
+    // A database from before events were a rowid table has `(pk, sk)` as its key already.
+    let keyed: bool = conn
+        .query_row("SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE type = 'table' AND name = 'events'", [], |r| r.get(0))
+        .map_err(unusable)?;
+    if !keyed {
+        conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pk, sk);").map_err(unusable)?;
+    }
     conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::archive::SCHEMA).map_err(unusable)?;
     Ok(conn)
@@ -38,7 +45,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
         payload TEXT NOT NULL,
         ttl INTEGER NOT NULL
     );
-    CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pk, sk);
     CREATE TABLE IF NOT EXISTS bad_rows (
         shard_id TEXT NOT NULL,
         sequence_number TEXT NOT NULL,
@@ -90,7 +96,8 @@ impl Staged {
     pub fn commit(&self, conn: &mut Connection, shard_id: &str, through: u64) -> rusqlite::Result<(usize, usize)> {
         let mut events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
         // In key order, consecutive inserts land on the same index pages.
-        events.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        // Stable: of two events with one key, the later record is inserted last and kept.
+        events.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let bad_rows = std::mem::take(&mut *self.bad_rows.lock().unwrap_or_else(|e| e.into_inner()));
         let partials = std::mem::take(&mut *self.partials.lock().unwrap_or_else(|e| e.into_inner()));
         let archive_files = std::mem::take(&mut *self.archive_files.lock().unwrap_or_else(|e| e.into_inner()));

@@ -27,11 +27,11 @@ use tokio::sync::oneshot;
 
 use crate::shard::shard_id;
 pub use log::LogError;
-use log::{AppendFailure, FrameWriter, LogFile};
+use log::{AppendFailure, CommitWriter, FrameWriter, LogFile};
 
 /// Append requests that may wait for the writer; beyond this the ingest API answers 503.
 pub const QUEUED_REQUESTS: usize = 512;
-/// Requests committed in one transaction at most.
+/// Requests written in one group commit at most.
 pub const REQUESTS_PER_COMMIT: usize = 256;
 /// Records accepted but not yet processed, beyond which the ingest API answers 429.
 pub const MAX_LAG_RECORDS: u64 = 2_000_000;
@@ -73,6 +73,8 @@ pub enum AppendError {
 
 struct AppendRequest {
     records: Vec<NewRecord>,
+    /// Bytes of the records' keys and data.
+    bytes: usize,
     arrival: DateTime<Utc>,
     reply: oneshot::Sender<Result<Vec<Appended>, String>>,
 }
@@ -306,10 +308,14 @@ impl LogWriter {
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            let mut bytes = first.bytes;
             let mut group = vec![first];
-            while group.len() < REQUESTS_PER_COMMIT {
+            while group.len() < REQUESTS_PER_COMMIT && bytes < log::MAX_COMMIT_BYTES {
                 match requests.try_recv() {
-                    Ok(request) => group.push(request),
+                    Ok(request) => {
+                        bytes += request.bytes;
+                        group.push(request);
+                    }
                     Err(_) => break,
                 }
             }
@@ -337,7 +343,7 @@ impl LogWriter {
         if let Some(why) = &self.broken {
             return Err(why.clone());
         }
-        self.buf.clear();
+        CommitWriter::begin(&mut self.buf);
         let mut next = self.next.clone();
         let mut frames = Vec::new();
         let mut assigned = Vec::with_capacity(group.len());
@@ -361,6 +367,7 @@ impl LogWriter {
             }
             assigned.push(out.into_iter().flatten().collect());
         }
+        CommitWriter::seal(&mut self.buf);
         if self.len > 0 && self.len + self.buf.len() as u64 > log::ROLL_BYTES {
             let number = self.files.back().map_or(0, |f| f.file.number) + 1;
             let file = LogFile::create(&self.dir, number).map_err(|e| e.to_string())?;
@@ -441,7 +448,8 @@ impl StreamWriter {
             return Err(AppendError::Lagging(lag));
         }
         let (reply, answer) = oneshot::channel();
-        let request = AppendRequest { records, arrival: Utc::now(), reply };
+        let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+        let request = AppendRequest { records, bytes, arrival: Utc::now(), reply };
         match self.requests.try_send(request) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(AppendError::QueueFull),

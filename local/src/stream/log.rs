@@ -1,12 +1,16 @@
-//! The stream's files: an append-only log of checksummed *frames*. A frame is one request's
-//! records of one shard, with consecutive sequence numbers. Files are named by a counter
-//! (`00000000000000000001.log`), rolled by size, and deleted whole once every frame in them
-//! is processed. At start-up a frame torn by a crash (the tail of the last file, never
-//! acknowledged) is cut off; a bad frame anywhere else is corruption and stops the start.
+//! The stream's files: an append-only log of *commits*, each holding checksummed *frames*.
+//! A frame is one request's records of one shard, with consecutive sequence numbers; a
+//! commit is what one group commit wrote with one write and one sync. Files are named by a
+//! counter (`00000000000000000001.log`), rolled by size, and deleted whole once every frame
+//! in them is processed. At start-up a commit torn by a crash (the last one of the last
+//! file: it was never acknowledged) is cut off; damage anywhere else is corruption and
+//! stops the start, naming the file and the offset.
 //!
-//! A frame: a 36-byte header (magic, payload length, shard, record count, first sequence
-//! number, arrival time in ms, CRC-32 of the header's other fields and the payload), then
-//! per record: partition key length (u32 LE), key, data length (u32 LE), data.
+//! A commit: a 12-byte header (magic `PLC1`, length and CRC-32 of the frames that follow),
+//! then its frames. A frame: a 36-byte header (magic `PLS1`, payload length, shard, record
+//! count, first sequence number, arrival time in ms, CRC-32 of the header's other fields
+//! and the payload), then per record: partition key length (u32 LE), key, data length
+//! (u32 LE), data.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read};
@@ -19,6 +23,12 @@ pub const ROLL_BYTES: u64 = 64 << 20;
 /// Bytes before a frame's payload.
 pub const HEADER_BYTES: usize = 36;
 const MAGIC: [u8; 4] = *b"PLS1";
+/// Bytes before a commit's frames.
+pub const COMMIT_HEADER_BYTES: usize = 12;
+const COMMIT_MAGIC: [u8; 4] = *b"PLC1";
+/// A commit holds at most this many bytes of frames (the writer stops grouping requests
+/// before it; one request alone may take it past, by at most one request's 5 MiB).
+pub const MAX_COMMIT_BYTES: usize = 32 << 20;
 /// A frame's payload is at most this long: a request's body is at most 5 MiB after
 /// decompression, and a frame holds part of one request.
 const MAX_PAYLOAD: usize = 64 << 20;
@@ -56,18 +66,23 @@ impl LogFile {
         Ok(Self { number, path, file })
     }
 
-    /// Creates file `number` in `dir`, durably (the directory entry is synced too).
+    /// Creates file `number` in `dir`, durably (the directory entry is synced too). If that
+    /// fails the file is removed again, so that the next attempt can create it.
     pub fn create(dir: &Path, number: u64) -> Result<Self, LogError> {
         let file = Self::open(dir, number, true)?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(LogError::io(dir))?;
+        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            let _ = std::fs::remove_file(&file.path);
+            return Err(LogError::Io { path: dir.to_path_buf(), source: e });
+        }
         Ok(file)
     }
 
-    /// Writes `bytes` at `offset` and syncs them to disk. A failed write is cut back off, so
-    /// that no partial frame stays ahead of later ones.
+    /// Writes `bytes` (a commit: see [`CommitWriter`]) at `offset` and syncs them to disk. A
+    /// failed write is cut back off, durably, so that no partial commit stays ahead of later
+    /// ones.
     pub fn append(&self, offset: u64, bytes: &[u8]) -> Result<(), AppendFailure> {
         if let Err(e) = self.file.write_all_at(bytes, offset) {
-            return Err(match self.file.set_len(offset) {
+            return Err(match self.file.set_len(offset).and_then(|()| self.file.sync_all()) {
                 Ok(()) => AppendFailure::Write(LogError::Io { path: self.path.clone(), source: e }),
                 Err(_) => AppendFailure::Broken(LogError::Io { path: self.path.clone(), source: e }),
             });
@@ -187,8 +202,28 @@ impl Frame {
     }
 }
 
-/// Builds frames into a buffer: [`FrameWriter::begin`], then [`FrameWriter::record`] per
-/// record, then [`FrameWriter::finish`].
+/// Builds one commit in a buffer: [`CommitWriter::begin`], its frames, then
+/// [`CommitWriter::seal`].
+pub struct CommitWriter;
+
+impl CommitWriter {
+    /// Clears `out` and leaves room for the commit's header.
+    pub fn begin(out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&[0; COMMIT_HEADER_BYTES]);
+    }
+
+    /// Fills in the header of the commit in `out`.
+    pub fn seal(out: &mut [u8]) {
+        let (head, frames) = out.split_at_mut(COMMIT_HEADER_BYTES);
+        head[..4].copy_from_slice(&COMMIT_MAGIC);
+        head[4..8].copy_from_slice(&(frames.len() as u32).to_le_bytes());
+        head[8..].copy_from_slice(&crc32fast::hash(frames).to_le_bytes());
+    }
+}
+
+/// Builds frames into a commit's buffer: [`FrameWriter::begin`], then
+/// [`FrameWriter::record`] per record, then [`FrameWriter::finish`].
 pub struct FrameWriter<'a> {
     out: &'a mut Vec<u8>,
     start: usize,
@@ -238,7 +273,7 @@ pub struct Recovered {
     pub frames: Vec<Found>,
 }
 
-/// Reads every log file in `dir` (created if missing) and checks every frame.
+/// Reads every log file in `dir` (created if missing) and checks every commit and frame.
 pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     std::fs::create_dir_all(dir).map_err(LogError::io(dir))?;
     let mut numbers = Vec::new();
@@ -253,17 +288,14 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     let mut recovered = Recovered { files: Vec::new(), frames: Vec::new() };
     for (i, &number) in numbers.iter().enumerate() {
         let file = Arc::new(LogFile::open(dir, number, false)?);
-        let last = i + 1 == numbers.len();
         let (frames, end) = scan(&file)?;
-        let size = file.file.metadata().map_err(LogError::io(&file.path))?.len();
-        if end < size {
-            let corrupt = LogError::Corrupt { path: file.path.clone(), offset: end, why: "a frame is incomplete or damaged" };
-            if !last {
-                return Err(corrupt);
+        if let Some(torn) = end {
+            if i + 1 < numbers.len() {
+                return Err(LogError::Corrupt { path: file.path.clone(), offset: torn, why: "a commit is incomplete" });
             }
             // Only the last commit can be torn, and it was never acknowledged.
-            tracing::warn!(file = %file.path.display(), at = end, "cutting off a commit torn by a crash");
-            file.file.set_len(end).and_then(|()| file.file.sync_all()).map_err(LogError::io(&file.path))?;
+            tracing::warn!(file = %file.path.display(), at = torn, "cutting off a commit torn by a crash");
+            file.file.set_len(torn).and_then(|()| file.file.sync_all()).map_err(LogError::io(&file.path))?;
         }
         recovered.frames.extend(frames.into_iter().map(|(header, offset)| Found { header, file: Arc::clone(&file), offset }));
         recovered.files.push(file);
@@ -271,24 +303,71 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     Ok(recovered)
 }
 
-/// The good frames of `file` from its start, and where they end.
-fn scan(file: &LogFile) -> Result<(Vec<(Header, u64)>, u64), LogError> {
+/// The frames of `file`, and where a torn last commit starts if there is one. A damaged
+/// commit with more of the file after it is corruption.
+fn scan(file: &LogFile) -> Result<(Vec<(Header, u64)>, Option<u64>), LogError> {
+    let size = file.file.metadata().map_err(LogError::io(&file.path))?.len();
     let mut reader = BufReader::with_capacity(1 << 20, &file.file);
     let mut frames = Vec::new();
     let mut offset = 0u64;
-    let mut head = [0u8; HEADER_BYTES];
-    let mut payload = Vec::new();
+    let mut head = [0u8; COMMIT_HEADER_BYTES];
+    let mut commit = Vec::new();
+    let corrupt = |offset, why| LogError::Corrupt { path: file.path.clone(), offset, why };
     loop {
+        if offset == size {
+            return Ok((frames, None));
+        }
         if !read_full(&mut reader, &mut head).map_err(LogError::io(&file.path))? {
-            return Ok((frames, offset));
+            return Ok((frames, Some(offset)));
         }
-        let Ok(header) = Header::parse(&head) else { return Ok((frames, offset)) };
-        payload.resize(header.payload_len as usize, 0);
-        if !read_full(&mut reader, &mut payload).map_err(LogError::io(&file.path))? || header.check(&payload).is_err() {
-            return Ok((frames, offset));
+        if head[..4] != COMMIT_MAGIC {
+            // A crash can leave a file longer than what reached it, the rest zeros.
+            return if zeros_to_end(&mut reader, &head).map_err(LogError::io(&file.path))? {
+                Ok((frames, Some(offset)))
+            } else {
+                Err(corrupt(offset, "no commit starts here"))
+            };
         }
-        frames.push((header, offset));
-        offset += (HEADER_BYTES + payload.len()) as u64;
+        let len = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as u64;
+        let end = offset + COMMIT_HEADER_BYTES as u64 + len;
+        if end > size {
+            return Ok((frames, Some(offset)));
+        }
+        commit.resize(len as usize, 0);
+        reader.read_exact(&mut commit).map_err(LogError::io(&file.path))?;
+        if crc32fast::hash(&commit) != u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) {
+            return if end == size { Ok((frames, Some(offset))) } else { Err(corrupt(offset, "a commit's checksum does not match")) };
+        }
+        // A commit whose checksum matches was written whole: its frames must all be good.
+        let mut at = 0usize;
+        while at < commit.len() {
+            let frame_offset = offset + (COMMIT_HEADER_BYTES + at) as u64;
+            let header = Header::parse(&commit[at..]).map_err(|why| corrupt(frame_offset, why))?;
+            let payload = commit
+                .get(at + HEADER_BYTES..at + HEADER_BYTES + header.payload_len as usize)
+                .ok_or_else(|| corrupt(frame_offset, "a frame runs past its commit"))?;
+            header.check(payload).map_err(|why| corrupt(frame_offset, why))?;
+            frames.push((header, frame_offset));
+            at += HEADER_BYTES + payload.len();
+        }
+        offset = end;
+    }
+}
+
+/// Whether `head` and the rest of `reader` are all zero bytes.
+fn zeros_to_end(reader: &mut impl Read, head: &[u8]) -> std::io::Result<bool> {
+    if head.iter().any(|&b| b != 0) {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(n) if buf[..n].iter().any(|&b| b != 0) => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -310,62 +389,83 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
 mod tests {
     use super::*;
 
-    fn frame(out: &mut Vec<u8>, shard: u32, first_seq: u64, records: &[(&str, &[u8])]) -> (Header, usize) {
-        let mut frame = FrameWriter::begin(out);
-        for (key, data) in records {
-            frame.record(key, data);
+    /// One commit of frames, each `(shard, first_seq, records)`; the frames' offsets in it.
+    fn commit(frames: &[(u32, u64, &[(&str, &[u8])])]) -> (Vec<u8>, Vec<(Header, usize)>) {
+        let mut buf = Vec::new();
+        CommitWriter::begin(&mut buf);
+        let mut at = Vec::new();
+        for (shard, first_seq, records) in frames {
+            let mut frame = FrameWriter::begin(&mut buf);
+            for (key, data) in *records {
+                frame.record(key, data);
+            }
+            at.push(frame.finish(*shard, *first_seq, 1_700_000_000_000));
         }
-        frame.finish(shard, first_seq, 1_700_000_000_000)
+        CommitWriter::seal(&mut buf);
+        (buf, at)
+    }
+
+    fn shards_and_seqs(recovered: &Recovered) -> Vec<(u64, u32, u64)> {
+        recovered.frames.iter().map(|f| (f.file.number, f.header.shard, f.header.first_seq)).collect()
     }
 
     #[test]
     fn frames_round_trip_and_refuse_damage() {
         let dir = tempfile::tempdir().unwrap();
         let file = LogFile::create(dir.path(), 1).unwrap();
-        let mut buf = Vec::new();
-        frame(&mut buf, 0, 1, &[("user-1", b"{\"a\":1}"), ("", b""), ("k", &[0xff, 0x00])]);
-        let (second, at) = frame(&mut buf, 3, 10, &[("u", b"{}")]);
+        let (buf, at) = commit(&[(0, 1, &[("user-1", b"{\"a\":1}"), ("", b""), ("k", &[0xff, 0x00])]), (3, 10, &[("u", b"{}")])]);
         file.append(0, &buf).unwrap();
 
-        let read = file.read_frame(at as u64, second.payload_len).unwrap();
+        let (second, offset) = at[1];
+        let read = file.read_frame(offset as u64, second.payload_len).unwrap();
         assert_eq!((read.header.shard, read.header.first_seq, read.header.last_seq()), (3, 10, 10));
         assert_eq!(read.records().unwrap(), [("u".to_string(), b"{}".to_vec())]);
-        let first = file.read_frame(0, (at - HEADER_BYTES) as u32).unwrap();
+        let first = file.read_frame(at[0].1 as u64, at[0].0.payload_len).unwrap();
         assert_eq!(
             first.records().unwrap(),
             [("user-1".into(), b"{\"a\":1}".to_vec()), (String::new(), Vec::new()), ("k".into(), vec![0xff, 0x00])]
         );
+        assert_eq!(shards_and_seqs(&recover(dir.path()).unwrap()), [(1, 0, 1), (1, 3, 10)]);
 
         // One flipped byte in the payload is caught by the checksum.
-        file.file.write_all_at(b"X", at as u64 + HEADER_BYTES as u64).unwrap();
-        assert!(matches!(file.read_frame(at as u64, second.payload_len), Err(LogError::Corrupt { .. })));
+        file.file.write_all_at(b"X", (offset + HEADER_BYTES) as u64).unwrap();
+        assert!(matches!(file.read_frame(offset as u64, second.payload_len), Err(LogError::Corrupt { .. })));
     }
 
     #[test]
-    fn recovery_cuts_a_torn_tail_off_the_last_file_only() {
+    fn recovery_cuts_a_torn_last_commit_and_refuses_damage_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut buf = Vec::new();
-        frame(&mut buf, 0, 1, &[("a", b"1"), ("b", b"2")]);
-        let whole = buf.len();
-        frame(&mut buf, 1, 1, &[("c", b"3")]);
-        let old = LogFile::create(dir.path(), 1).unwrap();
-        old.append(0, &buf).unwrap();
-        let last = LogFile::create(dir.path(), 2).unwrap();
-        last.append(0, &buf[..buf.len() - 1]).unwrap();
+        let (one, _) = commit(&[(0, 1, &[("a", b"1"), ("b", b"2")]), (1, 1, &[("c", b"3")])]);
+        let (two, _) = commit(&[(0, 3, &[("d", b"4")])]);
+        let file = LogFile::create(dir.path(), 1).unwrap();
+        file.append(0, &one).unwrap();
+        let whole = one.len() as u64;
+        let size = || std::fs::metadata(&file.path).unwrap().len();
 
-        let recovered = recover(dir.path()).unwrap();
-        assert_eq!(recovered.files.iter().map(|f| f.number).collect::<Vec<_>>(), [1, 2]);
-        let shards: Vec<(u64, u32, u64)> =
-            recovered.frames.iter().map(|f| (f.file.number, f.header.shard, f.header.first_seq)).collect();
-        assert_eq!(shards, [(1, 0, 1), (1, 1, 1), (2, 0, 1)]);
-        assert_eq!(std::fs::metadata(&last.path).unwrap().len(), whole as u64, "the torn frame is cut off");
+        // Torn in three ways: cut short, damaged in its last bytes, or zeros where it was to go.
+        for torn in [two[..two.len() - 1].to_vec(), [&two[..two.len() - 1], b"X"].concat(), vec![0; 100]] {
+            file.append(whole, &torn).unwrap();
+            let recovered = recover(dir.path()).unwrap();
+            assert_eq!(shards_and_seqs(&recovered), [(1, 0, 1), (1, 1, 1)]);
+            assert_eq!(size(), whole, "the torn commit is cut off");
+        }
 
-        // The same damage in a file that is not the last is corruption: nothing is dropped.
-        last.append(whole as u64, &buf[whole..buf.len() - 1]).unwrap();
-        LogFile::create(dir.path(), 3).unwrap();
+        // Damage in a commit with another after it: corruption, and nothing is cut.
+        file.append(whole, &two).unwrap();
+        let (three, _) = commit(&[(1, 2, &[("e", b"5")])]);
+        file.append(whole + two.len() as u64, &three).unwrap();
+        assert_eq!(shards_and_seqs(&recover(dir.path()).unwrap()), [(1, 0, 1), (1, 1, 1), (1, 0, 3), (1, 1, 2)]);
+        file.file.write_all_at(b"X", whole + COMMIT_HEADER_BYTES as u64 + HEADER_BYTES as u64).unwrap();
+        let full = size();
         match recover(dir.path()) {
-            Err(LogError::Corrupt { path, offset, .. }) => assert_eq!((path, offset), (last.path.clone(), whole as u64)),
+            Err(LogError::Corrupt { path, offset, .. }) => assert_eq!((path, offset), (file.path.clone(), whole)),
             other => panic!("expected corruption, got {:?}", other.map(|r| r.frames.len())),
         }
+        assert_eq!(size(), full);
+
+        // A torn commit at the end of a file that is not the last is corruption too.
+        file.file.set_len(whole + 5).unwrap();
+        LogFile::create(dir.path(), 2).unwrap();
+        assert!(matches!(recover(dir.path()), Err(LogError::Corrupt { offset, .. }) if offset == whole));
     }
 }
