@@ -5,43 +5,22 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use pipeline::sink::{AggregateStore, BatchKey, Indexed};
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline_aws::aggregates::DynamoAggregateStore;
 
+#[path = "../../testing/moto.rs"]
+mod moto;
 #[path = "../../testing/runtime_emulator.rs"]
 mod runtime_emulator;
 use runtime_emulator::{Emulator, Running};
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto_server and sets it")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
 async fn a_scheduled_event_merges_the_partials_into_rows() {
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
     let table = format!("aggregator-runtime-{}", std::process::id());
-    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
-    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
-    dynamo
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("create table");
+    moto::create_table(&dynamo, &table).await;
 
     // One processed batch's partials, as the processor writes them.
     let registry = pipeline::SchemaRegistry::embedded().unwrap();
@@ -60,7 +39,7 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
     let emulator = Emulator::start();
     let _function = Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_aggregator"), &endpoint())
+            .function(env!("CARGO_BIN_EXE_aggregator"), &moto::endpoint())
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env("AGGREGATES_TABLE", &table)
             .env("EVENTS_TABLE", "unused-by-the-aggregator")

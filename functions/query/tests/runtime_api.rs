@@ -4,46 +4,23 @@
 
 use std::process::{Command, Stdio};
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 
+#[path = "../../testing/moto.rs"]
+mod moto;
 #[path = "../../testing/runtime_emulator.rs"]
 mod runtime_emulator;
 use runtime_emulator::{Emulator, Running};
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto_server and sets it")
-}
-
-async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
-    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
-    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
-    dynamo
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("create table");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
 async fn the_binary_answers_an_api_gateway_proxy_event() {
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await;
+    let aws = moto::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let suffix = std::process::id();
     let (events, aggregates) = (format!("query-events-{suffix}"), format!("query-aggregates-{suffix}"));
-    create_table(&dynamo, &events).await;
-    create_table(&dynamo, &aggregates).await;
+    moto::create_table(&dynamo, &events).await;
+    moto::create_table(&dynamo, &aggregates).await;
     for second in 1..=3 {
         let sk = format!("2026-11-27T12:00:0{second}.000Z#e{second}");
         let payload = format!(r#"{{"event_type":"pageview","user_id":"u-7","timestamp":"2026-11-27T12:00:0{second}.000Z","event_id":"e{second}"}}"#);
@@ -62,7 +39,7 @@ async fn the_binary_answers_an_api_gateway_proxy_event() {
     let emulator = Emulator::start();
     let _function = Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_query"), &endpoint())
+            .function(env!("CARGO_BIN_EXE_query"), &moto::endpoint())
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
             .env("EVENTS_TABLE", &events)
             .env("AGGREGATES_TABLE", &aggregates)

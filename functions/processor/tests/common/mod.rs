@@ -14,23 +14,10 @@ pub fn fixture_event() -> KinesisEvent {
     serde_json::from_str(FIXTURE).expect("fixture is a Kinesis event")
 }
 
-/// The emulator's endpoint; `scripts/test.sh` starts moto_server and sets it.
-pub fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: these tests need moto_server (scripts/test.sh starts it), \
-         e.g. moto_server -p 5055 & AWS_ENDPOINT_URL=http://127.0.0.1:5055",
-    )
-}
-
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let endpoint = endpoint();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
+#[path = "../../../testing/moto.rs"]
+mod moto;
+#[allow(unused_imports)] // not every test file uses both
+pub use moto::{endpoint, sdk_config};
 
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     // moto serves buckets by path, not by virtual host.
@@ -39,23 +26,12 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 
 /// Creates the tables, the bucket and two delivery streams under fresh names.
 pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> ProcessorConfig {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     let dynamo = aws_sdk_dynamodb::Client::new(config);
     let suffix = format!("{name}-{}", std::process::id());
     let events_table = format!("events-{suffix}");
     let aggregates_table = format!("aggregates-{suffix}");
     for table in [&events_table, &aggregates_table] {
-        dynamo
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap())
-            .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-            .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
-            .send()
-            .await
-            .expect("create table");
+        moto::create_table(&dynamo, table).await;
     }
     let bucket = format!("pipeline-{suffix}").to_lowercase();
     s3_client(config).create_bucket().bucket(&bucket).send().await.expect("create bucket");

@@ -1,0 +1,40 @@
+//! Test helper shared by the functions' tests (included with `#[path]`): the SDK config for
+//! moto_server, and a table with the stack's key schema (`pk`, `sk`, both strings).
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+
+/// The emulator's endpoint; `scripts/test.sh` starts moto_server and sets it.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: these tests need moto_server (scripts/test.sh starts it), \
+         e.g. moto_server -p 5055 & AWS_ENDPOINT_URL=http://127.0.0.1:5055",
+    )
+}
+
+/// Dummy credentials, us-east-1, moto's endpoint.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
+
+/// Creates table `name` (on-demand, keys `pk` and `sk`).
+pub async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
+    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+}
