@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
 use pipeline::EnrichedEvent;
+use pipeline::gzip::{Compression, gzip};
 use pipeline::sink::{EventStore, Indexed, SinkReport};
 use tokio::time::Instant;
 
@@ -60,7 +61,7 @@ impl DynamoEventStore {
         } else {
             // Rare (events near the 1 MiB record limit): compressed JSON usually fits; the
             // archive keeps the event whole either way.
-            let packed = gzip(&event.json);
+            let packed = gzip(&event.json, Compression::fast());
             if packed.len() < MAX_ITEM_BYTES - 4096 {
                 item.insert("payload_gz".to_owned(), AttributeValue::B(Blob::new(packed)));
             } else {
@@ -81,13 +82,6 @@ pub fn gsi_shard(event_id: &str, shards: u32) -> u32 {
 /// derived from it are the same in every process.
 pub fn stable_hash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
 }
 
 fn key_of(item: &HashMap<String, AttributeValue>) -> (String, String) {

@@ -3,12 +3,12 @@
 //! only on the batch, so a replayed batch overwrites its own objects.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::future::join_all;
 use pipeline::sink::{BadRowStore, BatchKey, Indexed, SinkReport};
+use pipeline::gzip::{Compression, gzip};
 use pipeline::{BadRow, BadRowType};
 use tokio::time::Instant;
 
@@ -42,9 +42,7 @@ pub fn encode(rows: &[&BadRow]) -> std::io::Result<Vec<u8>> {
         serde_json::to_writer(&mut text, row)?;
         text.push(b'\n');
     }
-    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::default());
-    gz.write_all(&text)?;
-    gz.finish()
+    Ok(gzip(&text, Compression::default()))
 }
 
 impl BadRowStore for S3BadRowStore {

@@ -62,11 +62,7 @@ fn array<'a>(events: impl Iterator<Item = &'a [u8]>, capacity: usize) -> Vec<u8>
 }
 
 pub fn gzip(data: &[u8]) -> Bytes {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    Bytes::from(encoder.finish().unwrap_or_default())
+    Bytes::from(pipeline::gzip::gzip(data, pipeline::gzip::Compression::fast()))
 }
 
 /// How fast the generator runs: events made and the time spent making them (not the time

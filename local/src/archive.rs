@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pipeline::EnrichedEvent;
+use pipeline::gzip::{Compression, gzip};
 use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use rusqlite::{Connection, params};
 use tokio::time::Instant;
@@ -182,9 +183,7 @@ impl LocalArchive {
             text.extend_from_slice(&event.json);
             text.push(b'\n');
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::fast());
-        gz.write_all(&text)?;
-        let member = gz.finish()?;
+        let member = gzip(&text, Compression::fast());
 
         let mut open = self.open_files();
         let existing = open.iter().find(|(p, _)| p.parent() == Some(dir)).map(|(p, _)| p.clone());

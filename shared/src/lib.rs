@@ -5,6 +5,7 @@
 //! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), and the query API's requests and bodies ([`query`]).
+//! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
 //! The contracts it implements are in DESIGN.md sections 2-3; the reference workload
@@ -17,6 +18,8 @@ pub mod decode;
 pub mod enrich;
 #[cfg(feature = "flow")]
 pub mod flow;
+#[cfg(feature = "gzip")]
+pub mod gzip;
 pub mod json_tape;
 pub mod query;
 pub mod record;
