@@ -45,7 +45,7 @@ impl DynamoEventStore {
 
     /// The item stored for `event`.
     pub fn item(&self, event: &EnrichedEvent) -> HashMap<String, AttributeValue> {
-        let ttl = event.event_time.timestamp() + i64::from(self.ttl_days) * 86_400;
+        let ttl = event.arrival.timestamp() + i64::from(self.ttl_days) * 86_400;
         let shard = gsi_shard(&event.event_id, self.gsi_write_shards);
         let mut item = HashMap::from([
             ("pk".to_owned(), AttributeValue::S(event.partition_key())),

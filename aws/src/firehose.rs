@@ -172,6 +172,7 @@ mod tests {
             user_id: "1".into(),
             event_id: "e".into(),
             event_time: Utc::now(),
+            arrival: Utc::now(),
             sort_key: "k".into(),
             revenue: None,
         }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::aggregates::{StagedPartial, insert_partials};
 use crate::archive::StagedFile;
 
-/// Days an event is kept (the `ttl` column, as in DynamoDB).
+/// Days an event is kept after it arrived (the `ttl` column, as in DynamoDB).
 pub const EVENT_TTL_DAYS: i64 = 30;
 
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
@@ -142,7 +142,7 @@ impl EventStore for LocalEventStore {
         let mut staged = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
         for e in events {
             let event = e.item;
-            let ttl = event.event_time.timestamp() + EVENT_TTL_DAYS * 86_400;
+            let ttl = event.arrival.timestamp() + EVENT_TTL_DAYS * 86_400;
             let payload = String::from_utf8_lossy(&event.json).into_owned();
             staged.push((event.partition_key(), event.sort_key.clone(), event.event_type.to_string(), payload, ttl));
         }

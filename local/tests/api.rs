@@ -285,3 +285,21 @@ fn aggregates_follow_the_events_once_the_stream_has_caught_up() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn an_old_event_is_kept_for_the_ttl_from_its_arrival() {
+    let local = start();
+    let b = &local.base;
+    let old = json!([{"event_type": "pageview", "user_id": "u-old", "timestamp": "2020-01-01T00:00:00Z"}]);
+    let (status, _, _) = post(b, "/v1/events", Some(KEY), serde_json::to_vec(&old).unwrap(), false);
+    assert_eq!(status, 200);
+    let start = Instant::now();
+    while get(b, "/v1/users/u-old/events").1["events"].as_array().map_or(0, Vec::len) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the event was not stored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let db = rusqlite::Connection::open(local._dir.path().join("pipeline.db")).unwrap();
+    let ttl: i64 = db.query_row("SELECT ttl FROM events WHERE pk = 'USER#u-old'", [], |r| r.get(0)).unwrap();
+    let expected = chrono::Utc::now().timestamp() + pipeline_local::store::EVENT_TTL_DAYS * 86_400;
+    assert!((expected - ttl).abs() < 600, "ttl {ttl} is not 30 days after arrival ({expected})");
+}

@@ -45,6 +45,9 @@ pub struct EnrichedEvent {
     pub event_id: String,
     /// The event's time: its `timestamp`, else the record's arrival.
     pub event_time: DateTime<Utc>,
+    /// When the stream took the record (Kinesis' approximate arrival): the events table's
+    /// TTL counts from it, so a backfilled old event is kept as long as a new one.
+    pub arrival: DateTime<Utc>,
     /// `<event time, UTC millis>#<event_id>`: the events table's sort key.
     pub sort_key: String,
     /// A purchase's amount, for the revenue aggregates.
@@ -188,6 +191,7 @@ pub fn enrich(
         user_id: envelope.user_id.to_string(),
         event_id,
         event_time,
+        arrival: record.arrival,
         sort_key,
         revenue: envelope.revenue.and_then(|(currency, amount)| Money::new(currency, amount)),
     })

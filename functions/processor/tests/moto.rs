@@ -31,8 +31,9 @@ async fn stores_archives_and_reports_a_fixture_batch_and_a_replay_changes_nothin
     let payload: serde_json::Value = serde_json::from_str(click["payload"].as_s().unwrap()).unwrap();
     assert_eq!(payload["_pipeline"]["shard_id"], "shardId-000000000003");
     assert_eq!(payload["_pipeline"]["schema"], "click/1-0-0");
+    // The TTL counts from the record's arrival (12:00:00.01), not the event's time (12:00:01.25).
     let ttl: i64 = click["ttl"].as_n().unwrap().parse().unwrap();
-    assert_eq!(ttl, chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:01Z").unwrap().timestamp() + 30 * 86_400);
+    assert_eq!(ttl, chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().timestamp() + 30 * 86_400);
 
     // S3: one gzip NDJSON object per bad-row type.
     let bad = objects(&aws, &config.bad_rows_bucket, "bad-rows/").await;
