@@ -288,8 +288,8 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     let mut recovered = Recovered { files: Vec::new(), frames: Vec::new() };
     for (i, &number) in numbers.iter().enumerate() {
         let file = Arc::new(LogFile::open(dir, number, false)?);
-        let (frames, end) = scan(&file)?;
-        if let Some(torn) = end {
+        let Scanned { frames, torn_at } = scan(&file)?;
+        if let Some(torn) = torn_at {
             if i + 1 < numbers.len() {
                 return Err(LogError::Corrupt { path: file.path.clone(), offset: torn, why: "a commit is incomplete" });
             }
@@ -303,9 +303,16 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     Ok(recovered)
 }
 
-/// The frames of `file`, and where a torn last commit starts if there is one. A damaged
-/// commit with more of the file after it is corruption.
-fn scan(file: &LogFile) -> Result<(Vec<(Header, u64)>, Option<u64>), LogError> {
+/// What [`scan`] found in one file: its frames (header, offset) and where a torn last
+/// commit starts, if there is one.
+struct Scanned {
+    frames: Vec<(Header, u64)>,
+    torn_at: Option<u64>,
+}
+
+/// The frames of `file`, and a torn last commit. A damaged commit with more of the file
+/// after it is corruption.
+fn scan(file: &LogFile) -> Result<Scanned, LogError> {
     let size = file.file.metadata().map_err(LogError::io(&file.path))?.len();
     let mut reader = BufReader::with_capacity(1 << 20, &file.file);
     let mut frames = Vec::new();
@@ -315,15 +322,15 @@ fn scan(file: &LogFile) -> Result<(Vec<(Header, u64)>, Option<u64>), LogError> {
     let corrupt = |offset, why| LogError::Corrupt { path: file.path.clone(), offset, why };
     loop {
         if offset == size {
-            return Ok((frames, None));
+            return Ok(Scanned { frames, torn_at: None });
         }
         if !read_full(&mut reader, &mut head).map_err(LogError::io(&file.path))? {
-            return Ok((frames, Some(offset)));
+            return Ok(Scanned { frames, torn_at: Some(offset) });
         }
         if head[..4] != COMMIT_MAGIC {
             // A crash can leave a file longer than what reached it, the rest zeros.
             return if zeros_to_end(&mut reader, &head).map_err(LogError::io(&file.path))? {
-                Ok((frames, Some(offset)))
+                Ok(Scanned { frames, torn_at: Some(offset) })
             } else {
                 Err(corrupt(offset, "no commit starts here"))
             };
@@ -331,12 +338,12 @@ fn scan(file: &LogFile) -> Result<(Vec<(Header, u64)>, Option<u64>), LogError> {
         let len = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as u64;
         let end = offset + COMMIT_HEADER_BYTES as u64 + len;
         if end > size {
-            return Ok((frames, Some(offset)));
+            return Ok(Scanned { frames, torn_at: Some(offset) });
         }
         commit.resize(len as usize, 0);
         reader.read_exact(&mut commit).map_err(LogError::io(&file.path))?;
         if crc32fast::hash(&commit) != u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) {
-            return if end == size { Ok((frames, Some(offset))) } else { Err(corrupt(offset, "a commit's checksum does not match")) };
+            return if end == size { Ok(Scanned { frames, torn_at: Some(offset) }) } else { Err(corrupt(offset, "a commit's checksum does not match")) };
         }
         // A commit whose checksum matches was written whole: its frames must all be good.
         let mut at = 0usize;
