@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::shard::shard_id;
 pub use log::LogError;
-use log::{AppendFailure, CommitWriter, FrameWriter, LogFile};
+use log::{AppendFailure, CommitWriter, FrameRef, FrameWriter, LogFile};
 
 /// Append requests that may wait for the writer; beyond this the ingest API answers 503.
 pub const QUEUED_REQUESTS: usize = 512;
@@ -144,17 +144,6 @@ pub struct StreamWriter {
     pub counters: Arc<StreamCounters>,
 }
 
-/// Where a frame is, for readers.
-#[derive(Clone, Debug)]
-struct FrameRef {
-    first_seq: u64,
-    last_seq: u64,
-    arrival_ms: i64,
-    file: Arc<LogFile>,
-    offset: u64,
-    payload_len: u32,
-}
-
 /// The unprocessed frames of each shard, in sequence order.
 #[derive(Debug)]
 struct FrameIndex {
@@ -208,22 +197,12 @@ pub fn start(data_dir: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<
         // Only what is past the shard's checkpoint still waits to be processed.
         if last > done(shard) {
             counters.add_appended(shard, last + 1 - found.header.first_seq.max(done(shard) + 1));
-            index.shards[shard as usize].get_mut().unwrap_or_else(|e| e.into_inner()).push_back(FrameRef {
-                first_seq: found.header.first_seq,
-                last_seq: last,
-                arrival_ms: found.header.arrival_ms,
-                file: found.file,
-                offset: found.offset,
-                payload_len: found.header.payload_len,
-            });
+            index.shards[shard as usize].get_mut().unwrap_or_else(|e| e.into_inner()).push_back(found);
         }
     }
-    // Appends go to a new file: the old ones are only read, then deleted once processed.
-    let number = files.back().map_or(0, |f| f.file.number) + 1;
-    files.push_back(LogFileExtent { file: Arc::new(LogFile::create(&dir, number)?), last_seq: vec![0; shards as usize] });
     let index = Arc::new(index);
     let (tx, rx) = mpsc::sync_channel(QUEUED_REQUESTS);
-    let writer = LogWriter {
+    let mut writer = LogWriter {
         dir,
         files,
         len: 0,
@@ -234,6 +213,8 @@ pub fn start(data_dir: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<
         buf: Vec::new(),
         trimmed_at: Instant::now(),
     };
+    // Appends go to a new file: the old ones are only read, then deleted once processed.
+    writer.roll()?;
     thread::Builder::new().name("stream-writer".into()).spawn(move || writer.run(rx))?;
     Ok((StreamWriter { requests: tx, counters }, StreamReader { index }))
 }
@@ -369,10 +350,7 @@ impl LogWriter {
         }
         CommitWriter::seal(&mut self.buf);
         if self.len > 0 && self.len + self.buf.len() as u64 > log::ROLL_BYTES {
-            let number = self.files.back().map_or(0, |f| f.file.number) + 1;
-            let file = LogFile::create(&self.dir, number).map_err(|e| e.to_string())?;
-            self.files.push_back(LogFileExtent { file: Arc::new(file), last_seq: vec![0; self.next.len()] });
-            self.len = 0;
+            self.roll().map_err(|e| e.to_string())?;
         }
         let extent = self.files.back_mut().expect("the writer always has a file");
         match extent.file.append(self.len, &self.buf) {
@@ -390,14 +368,7 @@ impl LogWriter {
             extent.last_seq[shard] = header.last_seq();
             per_shard[shard] += u64::from(header.count);
             if let Some(mut frames) = self.index.shard(header.shard) {
-                frames.push_back(FrameRef {
-                    first_seq: header.first_seq,
-                    last_seq: header.last_seq(),
-                    arrival_ms: header.arrival_ms,
-                    file: Arc::clone(&extent.file),
-                    offset: self.len + at as u64,
-                    payload_len: header.payload_len,
-                });
+                frames.push_back(FrameRef { header, file: Arc::clone(&extent.file), offset: self.len + at as u64 });
             }
         }
         self.len += self.buf.len() as u64;
@@ -411,13 +382,22 @@ impl LogWriter {
         Ok(assigned)
     }
 
+    /// Starts the next file; appends go to it from now on.
+    fn roll(&mut self) -> Result<(), LogError> {
+        let number = self.files.back().map_or(0, |f| f.file.number) + 1;
+        let file = Arc::new(LogFile::create(&self.dir, number)?);
+        self.files.push_back(LogFileExtent { file, last_seq: vec![0; self.next.len()] });
+        self.len = 0;
+        Ok(())
+    }
+
     /// Drops processed frames from the index and deletes the files that hold only those.
     fn trim(&mut self) {
         self.trimmed_at = Instant::now();
         let through: Vec<u64> = (0..self.next.len() as u32).map(|s| self.counters.processed_through(s)).collect();
         for (shard, &through) in through.iter().enumerate() {
             if let Some(mut frames) = self.index.shard(shard as u32) {
-                while frames.front().is_some_and(|f| f.last_seq <= through) {
+                while frames.front().is_some_and(|f| f.header.last_seq() <= through) {
                     frames.pop_front();
                 }
             }
@@ -470,14 +450,14 @@ impl StreamReader {
     pub fn read(&self, shard: u32, after: u64, limit: usize) -> Result<Vec<(u64, Record)>, LogError> {
         let frames: Vec<FrameRef> = {
             let Some(frames) = self.index.shard(shard) else { return Ok(Vec::new()) };
-            let from = frames.partition_point(|f| f.last_seq <= after);
+            let from = frames.partition_point(|f| f.header.last_seq() <= after);
             let (mut records, mut bytes) = (0usize, 0usize);
             frames
                 .range(from..)
                 .take_while(|f| {
                     let more = records < limit && bytes < MAX_READ_BYTES;
-                    records += (f.last_seq - f.first_seq.max(after + 1) + 1) as usize;
-                    bytes += f.payload_len as usize;
+                    records += (f.header.last_seq() - f.header.first_seq.max(after + 1) + 1) as usize;
+                    bytes += f.header.payload_len as usize;
                     more
                 })
                 .cloned()
@@ -487,15 +467,15 @@ impl StreamReader {
         let mut out = Vec::new();
         let mut bytes = 0;
         for frame in frames {
-            let read = frame.file.read_frame(frame.offset, frame.payload_len)?;
+            let read = frame.file.read_frame(frame.offset, frame.header.payload_len)?;
             let records = read.records().ok_or_else(|| LogError::Corrupt {
                 path: frame.file.path.clone(),
                 offset: frame.offset,
                 why: "its records do not match its header",
             })?;
-            let arrival = Utc.timestamp_millis_opt(frame.arrival_ms).single().unwrap_or_default();
+            let arrival = Utc.timestamp_millis_opt(frame.header.arrival_ms).single().unwrap_or_default();
             for (i, (partition_key, data)) in records.into_iter().enumerate() {
-                let seq = frame.first_seq + i as u64;
+                let seq = frame.header.first_seq + i as u64;
                 if seq <= after {
                     continue;
                 }

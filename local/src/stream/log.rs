@@ -260,8 +260,9 @@ impl<'a> FrameWriter<'a> {
     }
 }
 
-/// A frame found at start-up.
-pub struct Found {
+/// Where a frame is: found at start-up or just written, and what readers read through.
+#[derive(Clone, Debug)]
+pub struct FrameRef {
     pub header: Header,
     pub file: Arc<LogFile>,
     pub offset: u64,
@@ -270,7 +271,7 @@ pub struct Found {
 /// What start-up found in the log directory: the files in order, and their frames.
 pub struct Recovered {
     pub files: Vec<Arc<LogFile>>,
-    pub frames: Vec<Found>,
+    pub frames: Vec<FrameRef>,
 }
 
 /// Reads every log file in `dir` (created if missing) and checks every commit and frame.
@@ -297,7 +298,7 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
             tracing::warn!(file = %file.path.display(), at = torn, "cutting off a commit torn by a crash");
             file.file.set_len(torn).and_then(|()| file.file.sync_all()).map_err(LogError::io(&file.path))?;
         }
-        recovered.frames.extend(frames.into_iter().map(|(header, offset)| Found { header, file: Arc::clone(&file), offset }));
+        recovered.frames.extend(frames.into_iter().map(|(header, offset)| FrameRef { header, file: Arc::clone(&file), offset }));
         recovered.files.push(file);
     }
     Ok(recovered)
