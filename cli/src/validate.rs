@@ -62,6 +62,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
                 data,
                 partition_key: String::new(),
                 sequence_number: (first + i as u64).to_string(),
+                sub_sequence_number: 0,
                 shard_id: "shardId-000000000000".into(),
                 arrival: Utc::now(),
             })

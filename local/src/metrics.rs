@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pipeline::BadRowType;
 
-use crate::AppState;
+use crate::http::AppState;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let s = &state.stats;

@@ -157,6 +157,7 @@ impl Workload {
                     data: event.data,
                     partition_key: format!("pk-{i}"),
                     sequence_number: format!("{:056}", 49_650_000_000_000_000_000u128 + self.index as u128),
+                    sub_sequence_number: 0,
                     shard_id: shard_id.to_owned(),
                     arrival: self.config.start + Duration::milliseconds(self.index as i64),
                 }

@@ -12,6 +12,7 @@ fn record(data: &[u8]) -> Record {
         data: data.to_vec(),
         partition_key: "pk".into(),
         sequence_number: "49650000000000000000000000000000000000000000000000000001".into(),
+        sub_sequence_number: 0,
         shard_id: "shardId-000000000003".into(),
         arrival: Utc.with_ymd_and_hms(2026, 11, 27, 23, 59, 58).unwrap(),
     }
@@ -176,6 +177,9 @@ fn bad_row_has_the_design_shape() {
             "payload": data,
             "shard_id": "shardId-000000000003",
             "sequence_number": "49650000000000000000000000000000000000000000000000000001",
+            "sub_sequence_number": 0,
+            "partition_key": "pk",
+            "ingested_at": "2026-11-27T23:59:58.000Z",
             "failed_at": "2026-11-28T00:00:01Z"
         })
     );

@@ -112,6 +112,7 @@ pub fn records_of(event: KinesisEvent) -> Vec<Record> {
                 data: r.kinesis.data.0,
                 partition_key: r.kinesis.partition_key,
                 sequence_number: r.kinesis.sequence_number,
+                sub_sequence_number: 0,
                 shard_id,
                 arrival: r.kinesis.approximate_arrival_timestamp.0,
             }
