@@ -23,6 +23,7 @@ use pipeline::SchemaRegistry;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
 use crate::ingest::BodyBudget;
 use crate::stream::StreamWriter;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,
     pub stats: Arc<ConsumerStats>,
+    pub merges: Arc<MergeStats>,
     pub db_path: Arc<Path>,
     pub registry: Arc<SchemaRegistry>,
     /// Bytes of request bodies held in memory at once, across all requests.

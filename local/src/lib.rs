@@ -165,6 +165,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     // A consumer that cannot go on (a damaged stream) stops the pipeline with its error.
     let failed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(ConsumerStats::default());
+    let merge_stats = Arc::new(aggregates::MergeStats::default());
     let mut consumers = Vec::new();
     for shard in 0..config.shards {
         let consumer = ConsumerConfig {
@@ -200,6 +201,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
         stats: Arc::clone(&stats),
+        merges: Arc::clone(&merge_stats),
         db_path: db_path.clone().into(),
         registry: Arc::clone(&registry),
         body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
@@ -207,9 +209,9 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     };
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
-        let (every, stop, stream) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters));
+        let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream));
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream, stats));
             Ok(())
         })
     };
