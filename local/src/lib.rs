@@ -6,6 +6,15 @@
 //! routes share [`http`] (state, keys, error bodies) and are served by [`server`]
 //! (connection cap, timeouts, bounded drain).
 
+/// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
+/// head`) must not stop the pipeline, as `println!`'s panic would.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
@@ -215,13 +224,13 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
             Ok(())
         })
     };
-    println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
+    say!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
     let stored = |new: bool, file: &str| {
         if new { format!(" (new, stored in {})", config.data_dir.join(file).display()) } else { String::new() }
     };
-    println!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
-    println!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
-    println!(
+    say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
+    say!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
+    say!(
         "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {read_key}' http://{addr}/v1/users/123/events"
     );
 
@@ -233,7 +242,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         }
     };
     server::serve(listener, router(state), limits, stopping).await;
-    println!("shutting down: no new requests; processing what was accepted ...");
+    say!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
         tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
@@ -243,7 +252,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     if let Some(p) = progress {
         p.abort();
     }
-    println!("stopped cleanly: every accepted event is processed");
+    say!("stopped cleanly: every accepted event is processed");
     Ok(())
 }
 
@@ -259,7 +268,7 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
             let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
             let rate = (processed - last) as f64 / every.as_secs_f64();
             last = processed;
-            println!(
+            say!(
                 "accepted {} | processed {processed} ({rate:.0}/s) | lag {} | bad rows {bad}",
                 accepted.load(Ordering::Relaxed),
                 writer.counters.lag()
