@@ -3,15 +3,20 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn pipeline(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+/// `pipeline ARGS` with every stream piped.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(args)
         .env_remove("SCHEMAS_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn pipeline(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args);
     // A child that fails before reading its input (a usage error) closes the pipe first.
     if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
@@ -102,14 +107,7 @@ fn a_line_of_any_length_is_one_size_violation_in_bounded_memory() {
     // 256 MiB without a line break, then a valid line: the long one is refused with its real
     // length, the next one still checked, and the process never holds the long line.
     let long = 256usize << 20;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["validate", "--json", "-"])
-        .env_remove("SCHEMAS_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["validate", "--json", "-"]);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let chunk = vec![b'x'; 1 << 20];
@@ -142,13 +140,7 @@ fn a_reader_that_goes_away_stops_it_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("events.ndjson");
     std::fs::write(&file, format!("{VALID}\n").repeat(200_000)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["validate", "--json", file.to_str().unwrap()])
-        .env_remove("SCHEMAS_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["validate", "--json", file.to_str().unwrap()]);
     let mut first = [0u8; 16];
     std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
     drop(child.stdout.take());

@@ -11,14 +11,9 @@ use common::*;
 mod runtime_emulator;
 use runtime_emulator::{Emulator, Running};
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
-async fn the_binary_processes_the_fixture_through_the_runtime_api() {
-    let aws = sdk_config().await;
-    let config = create_stack(&aws, "runtime").await;
-    let emulator = Emulator::start();
-    let log = tempfile_path("processor.log");
-    let _function = Running(
+/// The processor binary under the emulator, configured for `config`'s stack.
+fn processor(emulator: &Emulator, config: &pipeline_aws::ProcessorConfig, stdout: Stdio) -> Running {
+    Running(
         emulator
             .function(env!("CARGO_BIN_EXE_processor"), &endpoint())
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
@@ -28,11 +23,21 @@ async fn the_binary_processes_the_fixture_through_the_runtime_api() {
             .env("BAD_ROWS_BUCKET", &config.bad_rows_bucket)
             .env("BAD_ROWS_PREFIX", &config.bad_rows_prefix)
             .env("EVENT_TTL_DAYS", "30")
-            .stdout(std::fs::File::create(&log).unwrap())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
+async fn the_binary_processes_the_fixture_through_the_runtime_api() {
+    let aws = sdk_config().await;
+    let config = create_stack(&aws, "runtime").await;
+    let emulator = Emulator::start();
+    let log = tempfile_path("processor.log");
+    let _function = processor(&emulator, &config, std::fs::File::create(&log).unwrap().into());
     let response = emulator.invoke(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kinesis_event.json")));
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
 
@@ -58,20 +63,7 @@ async fn odd_record_metadata_never_fails_the_batch() {
     let aws = sdk_config().await;
     let config = create_stack(&aws, "runtime-odd").await;
     let emulator = Emulator::start();
-    let _function = Running(
-        emulator
-            .function(env!("CARGO_BIN_EXE_processor"), &endpoint())
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
-            .env("EVENTS_TABLE", &config.events_table)
-            .env("AGGREGATES_TABLE", &config.aggregates_table)
-            .env("ARCHIVE_STREAMS", config.archive_streams.join(","))
-            .env("BAD_ROWS_BUCKET", &config.bad_rows_bucket)
-            .env("BAD_ROWS_PREFIX", &config.bad_rows_prefix)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    let _function = processor(&emulator, &config, Stdio::null());
     let fixture = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kinesis_event_odd_metadata.json"));
     let response = emulator.invoke(fixture);
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
