@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
-use crate::ingest::BodyBudget;
+use crate::body::BodyBudget;
 use crate::stream::StreamWriter;
 
 /// What the HTTP handlers share.
@@ -43,6 +43,8 @@ pub struct AppState {
     pub body_budget: BodyBudget,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// Records acknowledged by the Kinesis endpoint (an aggregated record counts once).
+    pub kinesis_accepted: Arc<AtomicU64>,
 }
 
 impl AppState {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use crate::batch::{Outcome, OutcomeCounts, process_batch};
+use crate::batch::{Outcome, OutcomeCounts, Processed, process_records};
 use crate::record::Record;
 use crate::schema_registry::SchemaRegistry;
 use crate::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
@@ -24,13 +24,18 @@ pub struct Sinks<E, A, B, G> {
 /// What happened to one batch.
 #[derive(Clone, Debug, Default)]
 pub struct BatchReport {
+    /// Stream records in the batch.
     pub records: usize,
+    /// User records they held (as many as `records` when none was a KPL aggregated record).
+    pub user_records: usize,
+    /// Outcomes of the user records.
     pub counts: OutcomeCounts,
     pub events: SinkReport,
     pub archive: SinkReport,
     pub bad_rows: SinkReport,
     pub aggregates: SinkReport,
-    /// Records any of whose writes failed, sorted, without repeats.
+    /// Stream records (indexes into the batch) any of whose user records' writes failed,
+    /// sorted, without repeats: a stream record is retried whole.
     pub failed_records: Vec<usize>,
     /// The lowest sequence number among `failed_records`: where a retry must start.
     pub retry_from: Option<String>,
@@ -53,12 +58,13 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
         &self.sinks
     }
 
-    /// Processes `records` (one shard's batch, in order) and writes every outcome, giving up
-    /// on writes at `deadline`. Invalid events become bad rows; they never fail the batch.
+    /// Processes `records` (one shard's batch, in order; KPL aggregated records are
+    /// deaggregated) and writes every outcome, giving up on writes at `deadline`. Invalid
+    /// events become bad rows; they never fail the batch.
     pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
         let started = Instant::now();
         let Some(first) = records.first() else { return BatchReport::default() };
-        let outcomes = process_batch(&self.registry, records, Utc::now());
+        let Processed { user_records, outcomes } = process_records(&self.registry, records, Utc::now());
         let core_time = started.elapsed();
 
         let mut events = Vec::with_capacity(outcomes.len());
@@ -78,9 +84,10 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             bounded(deadline, &events, s.aggregates.put_partials(&batch, &events, deadline)),
         );
 
+        // The sinks name user records; a retry starts at their stream record.
         let mut failed: Vec<usize> = [&events_report, &archive_report, &bad_report, &aggregates_report]
             .iter()
-            .flat_map(|r| r.failed.iter().copied())
+            .flat_map(|r| r.failed.iter().map(|&i| user_records.origin(i)))
             .collect();
         failed.sort_unstable();
         failed.dedup();
@@ -91,6 +98,7 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             .cloned();
         BatchReport {
             records: records.len(),
+            user_records: user_records.len(),
             counts: OutcomeCounts::of(&outcomes),
             events: events_report,
             archive: archive_report,
