@@ -100,6 +100,7 @@ async fn worker(producer: Arc<Producer>, queue: Arc<Mutex<mpsc::Receiver<Batch>>
 
 async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
     let progress = Arc::new(Progress::new(args.quiet));
+    args.check().map_err(|e| anyhow!(e))?;
     let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
     let total = schedule.total_events();
     if total == 0 {
@@ -112,7 +113,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
             if args.gzip {
                 progress.println("--gzip is ignored with --kinesis (records are single events)");
             }
-            Producer::Kinesis(KinesisProducer::new(stream, args.timeout).await?)
+            Producer::Kinesis(KinesisProducer::new(stream, args.timeout, args.aggregate).await?)
         }
         None => {
             let api = api_for(args, "loadtest needs the pipeline's address", KeyRole::Ingest)?;
@@ -184,7 +185,10 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         args.rate,
         humantime::format_duration(args.duration),
         humantime::format_duration(args.ramp),
-        args.kinesis.as_ref().map_or_else(|| args.target.clone().unwrap_or_default(), |s| format!("Kinesis stream {s}")),
+        args.kinesis.as_ref().map_or_else(
+            || args.target.clone().unwrap_or_default(),
+            |s| format!("Kinesis stream {s}{}", if args.aggregate { " (KPL aggregated records)" } else { "" })
+        ),
         schedule.batches(),
         args.batch_size,
         args.connections
