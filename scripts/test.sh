@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (checkov, moto, cargo-lambda), starts
+# The test command: installs what the tests need (checkov, moto, cargo-lambda, boto3), starts
 # moto_server on a free 127.0.0.1 port, runs every test including those that need the
 # emulator or the Lambda Runtime API, and stops what it started. `.ci/run` calls it.
 #
@@ -40,6 +40,11 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 # The ignored tests are the ones that need moto_server or cargo-lambda: both are here now.
 step "cargo test --workspace (with the emulator tests)"
 cargo test --workspace --locked -- --include-ignored
+
+# The Kinesis endpoint of `pipeline up` with boto3 and a KPL-format aggregator, on the
+# binary the step above built.
+step "Python tests: pipeline up's Kinesis endpoint with boto3 (local/tests/python)"
+PIPELINE_BIN="${CARGO_TARGET_DIR:-target}/debug/pipeline" python3 -m pytest -q local/tests/python
 
 if [ "$run_tf" = 1 ]; then
   step "checkov: Terraform security checks (offline)"
