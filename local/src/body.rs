@@ -70,6 +70,12 @@ pub struct ReadBody {
 }
 
 impl ReadBody {
+    /// A body already in memory, holding no budget (tests).
+    #[cfg(test)]
+    pub fn in_memory(bytes: Vec<u8>) -> Self {
+        Self { bytes, held: Vec::new() }
+    }
+
     /// Takes budget for `bytes` more that the request holds while it is handled (e.g. the
     /// records decoded from the body), until `deadline` at most.
     pub async fn hold(&mut self, budget: &BodyBudget, bytes: usize, deadline: Instant) -> Result<(), BodyError> {

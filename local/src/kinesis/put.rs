@@ -230,7 +230,52 @@ pub async fn put_record(mut call: Call) -> Result<Response, KinesisError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::body::{BodyBudget, ReadBody};
+    use crate::kinesis::KinesisState;
+
+    async fn body_of(response: Response) -> (StatusCode, serde_json::Value) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_full_stream_throttles_every_record_and_stores_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = crate::stream::start(dir.path(), 2, &[]).unwrap();
+        let state = KinesisState {
+            stream: writer.clone(),
+            shards: 2,
+            name: "events".into(),
+            created: 0.0,
+            accepted: Arc::default(),
+            body_budget: BodyBudget::new(1 << 20),
+            body_timeout: Duration::from_secs(5),
+        };
+        let call = |body: serde_json::Value| Call { state: state.clone(), region: "us-east-1".into(), body: ReadBody::in_memory(body.to_string().into_bytes()) };
+        let records = serde_json::json!({"StreamName": "events", "Records": [{"Data": "e30=", "PartitionKey": "a"}, {"Data": "e30=", "PartitionKey": "b"}]});
+        let (status, ok) = body_of(put_records(call(records.clone())).await.unwrap()).await;
+        assert_eq!((status, ok["FailedRecordCount"].as_u64()), (StatusCode::OK, Some(0)));
+
+        // Past the backlog limit, as when the consumers fall far behind.
+        writer.counters.add_appended(0, crate::stream::MAX_LAG_RECORDS + 1);
+        let (status, throttled) = body_of(put_records(call(records)).await.unwrap()).await;
+        assert_eq!((status, throttled["FailedRecordCount"].as_u64()), (StatusCode::OK, Some(2)));
+        for r in throttled["Records"].as_array().unwrap() {
+            assert_eq!(r["ErrorCode"], "ProvisionedThroughputExceededException");
+            assert!(r["ErrorMessage"].as_str().unwrap().contains("Rate exceeded for shard"), "{r}");
+            assert!(r.get("SequenceNumber").is_none());
+        }
+        let one = serde_json::json!({"StreamName": "events", "Data": "e30=", "PartitionKey": "a"});
+        let e = put_record(call(one)).await.unwrap_err();
+        assert_eq!((e.status, e.kind), (StatusCode::BAD_REQUEST, "ProvisionedThroughputExceededException"));
+        assert_eq!(state.accepted.load(Ordering::Relaxed), 2, "only the first request's records");
+        assert_eq!(reader.read(0, 0, 100).unwrap().len() + reader.read(1, 0, 100).unwrap().len(), 2);
+    }
 
     fn entry<'a>(data: &'a str, key: &'a str, hash: Option<&'a str>) -> Entry<'a> {
         Entry { data: Some(data.into()), partition_key: Some(key.into()), explicit_hash_key: hash.map(Into::into) }
