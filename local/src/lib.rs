@@ -319,8 +319,9 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
         let mut last = 0u64;
         loop {
             tokio::time::sleep(every).await;
-            let processed = stats.processed.load(Ordering::Relaxed);
+            // User records (events and bad rows): a KPL aggregated record counts as many.
             let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
+            let processed = stats.events.load(Ordering::Relaxed) + bad;
             let rate = (processed - last) as f64 / every.as_secs_f64();
             last = processed;
             say!(

@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 
 use crate::bad_row::{BadRowType, Rejection, Violation};
-use crate::kpl::{deaggregate, is_aggregated};
+use rayon::prelude::*;
+
+use crate::kpl::{DeaggregationError, UserRecord, deaggregate, is_aggregated};
 use crate::record::Record;
 
 /// The `keyword` of the bad row of an aggregated record that does not decode.
@@ -39,17 +41,20 @@ impl<'a> UserRecords<'a> {
         if !records.iter().any(|r| is_aggregated(&r.data)) {
             return Self { records: Cow::Borrowed(records), expansion: None };
         }
-        let mut out = Vec::with_capacity(records.len());
-        let mut expansion = Expansion::default();
-        for (index, record) in records.iter().enumerate() {
-            if !is_aggregated(&record.data) {
-                out.push(record.clone());
-                expansion.origin.push(index);
-                expansion.aggregated.push(false);
-                continue;
-            }
-            match deaggregate(&record.data) {
-                Ok(users) => {
+        // Decoding (the MD5 above all) is most of the cost: one aggregated record per task.
+        let decoded: Vec<Option<Result<Vec<UserRecord>, DeaggregationError>>> =
+            records.par_iter().map(|r| is_aggregated(&r.data).then(|| deaggregate(&r.data))).collect();
+        let users: usize = decoded.iter().map(|d| d.as_ref().and_then(|d| d.as_ref().ok()).map_or(1, Vec::len)).sum();
+        let mut out = Vec::with_capacity(users);
+        let mut expansion = Expansion { origin: Vec::with_capacity(users), aggregated: Vec::with_capacity(users), undecodable: Vec::new() };
+        for (index, (record, decoded)) in records.iter().zip(decoded).enumerate() {
+            match decoded {
+                None => {
+                    out.push(record.clone());
+                    expansion.origin.push(index);
+                    expansion.aggregated.push(false);
+                }
+                Some(Ok(users)) => {
                     for (sub, user) in users.into_iter().enumerate() {
                         out.push(Record {
                             data: user.data,
@@ -63,7 +68,7 @@ impl<'a> UserRecords<'a> {
                         expansion.aggregated.push(true);
                     }
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     let why = Violation::new("", UNDECODABLE_KEYWORD, e.to_string());
                     expansion.undecodable.push((out.len(), Rejection::new(BadRowType::Malformed, why)));
                     out.push(record.clone());
