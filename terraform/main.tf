@@ -118,7 +118,6 @@ module "query" {
   events_table_arn      = module.storage.events_table_arn
   aggregates_table_name = module.storage.aggregates_table_name
   aggregates_table_arn  = module.storage.aggregates_table_arn
-  gsi_write_shards      = var.gsi_write_shards
   rust_log              = var.rust_log
 }
 
@@ -170,9 +169,11 @@ module "observability" {
   events_table_name = module.storage.events_table_name
   events_gsi_name   = module.storage.events_gsi_name
 
-  delivery_stream_names = module.archive.delivery_stream_names
-  api_name              = module.api.api_name
-  api_stage_name        = module.api.stage_name
+  delivery_stream_names           = module.archive.delivery_stream_names
+  archive_bucket_name             = module.archive.bucket_name
+  archive_errors_metric_filter_id = module.archive.errors_metric_filter_id
+  api_name                        = module.api.api_name
+  api_stage_name                  = module.api.stage_name
 
   iterator_age_threshold_ms            = var.iterator_age_alarm_threshold_ms
   firehose_freshness_threshold_seconds = var.firehose_freshness_alarm_threshold_seconds

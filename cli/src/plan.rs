@@ -163,6 +163,13 @@ pub const FIREHOSE_MAX_RECORD_BYTES: u64 = 1_000 * 1_024;
 pub const FIREHOSE_EVENTS_PER_RECORD_MAX: u64 = 500;
 /// Most delivery streams `archive_stream_count` accepts (terraform/variables.tf validation).
 pub const ARCHIVE_STREAM_COUNT_MAX: u64 = 50;
+/// Active partitions (event type × hour in its buffer) one delivery stream takes by default;
+/// records of further partitions go to the error prefix, `activePartitionExceeded`
+/// (Firehose developer guide, "Buffer data for dynamic partitioning"; up to 5,000 on request).
+pub const FIREHOSE_ACTIVE_PARTITIONS_PER_STREAM: u64 = 500;
+/// Hours either side of a record's arrival the processor sends to every delivery stream
+/// (aws/src/firehose.rs `LIVE_HOURS`); other hours go to one stream per partition.
+pub const ARCHIVE_LIVE_HOURS: u64 = 1;
 /// Assumed gzip ratio of newline-delimited enriched JSON in the archive.
 pub const ARCHIVE_GZIP_RATIO: f64 = 8.0;
 
@@ -339,6 +346,10 @@ pub struct ArchivePlan {
     pub bytes_per_stream: f64,
     pub events_per_record: u64,
     pub records_per_s: f64,
+    /// Partitions of live traffic each stream holds: event types × the live hours.
+    pub live_partitions_per_stream: u64,
+    /// Partitions of other hours (backfills, skewed clocks) all streams hold together on top.
+    pub late_partition_capacity: u64,
     pub ingested_gb_per_month: f64,
     pub archived_gb_per_month: f64,
 }
@@ -553,6 +564,9 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, PlanError> {
         bytes_per_stream: archive_bytes_per_s / stream_count as f64,
         events_per_record,
         records_per_s: rate_f / events_per_record as f64,
+        live_partitions_per_stream: EVENT_TYPES * (2 * ARCHIVE_LIVE_HOURS + 1),
+        late_partition_capacity: stream_count
+            * (FIREHOSE_ACTIVE_PARTITIONS_PER_STREAM - EVENT_TYPES * (2 * ARCHIVE_LIVE_HOURS + 1)),
         ingested_gb_per_month,
         archived_gb_per_month: ingested_gb_per_month / ARCHIVE_GZIP_RATIO,
     };
@@ -1136,6 +1150,22 @@ pub fn sections(plan: &Plan) -> Vec<Section> {
                 ),
             ),
             figure(
+                "active partitions",
+                format!(
+                    "{} of {} per stream",
+                    archive.live_partitions_per_stream,
+                    int(FIREHOSE_ACTIVE_PARTITIONS_PER_STREAM)
+                ),
+                format!(
+                    "live traffic: {EVENT_TYPES} event types × {} hours (events within {ARCHIVE_LIVE_HOURS} h of their arrival go to every stream); other hours (a backfill, skewed clocks) go one stream per partition: room for {} more across the {} stream{} per buffer; past {} on a stream, records go to errors/activePartitionExceeded/ (alarmed)",
+                    2 * ARCHIVE_LIVE_HOURS + 1,
+                    int(archive.late_partition_capacity),
+                    archive.stream_count,
+                    if archive.stream_count == 1 { "" } else { "s" },
+                    int(FIREHOSE_ACTIVE_PARTITIONS_PER_STREAM)
+                ),
+            ),
+            figure(
                 "archive",
                 format!("{} GB a month", int(archive.archived_gb_per_month.round() as u64)),
                 format!(
@@ -1419,6 +1449,7 @@ mod tests {
         assert_eq!(p.archive.stream_count, 24);
         assert_eq!(p.archive.events_per_record, 500);
         assert!(close(p.archive.records_per_s, 200.0));
+        assert_eq!((p.archive.live_partitions_per_stream, p.archive.late_partition_capacity), (12, 24 * 488));
         assert_eq!(p.archive.archived_gb_per_month.round(), 32_850.0);
 
         assert_eq!(cost(&p, "API Gateway"), "$3,679.20");

@@ -1,5 +1,6 @@
 //! The query Lambda's handler: the GET API of DESIGN section 5 behind API Gateway (REST,
-//! proxy integration; API Gateway checks `x-api-key`). Routes:
+//! proxy integration; API Gateway checks the caller's SigV4 signature, `AWS_IAM`, so the
+//! producers' ingest key cannot read). Routes:
 //! - `GET /v1/users/{user_id}/events?from=&to=&limit=&cursor=`, newest first;
 //! - `GET /v1/aggregates?event_type=&granularity=&from=&to=`.
 //!

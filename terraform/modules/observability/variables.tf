@@ -60,6 +60,16 @@ variable "delivery_stream_names" {
   type        = list(string)
 }
 
+variable "archive_bucket_name" {
+  description = "Archive bucket (its errors/ prefix is watched)."
+  type        = string
+}
+
+variable "archive_errors_metric_filter_id" {
+  description = "FilterId of the archive bucket's request metrics of errors/."
+  type        = string
+}
+
 variable "api_name" {
   description = "REST API name (CloudWatch ApiName dimension)."
   type        = string

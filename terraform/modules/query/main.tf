@@ -2,16 +2,16 @@ locals {
   function_name = "${var.name_prefix}-query"
 }
 
+# The query API reads with Query only: a user's events (events table) and
+# aggregate rows (aggregates table).
 data "aws_iam_policy_document" "query" {
   statement {
     sid     = "ReadTables"
     effect  = "Allow"
-    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+    actions = ["dynamodb:Query"]
     resources = [
       var.events_table_arn,
-      "${var.events_table_arn}/index/*",
       var.aggregates_table_arn,
-      "${var.aggregates_table_arn}/index/*",
     ]
   }
 
@@ -40,7 +40,6 @@ module "function" {
   environment = {
     EVENTS_TABLE     = var.events_table_name
     AGGREGATES_TABLE = var.aggregates_table_name
-    GSI_WRITE_SHARDS = tostring(var.gsi_write_shards)
     RUST_LOG         = var.rust_log
   }
 }

@@ -59,11 +59,6 @@ variable "aggregates_table_arn" {
   type        = string
 }
 
-variable "gsi_write_shards" {
-  description = "Write shards of the per-type index key (GSI_WRITE_SHARDS), for readers of the index."
-  type        = number
-}
-
 variable "rust_log" {
   description = "RUST_LOG filter."
   type        = string
