@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use pipeline::EnrichedEvent;
 use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, WindowKey};
-use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows};
 use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use tokio::time::Instant;
@@ -196,7 +196,11 @@ impl DynamoAggregateTable {
 impl AggregateTable for DynamoAggregateTable {
     type Error = AggregateTableError;
 
-    async fn dirty_windows(&self, limit: usize) -> Result<Vec<DirtyWindow>, AggregateTableError> {
+    fn is_bad_data(error: &AggregateTableError) -> bool {
+        matches!(error, AggregateTableError::Item { .. } | AggregateTableError::Data(_))
+    }
+
+    async fn dirty_windows(&self, limit: usize) -> Result<DirtyWindows, AggregateTableError> {
         // The partitions are independent: read them all at once.
         let pages: Vec<Vec<HashMap<String, AttributeValue>>> = stream::iter(0..DIRTY_PARTITIONS)
             .map(|partition| self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(format!("DIRTY#{partition}")))])))
@@ -204,19 +208,24 @@ impl AggregateTable for DynamoAggregateTable {
             .try_collect()
             .await?;
         let mut windows = Vec::new();
+        let mut unreadable = Vec::new();
         for items in pages {
             for item in items {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
                 let (Some(event_type), Some(minute), Some(token)) = (text("event_type"), text("minute"), text("token")) else {
-                    return Err(self.unreadable(&item, "event_type, minute or token is missing"));
+                    unreadable.push(self.drop_marker(&item, "event_type, minute or token is missing").await?);
+                    continue;
                 };
-                let Some(minute) = parse_rfc3339(&minute) else { return Err(self.unreadable(&item, "minute is not a time")) };
+                let Some(minute) = parse_rfc3339(&minute) else {
+                    unreadable.push(self.drop_marker(&item, "minute is not a time").await?);
+                    continue;
+                };
                 windows.push(DirtyWindow { event_type, minute, token });
             }
         }
         windows.sort();
         windows.truncate(limit);
-        Ok(windows)
+        Ok(DirtyWindows { windows, unreadable })
     }
 
     async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, AggregateTableError> {
@@ -292,6 +301,21 @@ impl AggregateTable for DynamoAggregateTable {
 }
 
 impl DynamoAggregateTable {
+    /// Deletes a touched-minute marker that can never be merged; says which and why.
+    async fn drop_marker(&self, item: &HashMap<String, AttributeValue>, reason: &str) -> Result<String, AggregateTableError> {
+        let why = self.unreadable(item, reason).to_string();
+        let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) else { return Ok(why) };
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk.clone())
+            .key("sk", sk.clone())
+            .send()
+            .await
+            .map_err(self.error("DeleteItem"))?;
+        Ok(why)
+    }
+
     /// Deletes a touched-minute marker if its token is still `w.token`.
     async fn clear_one(&self, w: DirtyWindow) -> Result<(), AggregateTableError> {
         let minute = format_seconds(w.minute);

@@ -10,6 +10,7 @@
 pub mod aggregates;
 pub mod config;
 pub mod dynamodb;
+pub mod emf;
 pub mod events_query;
 pub mod firehose;
 pub mod logging;

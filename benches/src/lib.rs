@@ -20,6 +20,7 @@ pub fn records_from_lines(text: &[u8]) -> Vec<Record> {
             data: line.to_vec(),
             partition_key: String::new(),
             sequence_number: format!("{:056}", i),
+            sub_sequence_number: 0,
             shard_id: "shardId-000000000000".into(),
             arrival,
         })

@@ -32,6 +32,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up(_)) {
+        // `pipeline validate ... | head`: the reader went away; stop quietly like any Unix
+        // filter, instead of a panic or an error. (`up` keeps its default: it must not be
+        // stopped by a closed terminal pipe.)
+        restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
@@ -43,5 +49,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so a write to a closed pipe fails (and `print!` panics); the
+/// default action ends the process quietly, as it does `cat` or `grep`.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

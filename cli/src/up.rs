@@ -13,10 +13,17 @@ use pipeline_local::LocalConfig;
 #[command(
     about = "Run the pipeline locally: ingest API, durable stream, processing, stores, query API",
     long_about = "Run the whole pipeline on this machine, with no cloud account: the ingest API \
-(POST /v1/events, /v1/event), a durable stream in SQLite, the same batch flow as the AWS \
-processor, the events and bad-row stores in DATA_DIR/pipeline.db, the archive in \
+(POST /v1/events, /v1/event), a durable stream log in DATA_DIR/stream/, the same batch flow as \
+the AWS processor, the events and bad-row stores in DATA_DIR/pipeline.db, the archive in \
 DATA_DIR/archive/, aggregates merged every --aggregate-interval, and the query API \
-(GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows, /health, /metrics). Stop with Ctrl-C or SIGTERM: it stops accepting, processes what was accepted, and exits."
+(GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows; open: /health, /metrics).
+
+Two keys: producers send the ingest key (--api-key) to the POST routes; the query routes take \
+only the read key (--read-key), so a key shipped inside an app cannot read anyone's events. \
+Both are made and stored in DATA_DIR on first start when not given.
+
+Stop with Ctrl-C or SIGTERM: it stops accepting, lets requests in flight finish for at most \
+--drain-timeout, processes what was accepted, and exits."
 )]
 pub struct UpArgs {
     /// Where the stream, the database, the archive and the API key live.
@@ -28,9 +35,24 @@ pub struct UpArgs {
     /// Shards of the local stream (events of one user_id stay in order within a shard).
     #[arg(long, value_name = "N", default_value_t = 4)]
     shards: u32,
-    /// The API key producers send as x-api-key (default: stored in DATA_DIR/api_key, made on first start).
+    /// The ingest key producers send as x-api-key (default: stored in DATA_DIR/api_key, made on first start).
     #[arg(long, value_name = "KEY", env = "PIPELINE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// The read key of the query routes (default: stored in DATA_DIR/read_key, made on first start).
+    #[arg(long, value_name = "KEY", env = "PIPELINE_READ_KEY", hide_env_values = true)]
+    read_key: Option<String>,
+    /// Connections served at once (default 10000, fewer when the open-files limit is lower).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Time a client has to send a request's headers; also how long a keep-alive connection may idle.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// On shutdown, how long requests in flight may take before their connections are closed.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    drain_timeout: Duration,
     /// How often partial aggregates are merged into the minute..month rows of GET /v1/aggregates
     /// (sooner, within about a second, whenever every accepted event is processed).
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
@@ -58,6 +80,11 @@ pub fn run(args: &UpArgs) -> Result<ExitCode> {
         listen: args.listen,
         shards: args.shards,
         api_key: args.api_key.clone(),
+        read_key: args.read_key.clone(),
+        max_connections: args.max_connections,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        drain_timeout: args.drain_timeout,
         schemas_dir: args.schemas.clone(),
         progress_every: Duration::from_secs(args.progress),
         aggregate_interval: args.aggregate_interval,

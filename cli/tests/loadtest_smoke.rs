@@ -5,7 +5,7 @@
 mod common;
 
 use clap::Parser;
-use common::{KEY, free_port, up};
+use common::{KEY, READ_KEY, free_port, up};
 
 fn args(extra: &[&str]) -> loadtest::Args {
     loadtest::Args::try_parse_from(["loadtest", "--quiet"].iter().chain(extra)).unwrap()
@@ -19,7 +19,7 @@ fn a_short_verified_run_conserves_every_accepted_event() {
     let report_arg = report_path.to_str().unwrap();
     #[rustfmt::skip]
     let a = args(&[
-        "--target", &pipeline.base, "--api-key", KEY, "--rate", "2000", "--duration", "2s",
+        "--target", &pipeline.base, "--api-key", KEY, "--read-key", READ_KEY, "--rate", "2000", "--duration", "2s",
         "--batch-size", "100", "--connections", "4", "--users", "50", "--verify", "--verify-timeout", "120s",
         "--report", report_arg,
     ]);
@@ -51,7 +51,7 @@ fn a_short_verified_run_conserves_every_accepted_event() {
 
     // A second run against the same pipeline counts only its own events.
     let again = loadtest::run(&args(&[
-        "--target", &pipeline.base, "--api-key", KEY, "--rate", "500", "--duration", "1s", "--users", "5", "--verify",
+        "--target", &pipeline.base, "--api-key", KEY, "--read-key", READ_KEY, "--rate", "500", "--duration", "1s", "--users", "5", "--verify",
     ]))
     .expect("the second run");
     let v = again.report.verify.unwrap();
@@ -65,4 +65,17 @@ fn a_wrong_api_key_is_a_clear_error_before_any_load() {
     let e = loadtest::run(&args(&["--target", &pipeline.base, "--api-key", "wrong", "--rate", "100", "--duration", "1s"])).unwrap_err();
     let text = format!("{e:#}");
     assert!(text.contains("refused the API key (403") && text.contains("--api-key"), "{text}");
+}
+
+#[test]
+fn verify_with_the_ingest_key_is_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = up(dir.path(), free_port());
+    #[rustfmt::skip]
+    let e = loadtest::run(&args(&[
+        "--target", &pipeline.base, "--api-key", KEY, "--read-key", KEY, "--rate", "100", "--duration", "1s", "--verify",
+    ]))
+    .unwrap_err();
+    let text = format!("{e:#}");
+    assert!(text.contains("refused the read key (403") && text.contains("--read-key"), "{text}");
 }

@@ -27,7 +27,7 @@ Exit status: 0 when the run went as asked; 1 on an error, when --verify finds ev
 misplaced, or when the generator could not keep up with --rate (the numbers would describe this
 machine's generator, not the target); 2 on a usage error.
 
-Example: loadtest --target http://127.0.0.1:8080 --api-key KEY --rate 20000 --duration 20s --batch-size 250 --verify";
+Example: loadtest --target http://127.0.0.1:8080 --api-key KEY --read-key READ_KEY --rate 20000 --duration 20s --batch-size 250 --verify";
 
 /// The command line of `loadtest`.
 #[derive(Parser, Clone, Debug)]
@@ -38,9 +38,13 @@ pub struct Args {
     #[arg(long, env = "LOADTEST_TARGET")]
     pub target: Option<String>,
 
-    /// The API key (header x-api-key).
+    /// The ingest key (header x-api-key of the POSTs).
     #[arg(long, env = "PIPELINE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+
+    /// The read key (header x-api-key of the query routes), for --verify.
+    #[arg(long, env = "PIPELINE_READ_KEY", hide_env_values = true)]
+    pub read_key: Option<String>,
 
     /// Events per second to send (once ramped up).
     #[arg(long, value_parser = parse_rate)]

@@ -49,11 +49,23 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     runtime.block_on(run_async(args))
 }
 
-fn api_for(args: &Args, why: &str) -> anyhow::Result<Api> {
+/// Which key a client of the pipeline's API sends.
+#[derive(Clone, Copy)]
+enum KeyRole {
+    Ingest,
+    Read,
+}
+
+fn api_for(args: &Args, why: &str, role: KeyRole) -> anyhow::Result<Api> {
     let target = args.target.as_deref().ok_or_else(|| anyhow!("{why}: pass --target URL, e.g. --target http://127.0.0.1:8080"))?;
-    let key = args.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-        anyhow!("pass --api-key KEY (or set PIPELINE_API_KEY): the key `pipeline up` printed, stored in <data-dir>/api_key")
-    })?;
+    let key = match role {
+        KeyRole::Ingest => args.api_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+            anyhow!("pass --api-key KEY (or set PIPELINE_API_KEY): the ingest key `pipeline up` printed, stored in <data-dir>/api_key")
+        })?,
+        KeyRole::Read => args.read_key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+            anyhow!("--verify reads the query API: pass --read-key KEY (or set PIPELINE_READ_KEY), the read key `pipeline up` printed, stored in <data-dir>/read_key")
+        })?,
+    };
     Api::new(target, key, args.connections as usize, args.timeout)
 }
 
@@ -103,14 +115,14 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
             Producer::Kinesis(KinesisProducer::new(stream, args.timeout).await?)
         }
         None => {
-            let api = api_for(args, "loadtest needs the pipeline's address")?;
+            let api = api_for(args, "loadtest needs the pipeline's address", KeyRole::Ingest)?;
             api.preflight().await?;
             Producer::Http(Box::new(api))
         }
     };
     let run_id: u64 = rand::random();
     let query = if args.verify {
-        let api = api_for(args, "--verify reads the pipeline's query API")?;
+        let api = api_for(args, "--verify reads the pipeline's query API", KeyRole::Read)?;
         let bad_rows = match &args.bad_rows_bucket {
             Some(bucket) => {
                 let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
@@ -136,7 +148,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         let probe = api.get(&format!("/v1/users/{}0/events?limit=1", user_prefix(run_id))).await?;
         match probe.status.as_u16() {
             200 => {}
-            403 => bail!("the query API at {} refused the API key (403): pass the key with --api-key", api.base()),
+            403 => bail!("the query API at {} refused the read key (403): pass the read key with --read-key (PIPELINE_READ_KEY)", api.base()),
             s => bail!("--verify needs the query API at {} (GET /v1/users/ID/events answered {s}: {})", api.base(), probe.message()),
         }
     }

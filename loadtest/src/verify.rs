@@ -141,7 +141,7 @@ impl Verifier<'_> {
         loop {
             match self.api.get(path).await {
                 Ok(a) if a.status == StatusCode::OK => return Ok(a.body),
-                Ok(a) if a.status == StatusCode::FORBIDDEN => bail!("the query API at {} refused the API key (403): pass the key with --api-key", self.api.base()),
+                Ok(a) if a.status == StatusCode::FORBIDDEN => bail!("the query API at {} refused the read key (403): pass it with --read-key", self.api.base()),
                 Ok(a) if a.status == StatusCode::NOT_FOUND => {
                     bail!("{}{path} answered 404: --verify needs the pipeline's query API at --target ({})", self.api.base(), a.message())
                 }

@@ -28,6 +28,9 @@ use crate::store::Staged;
 pub const ROLL_BYTES: u64 = 64 * 1024 * 1024;
 /// A file is finished once it is this old, so a quiet partition's events show up.
 pub const ROLL_AGE: Duration = Duration::from_secs(60);
+/// Archive files a shard keeps open at once at most; the server keeps this many file
+/// descriptors per shard out of its connection cap.
+pub const MAX_OPEN_FILES_PER_SHARD: usize = 64;
 
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS archive_files (
         shard_id TEXT NOT NULL,

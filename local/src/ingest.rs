@@ -3,16 +3,20 @@
 //! Kinesis' `PutRecords` / `PutRecord` shapes.
 
 use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
-use crate::AppState;
+use crate::http::{AppState, linger, message};
 use crate::shard::{shard_id, shard_of};
 use crate::stream::{AppendError, NewRecord};
 
@@ -20,50 +24,116 @@ use crate::stream::{AppendError, NewRecord};
 pub const MAX_EVENTS_PER_REQUEST: usize = 500;
 /// A request body's size, after decompression.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
-/// Bytes of a request body read at most; more is refused by the server with a bare 413.
-pub const MAX_READ_BYTES: usize = 16 * 1024 * 1024;
+/// A gzip body's compressed size: gzip can make incompressible data slightly larger.
+pub const MAX_COMPRESSED_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
 /// One event's size (Kinesis' record limit).
 pub const MAX_EVENT_BYTES: usize = pipeline::MAX_RECORD_BYTES;
+/// Bytes of request bodies (as received, and once decompressed) held in memory at once
+/// across all requests, by default: thousands of clients each sending a 5 MiB body must
+/// not exhaust memory. A request waits for room, within its body timeout.
+pub const BODY_BUDGET_BYTES: usize = 1024 * 1024 * 1024;
+/// How long a client may take to send a request body, by default.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn message(status: StatusCode, text: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"message": text.into()}))).into_response()
-}
+/// The memory request bodies may hold at once, shared by every request: each byte read
+/// (and each byte of a decompressed body) takes a permit until the request is answered.
+#[derive(Clone, Debug)]
+pub struct BodyBudget(Arc<Semaphore>);
 
-fn forbidden() -> Response {
-    message(StatusCode::FORBIDDEN, "Forbidden")
-}
-
-/// Checks `x-api-key` in constant time.
-pub(crate) fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
-    headers
-        .get("x-api-key")
-        .is_some_and(|key| bool::from(key.as_bytes().ct_eq(state.api_key.as_bytes())))
-}
-
-/// The body, decompressed when `Content-Encoding: gzip`, within [`MAX_BODY_BYTES`].
-fn body(headers: &HeaderMap, raw: Bytes) -> Result<Vec<u8>, Response> {
-    let too_large = || message(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY_BYTES} bytes (5 MiB): send fewer events per request"));
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
-    match encoding.trim().to_ascii_lowercase().as_str() {
-        "identity" | "" => {
-            if raw.len() > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-            Ok(raw.to_vec())
-        }
-        "gzip" => {
-            let mut out = Vec::new();
-            let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| message(StatusCode::BAD_REQUEST, format!("the body is not valid gzip: {e}")))?;
-            if out.len() > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-            Ok(out)
-        }
-        other => Err(message(StatusCode::BAD_REQUEST, format!("Content-Encoding {other:?} is not supported: send gzip or no encoding"))),
+impl BodyBudget {
+    pub fn new(bytes: usize) -> Self {
+        Self(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))))
     }
+
+    /// Takes room for `bytes` more, waiting until `deadline` at most.
+    async fn take(&self, bytes: usize, deadline: Instant) -> Result<OwnedSemaphorePermit, Response> {
+        let n = u32::try_from(bytes).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, Arc::clone(&self.0).acquire_many_owned(n)).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(retry_later(StatusCode::SERVICE_UNAVAILABLE, "the server holds too many request bodies: retry after a second")),
+        }
+    }
+}
+
+fn too_large() -> Response {
+    message(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is over {MAX_BODY_BYTES} bytes (5 MiB, after decompression): send fewer events per request"),
+    )
+}
+
+fn retry_later(status: StatusCode, text: &str) -> Response {
+    let mut response = message(status, text);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// A request body in memory, with the budget it holds until the request is answered.
+struct ReadBody {
+    bytes: Vec<u8>,
+    _held: Vec<OwnedSemaphorePermit>,
+}
+
+/// Reads the body within [`MAX_BODY_BYTES`] (decompressed when `Content-Encoding: gzip`),
+/// the body timeout and the shared budget. An oversized body is refused as soon as its
+/// `Content-Length`, or the bytes received, show it: the rest is never kept.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<ReadBody, Response> {
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    let gzip = match encoding.trim().to_ascii_lowercase().as_str() {
+        "identity" | "" => false,
+        "gzip" => true,
+        other => {
+            linger(body);
+            return Err(message(
+                StatusCode::BAD_REQUEST,
+                format!("Content-Encoding {other:?} is not supported: send gzip or no encoding"),
+            ));
+        }
+    };
+    let limit = if gzip { MAX_COMPRESSED_BODY_BYTES } else { MAX_BODY_BYTES };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        linger(body);
+        return Err(too_large());
+    }
+    let deadline = Instant::now() + state.body_timeout;
+    let mut held = Vec::new();
+    let mut raw = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut body = body;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(message(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the body did not arrive within {} s: send it at once", state.body_timeout.as_secs()),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(message(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(chunk) = frame.into_data() else { continue };
+        if raw.len() + chunk.len() > limit {
+            linger(body);
+            return Err(too_large());
+        }
+        held.push(state.body_budget.take(chunk.len(), deadline).await?);
+        raw.extend_from_slice(&chunk);
+    }
+    if !gzip {
+        return Ok(ReadBody { bytes: raw, _held: held });
+    }
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| message(StatusCode::BAD_REQUEST, format!("the body is not valid gzip: {e}")))?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    held.push(state.body_budget.take(out.len(), deadline).await?);
+    drop(raw);
+    Ok(ReadBody { bytes: out, _held: held })
 }
 
 /// The partition key: `user_id` as text, else a random key.
@@ -98,24 +168,20 @@ fn record(event: &RawValue, shards: u32, index: Option<usize>) -> Result<NewReco
 }
 
 fn unavailable(err: AppendError) -> Response {
-    let (status, retry) = match err {
-        AppendError::Lagging(_) => (StatusCode::TOO_MANY_REQUESTS, "1"),
-        AppendError::QueueFull | AppendError::Closed | AppendError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "1"),
+    let status = match err {
+        AppendError::Lagging(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppendError::QueueFull | AppendError::Closed | AppendError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
-    let mut response = message(status, format!("{err}: retry after a second"));
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(retry));
-    response
+    retry_later(status, &format!("{err}: retry after a second"))
 }
 
-pub async fn put_events(State(state): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
-    if !authorised(&state, &headers) {
-        return forbidden();
-    }
-    let body = match body(&headers, raw) {
+/// `POST /v1/events` (the ingest key was checked before the body is read).
+pub async fn put_events(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let body = match read_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let events: Vec<&RawValue> = match serde_json::from_slice(&body) {
+    let events: Vec<&RawValue> = match serde_json::from_slice(&body.bytes) {
         Ok(events) => events,
         Err(e) if e.is_data() => return message(StatusCode::BAD_REQUEST, "the body must be a JSON array of event objects"),
         Err(e) => return message(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}")),
@@ -147,15 +213,13 @@ pub async fn put_events(State(state): State<AppState>, headers: HeaderMap, raw: 
     }
 }
 
-pub async fn put_event(State(state): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
-    if !authorised(&state, &headers) {
-        return forbidden();
-    }
-    let body = match body(&headers, raw) {
+/// `POST /v1/event` (the ingest key was checked before the body is read).
+pub async fn put_event(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let body = match read_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let event: &RawValue = match serde_json::from_slice(&body) {
+    let event: &RawValue = match serde_json::from_slice(&body.bytes) {
         Ok(event) => event,
         Err(e) => return message(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}")),
     };

@@ -2,14 +2,27 @@
 //!
 //! The ingest API ([`ingest`]) appends to a durable log on disk ([`stream`]); one
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
-//! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores.
+//! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores. The
+//! routes share [`http`] (state, keys, error bodies) and are served by [`server`]
+//! (connection cap, timeouts, bounded drain).
+
+/// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
+/// head`) must not stop the pipeline, as `println!`'s panic would.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
+pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod query;
+pub mod server;
 pub mod shard;
 pub mod sqlite;
 pub mod store;
@@ -23,10 +36,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 use pipeline::SchemaRegistry;
 
 use crate::consumer::{ConsumerConfig, ConsumerStats};
+use crate::http::{ApiKeys, AppState, stored_key};
+use crate::ingest::{BODY_BUDGET_BYTES, BodyBudget};
+use crate::server::ServerLimits;
 use crate::stream::StreamWriter;
 
 /// How local mode runs.
@@ -35,8 +52,19 @@ pub struct LocalConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub shards: u32,
-    /// `None`: the key stored in the data directory, or a new one.
+    /// The ingest key; `None`: the one stored in the data directory, or a new one.
     pub api_key: Option<String>,
+    /// The read key (queries, bad rows); `None`: stored or new, like the ingest key.
+    pub read_key: Option<String>,
+    /// Connections served at once; `None`: [`server::MAX_CONNECTIONS`] within the
+    /// open-files limit.
+    pub max_connections: Option<usize>,
+    /// Time to send a request's headers, and to leave a keep-alive connection idle.
+    pub header_timeout: Duration,
+    /// Time to send a request's body.
+    pub body_timeout: Duration,
+    /// Time a shutdown waits for requests in flight.
+    pub drain_timeout: Duration,
     pub schemas_dir: Option<PathBuf>,
     /// Seconds between progress lines (0: none).
     pub progress_every: Duration,
@@ -44,31 +72,23 @@ pub struct LocalConfig {
     pub aggregate_interval: Duration,
 }
 
-/// What the HTTP handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub stream: StreamWriter,
-    pub api_key: Arc<str>,
-    pub shards: u32,
-    pub accepted: Arc<AtomicU64>,
-    pub stats: Arc<ConsumerStats>,
-    pub db_path: Arc<Path>,
-    pub registry: Arc<SchemaRegistry>,
-}
-
-impl AppState {
-    /// Runs `f` on a fresh read connection to `pipeline.db`, off the async threads.
-    pub async fn db<T: Send + 'static, E: Into<anyhow::Error>>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let path = self.db_path.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-            conn.busy_timeout(Duration::from_secs(5))?;
-            f(&conn).map_err(Into::into)
-        })
-        .await?
+impl LocalConfig {
+    /// The defaults of `pipeline up` for `data_dir` and `listen`.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            shards: 4,
+            api_key: None,
+            read_key: None,
+            max_connections: None,
+            header_timeout: server::HEADER_TIMEOUT,
+            body_timeout: ingest::BODY_TIMEOUT,
+            drain_timeout: server::DRAIN_TIMEOUT,
+            schemas_dir: None,
+            progress_every: Duration::ZERO,
+            aggregate_interval: Duration::from_secs(60),
+        }
     }
 }
 
@@ -89,36 +109,19 @@ fn lower_priority(nice: i32) {
     let _ = nice;
 }
 
-/// The key from the flag or environment, else the one stored in `data_dir`, else a new one
-/// (stored). The second value says whether it was just made.
-pub fn api_key(data_dir: &Path, given: Option<String>) -> anyhow::Result<(String, bool)> {
-    if let Some(key) = given.filter(|k| !k.is_empty()) {
-        return Ok((key, false));
-    }
-    let path = data_dir.join("api_key");
-    match std::fs::read_to_string(&path) {
-        Ok(key) if !key.trim().is_empty() => Ok((key.trim().to_owned(), false)),
-        _ => {
-            let key = uuid::Uuid::new_v4().simple().to_string();
-            std::fs::write(&path, &key).with_context(|| format!("cannot store the API key in {}", path.display()))?;
-            Ok((key, true))
-        }
-    }
-}
-
+/// The routes (DESIGN sections 4-5), each behind the key of its role ([`http`]).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let ingest = Router::new()
         .route("/v1/events", post(ingest::put_events))
         .route("/v1/event", post(ingest::put_event))
+        .route_layer(middleware::from_fn_with_state(state.clone(), http::require_ingest_key));
+    let read = Router::new()
         .route("/v1/users/{user_id}/events", get(query::user_events))
         .route("/v1/bad-rows", get(query::bad_rows))
         .route("/v1/aggregates", get(query::aggregates))
-        .route("/health", get(query::health))
-        .route("/metrics", get(metrics::metrics))
-        // Bodies are read whole up to this, so an oversized one gets the JSON 413 of the
-        // ingest API rather than a dropped connection.
-        .layer(axum::extract::DefaultBodyLimit::max(ingest::MAX_READ_BYTES))
-        .with_state(state)
+        .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
+    let open = Router::new().route("/health", get(query::health)).route("/metrics", get(metrics::metrics));
+    Router::new().merge(ingest).merge(read).merge(open).with_state(state)
 }
 
 /// Runs local mode until SIGINT or SIGTERM, then drains and returns.
@@ -148,7 +151,17 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     // and with several writing connections there is nearly always one inside the log, so it
     // is never restarted and grows by gigabytes under load.
     let db = Arc::new(std::sync::Mutex::new(db));
-    let (key, new_key) = api_key(&config.data_dir, config.api_key.clone())?;
+    let (key, new_key) = stored_key(&config.data_dir, "api_key", config.api_key.clone())?;
+    let (read_key, new_read_key) = stored_key(&config.data_dir, "read_key", config.read_key.clone())?;
+    if read_key == key {
+        bail!("the read key and the ingest key are the same: give --read-key a key of its own (it opens the query routes; the ingest key ships in apps)");
+    }
+    let open_files = server::raise_open_files_limit();
+    let limits = ServerLimits {
+        max_connections: server::connection_cap(config.max_connections, open_files, reserved_fds(config.shards))?,
+        header_timeout: config.header_timeout,
+        drain_timeout: config.drain_timeout,
+    };
 
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
         format!("cannot listen on {}: is another program using the port? Pass --listen ADDR", config.listen)
@@ -161,6 +174,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     // A consumer that cannot go on (a damaged stream) stops the pipeline with its error.
     let failed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(ConsumerStats::default());
+    let merge_stats = Arc::new(aggregates::MergeStats::default());
     let mut consumers = Vec::new();
     for shard in 0..config.shards {
         let consumer = ConsumerConfig {
@@ -192,29 +206,32 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
 
     let state = AppState {
         stream: writer.clone(),
-        api_key: key.clone().into(),
+        keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
         stats: Arc::clone(&stats),
+        merges: Arc::clone(&merge_stats),
         db_path: db_path.clone().into(),
         registry: Arc::clone(&registry),
+        body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
+        body_timeout: config.body_timeout,
     };
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
-        let (every, stop, stream) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters));
+        let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream));
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream, stats));
             Ok(())
         })
     };
-    println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
-    if new_key {
-        println!("API key (new, stored in {}): {key}", config.data_dir.join("api_key").display());
-    } else {
-        println!("API key: {key}");
-    }
-    println!(
-        "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {key}' http://{addr}/v1/users/123/events"
+    say!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
+    let stored = |new: bool, file: &str| {
+        if new { format!(" (new, stored in {})", config.data_dir.join(file).display()) } else { String::new() }
+    };
+    say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
+    say!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
+    say!(
+        "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {read_key}' http://{addr}/v1/users/123/events"
     );
 
     let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), Arc::clone(&stats), writer.clone());
@@ -224,8 +241,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
             () = failed.notified() => {}
         }
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(stopping).await?;
-    println!("shutting down: no new requests; processing what was accepted ...");
+    server::serve(listener, router(state), limits, stopping).await;
+    say!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
         tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
@@ -235,7 +252,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     if let Some(p) = progress {
         p.abort();
     }
-    println!("stopped cleanly: every accepted event is processed");
+    say!("stopped cleanly: every accepted event is processed");
     Ok(())
 }
 
@@ -251,13 +268,19 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
             let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
             let rate = (processed - last) as f64 / every.as_secs_f64();
             last = processed;
-            println!(
+            say!(
                 "accepted {} | processed {processed} ({rate:.0}/s) | lag {} | bad rows {bad}",
                 accepted.load(Ordering::Relaxed),
                 writer.counters.lag()
             );
         }
     }))
+}
+
+/// File descriptors kept for all but connections: the stream, the database and the
+/// archive's open files of every shard.
+fn reserved_fds(shards: u32) -> u64 {
+    server::RESERVED_FDS + u64::from(shards) * archive::MAX_OPEN_FILES_PER_SHARD as u64
 }
 
 /// Takes `dir` for this process until it exits: two pipelines on one data directory would

@@ -3,18 +3,26 @@
 //! [`pipeline::query`], as in the query Lambda.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pipeline::BadRowType;
 use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, page_of, param};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::aggregates::read_rows;
-use crate::ingest::{authorised, message};
+use crate::http::{AppState, message};
 
 type Params = Query<Vec<(String, String)>>;
+
+/// A bad row with the columns its page cursor is made of.
+struct BadRowCursorRow {
+    failed_at: String,
+    shard_id: String,
+    sequence_number: String,
+    sub_sequence_number: String,
+    row: String,
+}
 
 fn bad_request(e: QueryError) -> Response {
     message(StatusCode::BAD_REQUEST, e.0)
@@ -24,10 +32,7 @@ fn busy(e: impl std::fmt::Display) -> Response {
     message(StatusCode::SERVICE_UNAVAILABLE, format!("the database is busy: {e}"))
 }
 
-pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path(user_id): Path<String>, Query(q): Params) -> Response {
-    if !authorised(&state, &headers) {
-        return message(StatusCode::FORBIDDEN, "Forbidden");
-    }
+pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<String>, Query(q): Params) -> Response {
     let page = match PageRequest::parse(&q) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
@@ -58,10 +63,7 @@ pub async fn user_events(State(state): State<AppState>, headers: HeaderMap, Path
     }
 }
 
-pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q): Params) -> Response {
-    if !authorised(&state, &headers) {
-        return message(StatusCode::FORBIDDEN, "Forbidden");
-    }
+pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Response {
     let page = match PageRequest::parse(&q) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
@@ -73,9 +75,12 @@ pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q
             return bad_request(QueryError(format!("type {kind:?} is not a bad-row type: one of {}", known.join(", "))));
         }
     }
-    let after = match page.cursor_parts(3) {
-        Ok(parts) => parts.unwrap_or_else(|| vec![String::new(), String::new(), String::new()]),
+    let after = match page.cursor_parts(4) {
+        Ok(parts) => parts.unwrap_or_else(|| vec![String::new(), String::new(), String::new(), "-1".into()]),
         Err(e) => return bad_request(e),
+    };
+    let Ok(after_sub) = after[3].parse::<i64>() else {
+        return bad_request(QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()));
     };
     let limit = page.limit;
     // `failed_at` has second precision, so the range compares on that text form.
@@ -83,31 +88,37 @@ pub async fn bad_rows(State(state): State<AppState>, headers: HeaderMap, Query(q
     let to = page.to.map(|t| pipeline::time_format::format_seconds(t) + "~").unwrap_or_else(|| "~".into());
     let result = state.db(move |conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT failed_at, shard_id, sequence_number, row FROM bad_rows
+            "SELECT failed_at, shard_id, sequence_number, sub_sequence_number, row FROM bad_rows
              WHERE (?1 IS NULL OR type = ?1) AND failed_at >= ?2 AND failed_at < ?3
-               AND (failed_at, shard_id, sequence_number) > (?4, ?5, ?6)
-             ORDER BY failed_at, shard_id, sequence_number LIMIT ?7",
+               AND (failed_at, shard_id, sequence_number, sub_sequence_number) > (?4, ?5, ?6, ?7)
+             ORDER BY failed_at, shard_id, sequence_number, sub_sequence_number LIMIT ?8",
         )?;
         let rows = stmt.query_map(
-            rusqlite::params![kind, from, to, after[0], after[1], after[2], (limit + 1) as i64],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+            rusqlite::params![kind, from, to, after[0], after[1], after[2], after_sub, (limit + 1) as i64],
+            |r| {
+                Ok(BadRowCursorRow {
+                    failed_at: r.get(0)?,
+                    shard_id: r.get(1)?,
+                    sequence_number: r.get(2)?,
+                    sub_sequence_number: r.get::<_, i64>(3)?.to_string(),
+                    row: r.get(4)?,
+                })
+            },
         )?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
     });
     match result.await {
         Ok(rows) => {
-            let (rows, next) = page_of(rows, limit, |(a, b, c, _)| vec![a, b, c]);
-            let bad: Vec<Value> = rows.iter().filter_map(|(_, _, _, row)| serde_json::from_str(row).ok()).collect();
+            let (rows, next) =
+                page_of(rows, limit, |r| vec![&r.failed_at, &r.shard_id, &r.sequence_number, &r.sub_sequence_number]);
+            let bad: Vec<Value> = rows.iter().filter_map(|r| serde_json::from_str(&r.row).ok()).collect();
             axum::Json(json!({"bad_rows": bad, "next_cursor": next})).into_response()
         }
         Err(e) => busy(e),
     }
 }
 
-pub async fn aggregates(State(state): State<AppState>, headers: HeaderMap, Query(q): Params) -> Response {
-    if !authorised(&state, &headers) {
-        return message(StatusCode::FORBIDDEN, "Forbidden");
-    }
+pub async fn aggregates(State(state): State<AppState>, Query(q): Params) -> Response {
     let request = match AggregatesRequest::parse(&q, Utc::now()) {
         Ok(r) => r,
         Err(e) => return bad_request(e),

@@ -48,12 +48,13 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
     CREATE TABLE IF NOT EXISTS bad_rows (
         shard_id TEXT NOT NULL,
         sequence_number TEXT NOT NULL,
+        sub_sequence_number INTEGER NOT NULL,
         type TEXT NOT NULL,
         failed_at TEXT NOT NULL,
         row TEXT NOT NULL,
-        PRIMARY KEY (shard_id, sequence_number)
+        PRIMARY KEY (shard_id, sequence_number, sub_sequence_number)
     ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number);
+    CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number, sub_sequence_number);
     CREATE TABLE IF NOT EXISTS checkpoints (
         shard_id TEXT PRIMARY KEY,
         sequence_number INTEGER NOT NULL
@@ -66,11 +67,20 @@ pub fn checkpoint(conn: &Connection, shard_id: &str) -> rusqlite::Result<u64> {
         .map(Option::unwrap_or_default)
 }
 
+/// A bad row as the batch transaction stores it.
+struct StagedBadRow {
+    id: pipeline::bad_row::BadRowId,
+    kind: &'static str,
+    failed_at: String,
+    /// The bad row as JSON.
+    row: String,
+}
+
 /// Rows a batch's sinks handed over, waiting for the consumer's commit.
 #[derive(Default)]
 pub struct Staged {
     events: Mutex<Vec<(String, String, String, String, i64)>>,
-    bad_rows: Mutex<Vec<(String, String, String, String, String)>>,
+    bad_rows: Mutex<Vec<StagedBadRow>>,
     partials: Mutex<Vec<StagedPartial>>,
     archive_files: Mutex<Vec<StagedFile>>,
 }
@@ -110,10 +120,11 @@ impl Staged {
                 insert.execute(params![pk, sk, event_type, payload, ttl])?;
             }
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO bad_rows (shard_id, sequence_number, type, failed_at, row) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO bad_rows (shard_id, sequence_number, sub_sequence_number, type, failed_at, row)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (shard, seq, kind, failed_at, row) in &bad_rows {
-                insert.execute(params![shard, seq, kind, failed_at, row])?;
+            for b in &bad_rows {
+                insert.execute(params![b.id.shard_id, b.id.sequence_number, b.id.sub_sequence_number, b.kind, b.failed_at, b.row])?;
             }
             insert_partials(&tx, &partials)?;
             let mut file = tx.prepare_cached(
@@ -161,7 +172,7 @@ impl BadRowStore for LocalBadRowStore {
             let row = r.item;
             match serde_json::to_string(row) {
                 Ok(json) => {
-                    staged.push((row.shard_id.clone(), row.sequence_number.clone(), row.kind.to_string(), row.failed_at.clone(), json));
+                    staged.push(StagedBadRow { id: row.id(), kind: row.kind.as_str(), failed_at: row.failed_at.clone(), row: json });
                     report.written += 1;
                 }
                 Err(_) => report.failed.push(r.record),

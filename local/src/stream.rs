@@ -480,7 +480,7 @@ impl StreamReader {
                     continue;
                 }
                 bytes += data.len();
-                out.push((seq, Record { data, partition_key, sequence_number: sequence_text(seq), shard_id: id.clone(), arrival }));
+                out.push((seq, Record { data, partition_key, sequence_number: sequence_text(seq), sub_sequence_number: 0, shard_id: id.clone(), arrival }));
                 if out.len() >= limit || bytes >= MAX_READ_BYTES {
                     return Ok(out);
                 }

@@ -8,6 +8,7 @@ use pipeline_local::{LocalConfig, run};
 use serde_json::{Value, json};
 
 const KEY: &str = "test-key";
+const READ_KEY: &str = "test-read-key";
 
 struct Local {
     base: String,
@@ -22,13 +23,10 @@ fn start_with(aggregate_interval: Duration) -> Local {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = LocalConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        shards: 4,
         api_key: Some(KEY.into()),
-        schemas_dir: None,
-        progress_every: Duration::ZERO,
+        read_key: Some(READ_KEY.into()),
         aggregate_interval,
+        ..LocalConfig::new(dir.path(), format!("127.0.0.1:{port}").parse().unwrap())
     };
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap();
@@ -62,7 +60,7 @@ fn post(base: &str, path: &str, key: Option<&str>, body: Vec<u8>, gzip: bool) ->
 }
 
 fn get(base: &str, path: &str) -> (u16, Value) {
-    let mut resp = agent().get(&format!("{base}{path}")).header("x-api-key", KEY).call().unwrap();
+    let mut resp = agent().get(&format!("{base}{path}")).header("x-api-key", READ_KEY).call().unwrap();
     let status = resp.status().as_u16();
     (status, serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null))
 }

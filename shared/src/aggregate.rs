@@ -36,6 +36,8 @@ pub enum AggregateError {
     Sketch(String),
     #[error("stored revenue {text:?} is not a map of currency to millionths ({reason})")]
     Revenue { text: String, reason: String },
+    #[error("a stored window or marker is unreadable: {0}")]
+    Window(String),
 }
 
 type Estimator = CardinalityEstimator<str, wyhash::WyHash, SKETCH_PRECISION, SKETCH_WIDTH>;
@@ -118,15 +120,19 @@ impl Aggregate {
         self.count += 1;
         self.users.insert(&event.user_id);
         if let Some(money) = &event.revenue {
-            *self.revenue.entry(money.currency.clone()).or_default() += money.micros;
+            let total = self.revenue.entry(money.currency.clone()).or_default();
+            *total = total.saturating_add(money.micros);
         }
     }
 
     pub fn merge(&mut self, other: &Aggregate) {
-        self.count += other.count;
+        self.count = self.count.saturating_add(other.count);
         self.users.merge(&other.users);
         for (currency, micros) in &other.revenue {
-            *self.revenue.entry(currency.clone()).or_default() += micros;
+            // Saturates rather than wrapping: ~3.4e32 units of one currency in one window
+            // cannot be a real sum, and a wrapped one would look plausible.
+            let total = self.revenue.entry(currency.clone()).or_default();
+            *total = total.saturating_add(*micros);
         }
     }
 
@@ -216,14 +222,18 @@ impl Granularity {
         start.unwrap_or(t)
     }
 
-    /// The start of the window after the one starting at `start`.
+    /// The start of the window after the one starting at `start`, and at most the last
+    /// representable event time (so a range's end of December 9999 keeps a four-digit year,
+    /// whose text sorts as time).
     pub fn next_window(self, start: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            Granularity::Minute => start + Duration::minutes(1),
-            Granularity::Hour => start + Duration::hours(1),
-            Granularity::Day => start + Duration::days(1),
-            Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start + Duration::days(31)),
-        }
+        let next = match self {
+            Granularity::Minute => start.checked_add_signed(Duration::minutes(1)),
+            Granularity::Hour => start.checked_add_signed(Duration::hours(1)),
+            Granularity::Day => start.checked_add_signed(Duration::days(1)),
+            Granularity::Month => start.checked_add_months(Months::new(1)),
+        };
+        let latest = crate::time_format::latest_event_time();
+        next.map_or(latest, |next| next.min(latest))
     }
 
     /// The next coarser granularity, which is made from rows of this one.
@@ -338,5 +348,28 @@ mod tests {
         assert!(corrupt.decode().unwrap_err().to_string().contains("millionths"));
         assert_eq!(Money::new("USD", 19.99).unwrap().micros, 19_990_000);
         assert!(Money::new("USD", -1.0).is_none());
+    }
+
+    #[test]
+    fn revenue_saturates_instead_of_wrapping() {
+        let huge = Money::new("USD", 1e300).unwrap();
+        assert_eq!(huge.micros, u128::MAX);
+        let mut a = Aggregate::default();
+        a.revenue.insert("USD".into(), huge.micros);
+        let mut b = a.clone();
+        b.merge(&a);
+        assert_eq!(b.revenue["USD"], u128::MAX);
+        assert_eq!(b.encode().decode().unwrap().revenue["USD"], u128::MAX);
+    }
+
+    #[test]
+    fn the_last_windows_end_within_year_9999() {
+        let last = |g: Granularity| g.window_start(crate::time_format::latest_event_time());
+        for g in Granularity::ALL {
+            let end = g.next_window(last(g));
+            assert!(end > last(g) && end <= crate::time_format::latest_event_time(), "{g}: {end}");
+            assert!(crate::time_format::format_seconds(end).starts_with("9999-12-31T23:59:59"), "{g}: {end}");
+        }
+        assert_eq!(Granularity::Day.next_window(at("2026-11-27T00:00:00Z")), at("2026-11-28T00:00:00Z"));
     }
 }

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::record::Record;
-use crate::time_format::format_seconds;
+use crate::time_format::{format_millis, format_seconds};
 use chrono::{DateTime, Utc};
 
 /// Why an event became a bad row.
@@ -101,7 +101,31 @@ pub struct BadRow {
     pub payload_base64: Option<String>,
     pub shard_id: String,
     pub sequence_number: String,
+    /// The user record's index inside a KPL aggregated record; 0 for a plain record. With
+    /// the shard and sequence number it identifies the bad row (DESIGN section 3).
+    #[serde(default)]
+    pub sub_sequence_number: u32,
+    /// The record's partition key, so recovery can put the event back on the same shard.
+    #[serde(default)]
+    pub partition_key: String,
+    /// When the stream took the record (RFC 3339, UTC, milliseconds): recovery writes it in
+    /// as the `timestamp` of an event that had none, so the event keeps its store key.
+    #[serde(default)]
+    pub ingested_at: String,
     pub failed_at: String,
+    /// When `pipeline recover` put the event back (set by the bad-row store, not the core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<String>,
+}
+
+/// What identifies a bad row: its record's shard and sequence number, and its index inside
+/// an aggregated record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BadRowId {
+    pub shard_id: String,
+    pub sequence_number: String,
+    #[serde(default)]
+    pub sub_sequence_number: u32,
 }
 
 impl BadRow {
@@ -119,7 +143,20 @@ impl BadRow {
             payload_base64,
             shard_id: record.shard_id.clone(),
             sequence_number: record.sequence_number.clone(),
+            sub_sequence_number: record.sub_sequence_number,
+            partition_key: record.partition_key.clone(),
+            ingested_at: format_millis(record.arrival),
             failed_at: format_seconds(failed_at),
+            recovered_at: None,
+        }
+    }
+
+    /// The bad row's identity (shard, sequence number, sub-sequence number).
+    pub fn id(&self) -> BadRowId {
+        BadRowId {
+            shard_id: self.shard_id.clone(),
+            sequence_number: self.sequence_number.clone(),
+            sub_sequence_number: self.sub_sequence_number,
         }
     }
 

@@ -10,19 +10,28 @@ use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
-use crate::time_format::{parse_rfc3339, push_date, push_hour, push_millis};
+use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
 use crate::user_agent::ua_json;
 use crate::validation::Envelope;
 
-/// Namespace of derived event ids: `event_id = UUIDv5(EVENT_ID_NAMESPACE, "<shard_id>/<sequence_number>")`.
+/// Namespace of derived event ids: `event_id = UUIDv5(EVENT_ID_NAMESPACE, name)` where the
+/// name is `<shard_id>/<sequence_number>` for a plain record (and the first user record of
+/// a KPL aggregated record), `<shard_id>/<sequence_number>/<sub_sequence_number>` for the
+/// other user records of an aggregated record. A Kinesis record is either plain or
+/// aggregated, so no two records share a name.
 pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0c_2b8e_93a1_4d67_9e2b_8c1d_4a7f_3e60);
 
-/// The event id derived from a record's position, identical on every retry of the record.
-pub fn derived_event_id(shard_id: &str, sequence_number: &str) -> Uuid {
-    let mut name = Vec::with_capacity(shard_id.len() + 1 + sequence_number.len());
+/// The event id derived from a record's position, identical on every retry of the record
+/// (and what `pipeline recover` writes into an event that had none).
+pub fn derived_event_id(shard_id: &str, sequence_number: &str, sub_sequence_number: u32) -> Uuid {
+    let mut name = Vec::with_capacity(shard_id.len() + 1 + sequence_number.len() + 11);
     name.extend_from_slice(shard_id.as_bytes());
     name.push(b'/');
     name.extend_from_slice(sequence_number.as_bytes());
+    if sub_sequence_number > 0 {
+        name.push(b'/');
+        name.extend_from_slice(sub_sequence_number.to_string().as_bytes());
+    }
     Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
 }
 
@@ -97,24 +106,30 @@ pub fn enrich(
     envelope: &Envelope<'_>,
     clock: &BatchClock,
 ) -> Result<EnrichedEvent, Rejection> {
+    let timestamp_violation = |message: String| Rejection {
+        kind: BadRowType::SchemaViolation,
+        event_type: Some(schema.event_type().to_owned()),
+        schema: Some(schema.key().to_owned()),
+        errors: vec![Violation::new("/timestamp", "format", message)],
+    };
     let event_time = match envelope.timestamp {
         None => record.arrival,
-        Some(text) => parse_rfc3339(text).ok_or_else(|| Rejection {
-            kind: BadRowType::SchemaViolation,
-            event_type: Some(schema.event_type().to_owned()),
-            schema: Some(schema.key().to_owned()),
-            errors: vec![Violation::new(
-                "/timestamp",
-                "format",
-                format!("{text:?} is not an RFC 3339 date-time this pipeline can represent"),
-            )],
-        })?,
+        Some(text) => match parse_rfc3339(text) {
+            None => return Err(timestamp_violation(format!("{text:?} is not an RFC 3339 date-time this pipeline can represent"))),
+            // Keys, partitions and windows are four-digit years in UTC (DESIGN section 2).
+            Some(t) if !is_representable(t) => {
+                return Err(timestamp_violation(format!(
+                    "{text:?} is {t} in UTC, outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999Z: send the event's time in that range"
+                )));
+            }
+            Some(t) => t,
+        },
     };
     let event_id = match envelope.event_id {
         Some(id) => id.to_owned(),
         None => {
             let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            derived_event_id(&record.shard_id, &record.sequence_number).hyphenated().encode_lower(&mut text).to_owned()
+            derived_event_id(&record.shard_id, &record.sequence_number, record.sub_sequence_number).hyphenated().encode_lower(&mut text).to_owned()
         }
     };
     let close = closing_brace(&record.data).ok_or_else(|| {

@@ -157,7 +157,10 @@ impl AggregatesRequest {
                 "from..to spans more than {MAX_WINDOWS} {granularity} windows: narrow the range or use a coarser granularity"
             )));
         }
-        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until: to + Duration::seconds(1) })
+        // Within year 9999, so that the bound's text (the stores compare keys as text) keeps
+        // four digits of year: windows start on whole minutes, so none is lost.
+        let until = (to + Duration::seconds(1)).min(crate::time_format::latest_event_time());
+        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until })
     }
 }
 

@@ -12,6 +12,8 @@ pub struct Record {
     pub data: Vec<u8>,
     pub partition_key: String,
     pub sequence_number: String,
+    /// The user record's index inside a KPL aggregated record; 0 for a plain record.
+    pub sub_sequence_number: u32,
     pub shard_id: String,
     /// When the stream accepted the record (Kinesis' approximate arrival timestamp).
     pub arrival: DateTime<Utc>,

@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+pub mod hostile;
+
 use crate::bad_row::BadRowType;
 use crate::record::{MAX_RECORD_BYTES, Record};
 
@@ -157,6 +159,7 @@ impl Workload {
                     data: event.data,
                     partition_key: format!("pk-{i}"),
                     sequence_number: format!("{:056}", 49_650_000_000_000_000_000u128 + self.index as u128),
+                    sub_sequence_number: 0,
                     shard_id: shard_id.to_owned(),
                     arrival: self.config.start + Duration::milliseconds(self.index as i64),
                 }

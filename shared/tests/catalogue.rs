@@ -12,6 +12,7 @@ fn record(data: &[u8]) -> Record {
         data: data.to_vec(),
         partition_key: "pk".into(),
         sequence_number: "49650000000000000000000000000000000000000000000000000001".into(),
+        sub_sequence_number: 0,
         shard_id: "shardId-000000000003".into(),
         arrival: Utc.with_ymd_and_hms(2026, 11, 27, 23, 59, 58).unwrap(),
     }
@@ -39,6 +40,26 @@ fn assert_bad(data: &str, kind: BadRowType, path: &str) {
             assert_eq!(bad.kind, kind, "{data}: {bad:#?}");
             assert!(bad.errors.iter().any(|e| e.path == path), "{data}: no error at {path:?}: {:#?}", bad.errors);
         }
+    }
+}
+
+#[test]
+fn timestamps_outside_years_1_to_9999_in_utc_are_schema_violations() {
+    for edge in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59+00:00", "0001-01-01T01:00:00+01:00"] {
+        assert_valid(&format!(r#"{{"event_type": "pageview", "user_id": 1, "timestamp": "{edge}"}}"#));
+    }
+    for outside in [
+        "9999-12-31T23:59:59-00:01",
+        "0000-01-01T00:00:00+00:01",
+        "0000-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59.9999Z",
+        "9999-12-31T23:59:60Z",
+    ] {
+        let data = format!(r#"{{"event_type": "pageview", "user_id": 1, "timestamp": "{outside}"}}"#);
+        let Outcome::Bad(bad) = outcome(&data) else { panic!("{outside} was accepted") };
+        assert_eq!(bad.kind, BadRowType::SchemaViolation, "{outside}");
+        assert_eq!((bad.errors[0].path.as_str(), bad.errors[0].keyword.as_str()), ("/timestamp", "format"), "{outside}: {bad:?}");
     }
 }
 
@@ -176,6 +197,9 @@ fn bad_row_has_the_design_shape() {
             "payload": data,
             "shard_id": "shardId-000000000003",
             "sequence_number": "49650000000000000000000000000000000000000000000000000001",
+            "sub_sequence_number": 0,
+            "partition_key": "pk",
+            "ingested_at": "2026-11-27T23:59:58.000Z",
             "failed_at": "2026-11-28T00:00:01Z"
         })
     );

@@ -11,6 +11,7 @@ fn run(data: &str, shard: &str, seq: &str) -> pipeline::EnrichedEvent {
         data: data.as_bytes().to_vec(),
         partition_key: "pk".into(),
         sequence_number: seq.into(),
+        sub_sequence_number: 0,
         shard_id: shard.into(),
         arrival: Utc.with_ymd_and_hms(2026, 11, 27, 23, 59, 58).unwrap() + chrono::Duration::milliseconds(250),
     };
@@ -31,7 +32,7 @@ fn adds_pipeline_fields_and_keeps_producer_bytes() {
     let trimmed = data.trim_end().replace('\n', " ");
     assert!(text.starts_with(&trimmed[..trimmed.len() - 1]), "producer bytes changed:\n{text}");
     let v: Value = serde_json::from_str(text).unwrap();
-    let id = derived_event_id("shardId-000000000001", "4961").to_string();
+    let id = derived_event_id("shardId-000000000001", "4961", 0).to_string();
     assert_eq!(v["event_id"], id.as_str());
     assert_eq!(v["timestamp"], "2026-11-27T23:30:00.5-02:00");
     assert_eq!(

@@ -11,6 +11,7 @@ fn records(data: Vec<Vec<u8>>) -> Vec<Record> {
             data,
             partition_key: "pk".into(),
             sequence_number: format!("{i:020}"),
+            sub_sequence_number: 0,
             shard_id: "shardId-000000000000".into(),
             arrival: Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap(),
         })

@@ -16,6 +16,7 @@ fn generated_events_get_the_outcome_the_generator_intends() {
             data: e.data.clone(),
             partition_key: "pk".into(),
             sequence_number: i.to_string(),
+            sub_sequence_number: 0,
             shard_id: "shardId-000000000000".into(),
             arrival: Utc::now(),
         })

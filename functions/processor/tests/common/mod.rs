@@ -1,8 +1,8 @@
 //! Test helpers: the fixture event, and AWS resources on moto_server.
 #![allow(dead_code)]
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use pipeline_aws::ProcessorConfig;
+use processor::KinesisBatch;
 
 pub const FIXTURE: &str = include_str!("../fixtures/kinesis_event.json");
 /// Valid events in the fixture, and its bad rows by type.
@@ -10,8 +10,8 @@ pub const FIXTURE_VALID: usize = 5;
 pub const FIXTURE_BAD: [(&str, usize); 4] =
     [("schema_violation", 1), ("unknown_event_type", 1), ("unknown_schema_version", 1), ("malformed", 1)];
 
-pub fn fixture_event() -> KinesisEvent {
-    serde_json::from_str(FIXTURE).expect("fixture is a Kinesis event")
+pub fn fixture_event() -> KinesisBatch {
+    KinesisBatch::from_json(FIXTURE).expect("fixture is a Kinesis event")
 }
 
 #[path = "../../../testing/moto.rs"]
@@ -112,7 +112,7 @@ pub fn gunzip(bytes: &[u8]) -> String {
 }
 
 /// A Lambda Kinesis event carrying `records`.
-pub fn kinesis_event(records: &[pipeline::Record]) -> aws_lambda_events::event::kinesis::KinesisEvent {
+pub fn kinesis_event(records: &[pipeline::Record]) -> KinesisBatch {
     use base64::Engine as _;
     let json = serde_json::json!({
         "Records": records.iter().map(|r| serde_json::json!({
@@ -126,5 +126,5 @@ pub fn kinesis_event(records: &[pipeline::Record]) -> aws_lambda_events::event::
             }
         })).collect::<Vec<_>>()
     });
-    serde_json::from_value(json).unwrap()
+    KinesisBatch::from_json(&json.to_string()).unwrap()
 }

@@ -1,0 +1,263 @@
+//! What every HTTP route of local mode shares: the handlers' state, the two API keys and
+//! the routes each one opens (DESIGN section 4), and the JSON error body.
+//!
+//! | routes | key |
+//! |---|---|
+//! | `GET /health`, `/metrics`, `/v1/stats`, `/`, `/openapi.yaml` | none |
+//! | `POST /v1/events`, `POST /v1/event` | the ingest key ([`Role::Ingest`]) |
+//! | every other `/v1` route | the read key ([`Role::Read`]) |
+//!
+//! The key is checked by a middleware before the handler runs, so an unauthenticated
+//! upload is answered 403 without its body being read.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use pipeline::SchemaRegistry;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::aggregates::MergeStats;
+use crate::consumer::ConsumerStats;
+use crate::ingest::BodyBudget;
+use crate::stream::StreamWriter;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub stream: StreamWriter,
+    pub keys: ApiKeys,
+    pub shards: u32,
+    pub accepted: Arc<AtomicU64>,
+    pub stats: Arc<ConsumerStats>,
+    pub merges: Arc<MergeStats>,
+    pub db_path: Arc<Path>,
+    pub registry: Arc<SchemaRegistry>,
+    /// Bytes of request bodies held in memory at once, across all requests.
+    pub body_budget: BodyBudget,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+}
+
+impl AppState {
+    /// Runs `f` on a fresh read connection to `pipeline.db`, off the async threads.
+    pub async fn db<T: Send + 'static, E: Into<anyhow::Error>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let path = self.db_path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            f(&conn).map_err(Into::into)
+        })
+        .await?
+    }
+}
+
+/// The two keys: producers hold the ingest key (it ships inside apps and trackers), the
+/// operator holds the read key. Neither opens the other's routes.
+#[derive(Clone)]
+pub struct ApiKeys {
+    pub ingest: Arc<str>,
+    pub read: Arc<str>,
+}
+
+/// Which key a route wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Ingest,
+    Read,
+}
+
+impl ApiKeys {
+    /// Whether `given` is the key of `role`, compared in constant time.
+    pub fn admits(&self, role: Role, given: Option<&[u8]>) -> bool {
+        let key = match role {
+            Role::Ingest => &self.ingest,
+            Role::Read => &self.read,
+        };
+        given.is_some_and(|given| bool::from(given.ct_eq(key.as_bytes())))
+    }
+}
+
+/// `{"message": text}` with `status`: the error body of every route.
+pub fn message(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"message": text.into()}))).into_response()
+}
+
+/// `403 {"message": "Forbidden"}`, as API Gateway answers a missing or wrong key.
+pub fn forbidden() -> Response {
+    message(StatusCode::FORBIDDEN, "Forbidden")
+}
+
+/// Middleware: lets the request through only with the ingest key in `x-api-key`.
+pub async fn require_ingest_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    require(&state, Role::Ingest, request, next).await
+}
+
+/// Middleware: lets the request through only with the read key in `x-api-key`.
+pub async fn require_read_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    require(&state, Role::Read, request, next).await
+}
+
+async fn require(state: &AppState, role: Role, request: Request, next: Next) -> Response {
+    let given = request.headers().get("x-api-key").map(|v| v.as_bytes());
+    if state.keys.admits(role, given) {
+        return next.run(request).await;
+    }
+    linger(request.into_body());
+    forbidden()
+}
+
+/// Bytes of a refused request's body read and thrown away at most, so that a client that
+/// sends its whole body before it reads the answer still gets the answer (closing at once
+/// would reset the connection under it). Nothing is kept; past this the connection closes.
+pub const LINGER_BYTES: usize = 32 * 1024 * 1024;
+/// How long a refused request's body is read and thrown away at most.
+pub const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and discards what is left of a refused request's body, within [`LINGER_BYTES`]
+/// and [`LINGER_TIME`], while the answer goes out (a "lingering close").
+pub fn linger(body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    let declared = http_body::Body::size_hint(&body).exact();
+    if declared.is_some_and(|n| n > LINGER_BYTES as u64) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut read = 0usize;
+        let deadline = tokio::time::Instant::now() + LINGER_TIME;
+        while read <= LINGER_BYTES {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => return,
+            }
+        }
+    });
+}
+
+/// The key from the flag or environment, else the one stored in `data_dir/<file>`, else a
+/// new one, stored readable by its owner only. The second value says whether it was just
+/// made.
+pub fn stored_key(
+    data_dir: &Path,
+    file: &str,
+    given: Option<String>,
+) -> anyhow::Result<(String, bool)> {
+    use anyhow::Context;
+    if let Some(key) = given.filter(|k| !k.is_empty()) {
+        return Ok((key, false));
+    }
+    let path = data_dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(key) if !key.trim().is_empty() => {
+            restrict_to_owner(&path)
+                .with_context(|| format!("cannot make {} private", path.display()))?;
+            Ok((key.trim().to_owned(), false))
+        }
+        _ => {
+            let key = uuid::Uuid::new_v4().simple().to_string();
+            write_private(&path, key.as_bytes())
+                .with_context(|| format!("cannot store the key in {}", path.display()))?;
+            Ok((key, true))
+        }
+    }
+}
+
+/// Writes `bytes` to a new file `path` that only its owner can read (0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    restrict_to_owner(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Takes group and other permissions off `path` (a key file written by an older version,
+/// or by hand).
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_opens_only_its_routes() {
+        let keys = ApiKeys {
+            ingest: "in".into(),
+            read: "out".into(),
+        };
+        assert!(keys.admits(Role::Ingest, Some(b"in")));
+        assert!(keys.admits(Role::Read, Some(b"out")));
+        assert!(!keys.admits(Role::Ingest, Some(b"out")));
+        assert!(!keys.admits(Role::Read, Some(b"in")));
+        assert!(!keys.admits(Role::Read, None));
+        assert!(!keys.admits(Role::Ingest, Some(b"")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_made_key_is_private_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (key, new) = stored_key(dir.path(), "api_key", None).unwrap();
+        assert!(new);
+        let mode = std::fs::metadata(dir.path().join("api_key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            stored_key(dir.path(), "api_key", None).unwrap(),
+            (key, false)
+        );
+        // A key file left readable by others is made private at the next start.
+        std::fs::set_permissions(
+            dir.path().join("api_key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        stored_key(dir.path(), "api_key", None).unwrap();
+        let mode = std::fs::metadata(dir.path().join("api_key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
