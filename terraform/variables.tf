@@ -117,6 +117,172 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "events_gsi_enabled" {
+  description = "Create the per-type index on the events table (and serve GET /v1/events from it). Off by default: every event written to it is a second write and more storage."
+  type        = bool
+  default     = false
+}
+
+variable "query_event_types" {
+  description = "Event types kept in the events table for per-user queries (QUERY_EVENT_TYPES); empty: every type. Other types reach the archive and the aggregates only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.query_event_types : length(regexall("^[a-z][a-z0-9_]{0,63}$", t)) > 0])
+    error_message = "query_event_types must be event type names (^[a-z][a-z0-9_]{0,63}$), e.g. [\"pageview\", \"purchase\"]; the processor also refuses types its schemas do not define."
+  }
+}
+
+variable "table_point_in_time_recovery" {
+  description = "Point-in-time recovery of the events and aggregates tables (billed per GB-month of table data; the archive in S3 keeps every event either way)."
+  type        = bool
+  default     = true
+}
+
+variable "events_table_class" {
+  description = "Table class of the events table: STANDARD, or STANDARD_INFREQUENT_ACCESS (storage 60 % cheaper, writes 25 % dearer)."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_INFREQUENT_ACCESS"], var.events_table_class)
+    error_message = "events_table_class must be STANDARD or STANDARD_INFREQUENT_ACCESS."
+  }
+}
+
+variable "aggregates_table_class" {
+  description = "Table class of the aggregates table: STANDARD or STANDARD_INFREQUENT_ACCESS."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_INFREQUENT_ACCESS"], var.aggregates_table_class)
+    error_message = "aggregates_table_class must be STANDARD or STANDARD_INFREQUENT_ACCESS."
+  }
+}
+
+variable "events_table_billing_mode" {
+  description = "PAY_PER_REQUEST (on-demand: follows any load, dearer per write) or PROVISIONED (Application Auto Scaling between events_table_min/max_*_capacity: cheaper for steady loads)."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.events_table_billing_mode)
+    error_message = "events_table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "aggregates_table_billing_mode" {
+  description = "PAY_PER_REQUEST or PROVISIONED (Application Auto Scaling between aggregates_table_min/max_*_capacity)."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.aggregates_table_billing_mode)
+    error_message = "aggregates_table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "events_table_min_write_capacity" {
+  description = "PROVISIONED events table: the fewest write capacity units/s auto scaling goes down to."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_table_min_write_capacity >= 1
+    error_message = "events_table_min_write_capacity must be at least 1."
+  }
+}
+
+variable "events_table_max_write_capacity" {
+  description = "PROVISIONED events table: the most write capacity units/s auto scaling goes up to (and the index's fixed write capacity where the index is on)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.events_table_max_write_capacity >= var.events_table_min_write_capacity
+    error_message = "events_table_max_write_capacity must be at least events_table_min_write_capacity."
+  }
+}
+
+variable "events_table_min_read_capacity" {
+  description = "PROVISIONED events table: the fewest read capacity units/s (per-user queries)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_table_min_read_capacity >= 1
+    error_message = "events_table_min_read_capacity must be at least 1."
+  }
+}
+
+variable "events_table_max_read_capacity" {
+  description = "PROVISIONED events table: the most read capacity units/s."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.events_table_max_read_capacity >= var.events_table_min_read_capacity
+    error_message = "events_table_max_read_capacity must be at least events_table_min_read_capacity."
+  }
+}
+
+variable "aggregates_table_min_write_capacity" {
+  description = "PROVISIONED aggregates table: the fewest write capacity units/s."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.aggregates_table_min_write_capacity >= 1
+    error_message = "aggregates_table_min_write_capacity must be at least 1."
+  }
+}
+
+variable "aggregates_table_max_write_capacity" {
+  description = "PROVISIONED aggregates table: the most write capacity units/s."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.aggregates_table_max_write_capacity >= var.aggregates_table_min_write_capacity
+    error_message = "aggregates_table_max_write_capacity must be at least aggregates_table_min_write_capacity."
+  }
+}
+
+variable "aggregates_table_min_read_capacity" {
+  description = "PROVISIONED aggregates table: the fewest read capacity units/s (the aggregator and queries)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.aggregates_table_min_read_capacity >= 1
+    error_message = "aggregates_table_min_read_capacity must be at least 1."
+  }
+}
+
+variable "aggregates_table_max_read_capacity" {
+  description = "PROVISIONED aggregates table: the most read capacity units/s."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.aggregates_table_max_read_capacity >= var.aggregates_table_min_read_capacity
+    error_message = "aggregates_table_max_read_capacity must be at least aggregates_table_min_read_capacity."
+  }
+}
+
+variable "table_autoscaling_target_percent" {
+  description = "PROVISIONED tables: the utilisation auto scaling keeps (consumed / provisioned, 20-90 %); the rest is headroom for what rises faster than the scaler (minutes)."
+  type        = number
+  default     = 70
+
+  validation {
+    condition     = var.table_autoscaling_target_percent >= 20 && var.table_autoscaling_target_percent <= 90
+    error_message = "table_autoscaling_target_percent must be between 20 and 90 (Application Auto Scaling's range for DynamoDB)."
+  }
+}
+
 variable "event_ttl_days" {
   description = "Days an event stays in the events table before DynamoDB TTL removes it (EVENT_TTL_DAYS)."
   type        = number
@@ -129,7 +295,7 @@ variable "event_ttl_days" {
 }
 
 variable "gsi_write_shards" {
-  description = "N, the write shards of the per-type index key gsi1pk = TYPE#<event_type>#<0..N-1> (GSI_WRITE_SHARDS); readers query all N."
+  description = "Where events_gsi_enabled: N, the write shards of the per-type index key gsi1pk = TYPE#<event_type>#<0..N-1> (GSI_WRITE_SHARDS); readers query all N."
   type        = number
   default     = 32
 

@@ -24,7 +24,7 @@ use pipeline::EnrichedEvent;
 use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use tokio::time::Instant;
 
-use crate::dynamodb::stable_hash;
+use crate::event_item::stable_hash;
 use crate::retry::{Backoff, describe, is_retryable};
 
 /// Bytes of one Firehose record (Firehose's limit is 1,000 KiB).

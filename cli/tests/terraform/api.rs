@@ -32,10 +32,23 @@ fn route_path(module: &Module, resource_id: &Expression) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// The objects an expression may be: itself, the arguments of `merge(...)`, both branches
+/// of `? :` (a route under a condition counts).
+fn objects(expr: &Expression) -> Vec<&hcl::Object<hcl::ObjectKey, Expression>> {
+    match expr {
+        Expression::Object(object) => vec![object],
+        Expression::FuncCall(call) if call.name.name.as_str() == "merge" => call.args.iter().flat_map(objects).collect(),
+        Expression::Conditional(cond) => objects(&cond.true_expr).into_iter().chain(objects(&cond.false_expr)).collect(),
+        Expression::Parenthesis(inner) => objects(inner),
+        other => panic!("not a map of routes: {other:?}"),
+    }
+}
+
 /// The routes of a `local.<name>` map: (route key, path, fields).
 fn routes<'a>(module: &'a Module, local: &str) -> Vec<(String, String, &'a hcl::Object<hcl::ObjectKey, Expression>)> {
-    let Expression::Object(map) = module.local(local) else { panic!("local.{local} is a map") };
-    map.iter()
+    objects(module.local(local))
+        .into_iter()
+        .flat_map(|map| map.iter())
         .map(|(key, value)| {
             let Expression::Object(fields) = value else { panic!("{key:?}") };
             let resource_id = fields.iter().find(|(k, _)| key_name(k) == Some("resource_id")).unwrap().1;
@@ -67,7 +80,13 @@ fn ingest_routes_take_the_api_key_and_query_routes_take_sigv4() {
     assert_eq!(text(attr(query, "authorization")), Some("AWS_IAM"), "query routes are signed (SigV4)");
     assert_eq!(attr(query, "api_key_required"), &Expression::Bool(false), "the ingest key must not open them");
     let query_paths: Vec<String> = routes(&api, "query_routes").into_iter().map(|(_, p, _)| p).collect();
-    assert!(query_paths.contains(&"/v1/users/{user_id}/events".to_owned()) && query_paths.contains(&"/v1/aggregates".to_owned()));
+    assert_eq!(query_paths, ["/v1/users/{user_id}/events", "/v1/aggregates", "/v1/events"]);
+    // GET /v1/events reads the per-type index: only where it is on.
+    let Expression::FuncCall(merge) = api.local("query_routes") else { panic!("query_routes = merge(...)") };
+    let Expression::Conditional(cond) = &merge.args[1] else { panic!("the type route is conditional") };
+    assert!(is_reference(&cond.cond_expr, "var.type_events_route"));
+    let root = Module::load(&terraform());
+    assert!(is_reference(attr(root.block("module", &["api"]), "type_events_route"), "var.events_gsi_enabled"));
 
     // Every method of the API is one of these two kinds.
     let methods: Vec<&str> =

@@ -1,17 +1,18 @@
-//! (a) Each function is given the environment its configuration reads.
+//! (a) Each function is given exactly the environment its configuration reads: every
+//! variable it requires on every deployment, the optional ones where they apply (the
+//! per-type index's `GSI_WRITE_SHARDS` only where the index is on, `QUERY_EVENT_TYPES` only
+//! where some types are dropped), and nothing it does not read.
 
 use std::collections::BTreeMap;
 use std::fs;
 
 use hcl::Expression;
 
+use crate::sdk_calls::{code_only, matching_brace};
 use crate::stack::*;
-// ---------------------------------------------------------------------------------------
-// (a) The processor's environment
-// ---------------------------------------------------------------------------------------
 
-/// How the processor's configuration reads a variable: `required(` (must be set),
-/// `number(` (has a default) or `lookup(` (optional).
+/// How a configuration reads a variable: `required(` (must be set), `number(` (has a
+/// default) or `lookup(` (optional).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Read {
     Required,
@@ -19,11 +20,21 @@ enum Read {
     Lookup,
 }
 
-/// The names aws/src/config.rs reads: every `"NAME"` string literal passed first to
-/// `required(`, `number(` or `lookup(` outside its tests, found by a plain scan of the source.
-fn names_read_by_processor_config() -> BTreeMap<String, Read> {
+/// The text of `impl <name> { ... }` in `code` (literals kept: the block is found on the
+/// text with literals blanked, then cut from the original).
+fn impl_block<'a>(source: &'a str, name: &str) -> &'a str {
+    let code = code_only(source);
+    let start = code.find(&format!("impl {name} {{")).unwrap_or_else(|| panic!("aws/src/config.rs has no impl {name}"));
+    let open = start + code[start..].find('{').unwrap();
+    &source[open..matching_brace(&code, open)]
+}
+
+/// The names the configuration struct `name` of aws/src/config.rs reads: every `"NAME"`
+/// literal passed first to `required(`, `number(` or `lookup(` in its impl, and those of the
+/// configurations it reads in turn (`TablesConfig::from_lookup`).
+fn names_read_by(name: &str) -> BTreeMap<String, Read> {
     let source = fs::read_to_string(repo().join("aws/src/config.rs")).unwrap();
-    let code = source.split("#[cfg(test)]").next().unwrap();
+    let code = impl_block(&source, name);
     let mut names = BTreeMap::new();
     for (call, read) in [("required(", Read::Required), ("number(", Read::Number), ("lookup(", Read::Lookup)] {
         let mut from = 0;
@@ -38,6 +49,34 @@ fn names_read_by_processor_config() -> BTreeMap<String, Read> {
             let name = &argument[1..argument[1..].find('"').unwrap() + 1];
             names.entry(name.to_owned()).and_modify(|r: &mut Read| *r = (*r).min(read)).or_insert(read);
         }
+    }
+    for nested in regex::Regex::new(r"\b([A-Z][A-Za-z]*Config)::from_lookup").unwrap().captures_iter(code) {
+        if &nested[1] != name {
+            for (n, r) in names_read_by(&nested[1]) {
+                names.entry(n).and_modify(|old: &mut Read| *old = (*old).min(r)).or_insert(r);
+            }
+        }
+    }
+    names
+}
+
+/// The configuration a function's crate reads: its `<Name>Config::from_env()`.
+fn configuration_of(function: &str) -> String {
+    let lib = fs::read_to_string(repo().join(format!("functions/{function}/src/lib.rs"))).unwrap();
+    let found: Vec<String> =
+        regex::Regex::new(r"\b([A-Z][A-Za-z]*Config)::from_env\(\)").unwrap().captures_iter(&lib).map(|c| c[1].to_owned()).collect();
+    assert_eq!(found.len(), 1, "functions/{function} reads one configuration: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+/// Names a function's own source reads with `env::var("NAME")` or `env::var_os("NAME")`.
+fn names_read_directly(function: &str) -> Vec<String> {
+    let read = regex::Regex::new(r#"\bvar(?:_os)?\(\s*"([A-Z0-9_]+)"\s*\)"#).unwrap();
+    let dir = repo().join(format!("functions/{function}/src"));
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        names.extend(read.captures_iter(&text).map(|c| c[1].to_owned()));
     }
     names
 }
@@ -70,79 +109,70 @@ fn environment_keys(module: &Module, expr: &Expression, always: bool, keys: &mut
     }
 }
 
-#[test]
-fn the_processor_function_gets_every_variable_its_configuration_reads() {
-    let read = names_read_by_processor_config();
-    // The scan must see what DESIGN.md section 8 names, or it is not following the code.
-    for name in [
-        "EVENTS_TABLE",
-        "AGGREGATES_TABLE",
-        "ARCHIVE_STREAMS",
-        "BAD_ROWS_BUCKET",
-        "BAD_ROWS_PREFIX",
-        "EVENT_TTL_DAYS",
-        "GSI_WRITE_SHARDS",
-    ] {
-        assert!(read.contains_key(name), "aws/src/config.rs no longer reads {name}? found {read:?}");
-    }
-
-    let processor = Module::load(&terraform().join("modules/processor"));
-    let function_call = processor.block("module", &["function"]);
-    assert_eq!(text(attr(function_call, "source")), Some("../function"));
+/// The environment modules/<function> gives its function: name -> set on every deployment.
+fn environment_of(function: &str) -> BTreeMap<String, bool> {
+    let module = Module::load(&terraform().join("modules").join(function));
+    let call = module.block("module", &["function"]);
+    assert_eq!(text(attr(call, "source")), Some("../function"));
     let mut keys = BTreeMap::new();
-    environment_keys(&processor, attr(function_call, "environment"), true, &mut keys);
+    environment_keys(&module, attr(call, "environment"), true, &mut keys);
+    keys
+}
 
-    // The shared function module passes that map to the Lambda function as it is.
+#[test]
+fn each_function_gets_exactly_the_variables_its_configuration_reads() {
+    // The shared function module passes the map to the Lambda function as it is.
     let function = Module::load(&terraform().join("modules/function"));
     let lambda = function.block("resource", &["aws_lambda_function", "this"]);
     assert!(is_reference(attr(nested(lambda, "environment"), "variables"), "var.environment"));
 
-    for (name, how) in &read {
-        let set = keys.get(name);
-        assert!(set.is_some(), "the processor reads {name} ({how:?}) but modules/processor does not set it");
-        if *how == Read::Required {
-            assert_eq!(set, Some(&true), "{name} is required by the processor but only set under a condition");
+    for function in FUNCTIONS {
+        let config = configuration_of(function);
+        let mut read = names_read_by(&config);
+        for name in names_read_directly(function) {
+            read.entry(name).or_insert(Read::Lookup);
         }
-    }
-    assert_eq!(keys.get("RUST_LOG"), Some(&true), "DESIGN.md section 8: RUST_LOG");
-    let unread: Vec<_> = keys.keys().filter(|k| !read.contains_key(*k) && *k != "RUST_LOG").collect();
-    assert!(unread.is_empty(), "modules/processor sets variables the processor does not read: {unread:?}");
-}
-
-#[test]
-fn the_aggregator_and_query_functions_get_the_tables_they_read() {
-    // Both read TablesConfig: EVENTS_TABLE and AGGREGATES_TABLE, required.
-    let source = fs::read_to_string(repo().join("aws/src/config.rs")).unwrap();
-    let tables = source.split("impl TablesConfig").nth(1).expect("aws/src/config.rs has TablesConfig").split("#[cfg(test)]").next().unwrap();
-    let read: Vec<&str> = ["EVENTS_TABLE", "AGGREGATES_TABLE"].into_iter().filter(|n| tables.contains(&format!("required(\"{n}\""))).collect();
-    assert_eq!(read, ["EVENTS_TABLE", "AGGREGATES_TABLE"], "TablesConfig reads both tables");
-    for function in ["aggregator", "query"] {
-        let main = fs::read_to_string(repo().join(format!("functions/{function}/src/lib.rs"))).unwrap();
-        assert!(main.contains("TablesConfig::from_env()"), "functions/{function} reads TablesConfig");
-        let module = Module::load(&terraform().join("modules").join(function));
-        let mut keys = BTreeMap::new();
-        environment_keys(&module, attr(module.block("module", &["function"]), "environment"), true, &mut keys);
-        for name in &read {
-            assert_eq!(keys.get(*name), Some(&true), "modules/{function} must always set {name}");
+        let keys = environment_of(function);
+        for (name, how) in &read {
+            let set = keys.get(name);
+            if *how == Read::Required {
+                assert_eq!(set, Some(&true), "functions/{function} requires {name} ({config}): modules/{function} must always set it");
+            }
         }
-        // Nothing the function does not read (DESIGN section 8: GSI_WRITE_SHARDS only where
-        // the index is read).
-        let own = names_read_directly(function);
-        let unread: Vec<_> =
-            keys.keys().filter(|k| !read.contains(&k.as_str()) && !own.contains(*k) && *k != "RUST_LOG").collect();
+        assert_eq!(keys.get("RUST_LOG"), Some(&true), "DESIGN.md section 8: RUST_LOG ({function})");
+        let unread: Vec<_> = keys.keys().filter(|k| !read.contains_key(*k) && *k != "RUST_LOG").collect();
         assert!(unread.is_empty(), "modules/{function} sets variables functions/{function} does not read: {unread:?}");
     }
 }
 
-/// Names a function's own source reads with `env::var("NAME")` or `env::var_os("NAME")`.
-fn names_read_directly(function: &str) -> Vec<String> {
-    let read = regex::Regex::new(r#"\bvar(?:_os)?\(\s*"([A-Z0-9_]+)"\s*\)"#).unwrap();
-    let dir = repo().join(format!("functions/{function}/src"));
-    let mut names = Vec::new();
-    for entry in fs::read_dir(&dir).unwrap() {
-        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
-        names.extend(read.captures_iter(&text).map(|c| c[1].to_owned()));
+#[test]
+fn the_processor_reads_the_design_names_and_gets_the_optional_ones_under_their_conditions() {
+    let read = names_read_by("ProcessorConfig");
+    // The scan must see what DESIGN.md section 8 names, or it is not following the code.
+    for name in ["EVENTS_TABLE", "AGGREGATES_TABLE", "ARCHIVE_STREAMS", "BAD_ROWS_BUCKET", "BAD_ROWS_PREFIX", "EVENT_TTL_DAYS"] {
+        assert!(read.contains_key(name), "aws/src/config.rs no longer reads {name}? found {read:?}");
     }
-    names
-}
+    for name in ["GSI_WRITE_SHARDS", "QUERY_EVENT_TYPES", "SCHEMAS_DIR"] {
+        assert_eq!(read.get(name), Some(&Read::Lookup), "{name} is optional for the processor");
+    }
+    let keys = environment_of("processor");
+    for name in ["GSI_WRITE_SHARDS", "QUERY_EVENT_TYPES", "SCHEMAS_DIR"] {
+        assert_eq!(keys.get(name), Some(&false), "{name} is set only under its condition");
+    }
+    assert_eq!(names_read_by("QueryConfig").get("GSI_WRITE_SHARDS"), Some(&Read::Lookup));
+    assert_eq!(environment_of("query").get("GSI_WRITE_SHARDS"), Some(&false));
 
+    // The conditions: the index's shards only where the index is on, the kept types as set.
+    let root = Module::load(&terraform());
+    for module in ["processor", "query"] {
+        let call = root.block("module", &[module]);
+        let Expression::Conditional(cond) = attr(call, "gsi_write_shards") else { panic!("module.{module}.gsi_write_shards") };
+        assert!(is_reference(&cond.cond_expr, "var.events_gsi_enabled"), "{module}");
+        assert!(is_reference(&cond.true_expr, "var.gsi_write_shards") && cond.false_expr == Expression::Null, "{module}");
+    }
+    let processor = root.block("module", &["processor"]);
+    assert!(is_reference(attr(processor, "query_event_types"), "var.query_event_types"));
+    let module = Module::load(&terraform().join("modules/processor"));
+    let source = format!("{:?}", module.local("environment"));
+    assert!(source.contains("join") && source.contains("query_event_types"), "QUERY_EVENT_TYPES is the kept types, comma-joined");
+}

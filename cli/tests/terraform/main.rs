@@ -11,6 +11,8 @@
 //!   the templates terraform/tests/templates tests; Retry-After only on retryable answers;
 //!   every API change redeploys the stage; log groups are encrypted and expire;
 //! - `names`: resource names fit AWS's limits for every accepted project and environment;
+//! - `tables`: the cost levers (billing mode and auto scaling, table class, point-in-time
+//!   recovery, the per-type index, TTL) reach the tables with the names the code uses;
 //! - `variables`: every tfvars file (the environments', `pipeline plan`'s) sets only declared
 //!   variables of their types that pass their validations;
 //! - `validations`: every validation rule passes just inside its bounds and fails just outside.
@@ -23,5 +25,6 @@ mod names;
 mod roles;
 mod sdk_calls;
 mod stack;
+mod tables;
 mod validations;
 mod variables;

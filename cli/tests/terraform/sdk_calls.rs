@@ -127,7 +127,7 @@ pub fn functions_in(path: &Path) -> Vec<FnBody> {
 }
 
 /// The offset of the `}` closing the `{` at `open` (in code without literals), or the end.
-fn matching_brace(code: &str, open: usize) -> usize {
+pub fn matching_brace(code: &str, open: usize) -> usize {
     let mut level = 0;
     for (k, b) in code.bytes().enumerate().skip(open) {
         match b {

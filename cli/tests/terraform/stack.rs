@@ -136,85 +136,99 @@ pub fn key_name(key: &ObjectKey) -> Option<&str> {
 }
 
 
+/// Terraform's functions, with Terraform's semantics (lengths count characters; `substr`
+/// takes -1 for "to the end").
+fn string(value: &Value, function: &str) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("{function}: {other} is not a string")),
+    }
+}
+fn number(value: &Value, function: &str) -> Result<i64, String> {
+    value.as_number().and_then(|n| n.as_i64()).ok_or_else(|| format!("{function}: {value} is not a whole number"))
+}
+fn contains(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("contains: not a list")?;
+    Ok(Value::Bool(list.contains(&args[1])))
+}
+fn coalesce(args: FuncArgs) -> Result<Value, String> {
+    args.into_values().into_iter().find(|v| !v.is_null()).ok_or_else(|| "coalesce: every argument is null".into())
+}
+fn regex(args: FuncArgs) -> Result<Value, String> {
+    let pattern = regex::Regex::new(args[0].as_str().unwrap()).map_err(|e| e.to_string())?;
+    let subject = args[1].as_str().unwrap();
+    pattern.find(subject).map(|m| Value::from(m.as_str())).ok_or_else(|| format!("{subject:?} does not match"))
+}
+fn startswith(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::Bool(string(&args[0], "startswith")?.starts_with(&string(&args[1], "startswith")?)))
+}
+fn endswith(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::Bool(string(&args[0], "endswith")?.ends_with(&string(&args[1], "endswith")?)))
+}
+fn length(args: FuncArgs) -> Result<Value, String> {
+    let n = match &args[0] {
+        Value::String(s) => s.chars().count(),
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        other => return Err(format!("length: {other} has no length")),
+    };
+    Ok(Value::from(n as u64))
+}
+fn substr(args: FuncArgs) -> Result<Value, String> {
+    let text: Vec<char> = string(&args[0], "substr")?.chars().collect();
+    let offset = usize::try_from(number(&args[1], "substr")?).map_err(|_| "substr: negative offset")?;
+    let length = number(&args[2], "substr")?;
+    let end = if length < 0 { text.len() } else { (offset + length as usize).min(text.len()) };
+    Ok(Value::from(text.get(offset.min(text.len())..end).unwrap_or_default().iter().collect::<String>()))
+}
+fn sha1(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(sha1_smol::Sha1::from(string(&args[0], "sha1")?).digest().to_string()))
+}
+fn regexall(args: FuncArgs) -> Result<Value, String> {
+    let pattern = regex::Regex::new(args[0].as_str().unwrap()).map_err(|e| e.to_string())?;
+    let subject = string(&args[1], "regexall")?;
+    Ok(Value::Array(pattern.find_iter(&subject).map(|m| Value::from(m.as_str())).collect()))
+}
+fn alltrue(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("alltrue: not a list")?;
+    Ok(Value::Bool(list.iter().all(|v| v == &Value::Bool(true))))
+}
+fn merge(args: FuncArgs) -> Result<Value, String> {
+    let mut out = hcl::Map::new();
+    for arg in args.iter() {
+        match arg {
+            Value::Object(o) => out.extend(o.clone()),
+            Value::Null => {}
+            other => return Err(format!("merge: {other} is not a map")),
+        }
+    }
+    Ok(Value::Object(out))
+}
+fn tostring(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(string(&args[0], "tostring")?))
+}
+fn range(args: FuncArgs) -> Result<Value, String> {
+    let values: Vec<i64> = args.iter().map(|a| number(a, "range")).collect::<Result<_, _>>()?;
+    let (start, end, step) = match values.as_slice() {
+        [end] => (0, *end, 1),
+        [start, end] => (*start, *end, 1),
+        [start, end, step] if *step != 0 => (*start, *end, *step),
+        _ => return Err("range: one to three numbers, a step other than 0".into()),
+    };
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i < end) || (step < 0 && i > end) {
+        out.push(Value::from(i));
+        i += step;
+    }
+    Ok(Value::Array(out))
+}
+
 /// The Terraform functions the stack's validations and names use, for hcl-rs's evaluator,
 /// with Terraform's semantics (lengths count characters; `substr` takes -1 for "to the end").
 pub fn terraform_functions() -> Context<'static> {
-    fn string(value: &Value, function: &str) -> Result<String, String> {
-        match value {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            other => Err(format!("{function}: {other} is not a string")),
-        }
-    }
-    fn number(value: &Value, function: &str) -> Result<i64, String> {
-        value.as_number().and_then(|n| n.as_i64()).ok_or_else(|| format!("{function}: {value} is not a whole number"))
-    }
-    fn contains(args: FuncArgs) -> Result<Value, String> {
-        let list = args[0].as_array().ok_or("contains: not a list")?;
-        Ok(Value::Bool(list.contains(&args[1])))
-    }
-    fn coalesce(args: FuncArgs) -> Result<Value, String> {
-        args.into_values().into_iter().find(|v| !v.is_null()).ok_or_else(|| "coalesce: every argument is null".into())
-    }
-    fn regex(args: FuncArgs) -> Result<Value, String> {
-        let pattern = regex::Regex::new(args[0].as_str().unwrap()).map_err(|e| e.to_string())?;
-        let subject = args[1].as_str().unwrap();
-        pattern.find(subject).map(|m| Value::from(m.as_str())).ok_or_else(|| format!("{subject:?} does not match"))
-    }
-    fn startswith(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::Bool(string(&args[0], "startswith")?.starts_with(&string(&args[1], "startswith")?)))
-    }
-    fn endswith(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::Bool(string(&args[0], "endswith")?.ends_with(&string(&args[1], "endswith")?)))
-    }
-    fn length(args: FuncArgs) -> Result<Value, String> {
-        let n = match &args[0] {
-            Value::String(s) => s.chars().count(),
-            Value::Array(a) => a.len(),
-            Value::Object(o) => o.len(),
-            other => return Err(format!("length: {other} has no length")),
-        };
-        Ok(Value::from(n as u64))
-    }
-    fn substr(args: FuncArgs) -> Result<Value, String> {
-        let text: Vec<char> = string(&args[0], "substr")?.chars().collect();
-        let offset = usize::try_from(number(&args[1], "substr")?).map_err(|_| "substr: negative offset")?;
-        let length = number(&args[2], "substr")?;
-        let end = if length < 0 { text.len() } else { (offset + length as usize).min(text.len()) };
-        Ok(Value::from(text.get(offset.min(text.len())..end).unwrap_or_default().iter().collect::<String>()))
-    }
-    fn sha1(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::from(sha1_smol::Sha1::from(string(&args[0], "sha1")?).digest().to_string()))
-    }
-    fn regexall(args: FuncArgs) -> Result<Value, String> {
-        let pattern = regex::Regex::new(args[0].as_str().unwrap()).map_err(|e| e.to_string())?;
-        let subject = string(&args[1], "regexall")?;
-        Ok(Value::Array(pattern.find_iter(&subject).map(|m| Value::from(m.as_str())).collect()))
-    }
-    fn alltrue(args: FuncArgs) -> Result<Value, String> {
-        let list = args[0].as_array().ok_or("alltrue: not a list")?;
-        Ok(Value::Bool(list.iter().all(|v| v == &Value::Bool(true))))
-    }
-    fn tostring(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::from(string(&args[0], "tostring")?))
-    }
-    fn range(args: FuncArgs) -> Result<Value, String> {
-        let values: Vec<i64> = args.iter().map(|a| number(a, "range")).collect::<Result<_, _>>()?;
-        let (start, end, step) = match values.as_slice() {
-            [end] => (0, *end, 1),
-            [start, end] => (*start, *end, 1),
-            [start, end, step] if *step != 0 => (*start, *end, *step),
-            _ => return Err("range: one to three numbers, a step other than 0".into()),
-        };
-        let mut out = Vec::new();
-        let mut i = start;
-        while (step > 0 && i < end) || (step < 0 && i > end) {
-            out.push(Value::from(i));
-            i += step;
-        }
-        Ok(Value::Array(out))
-    }
     let mut ctx = Context::new();
     ctx.declare_func("contains", FuncDef::new(contains, [ParamType::Any, ParamType::Any]));
     ctx.declare_func("coalesce", FuncDef::builder().variadic_param(ParamType::Any).build(coalesce));
@@ -227,6 +241,7 @@ pub fn terraform_functions() -> Context<'static> {
     ctx.declare_func("tostring", FuncDef::new(tostring, [ParamType::Any]));
     ctx.declare_func("regexall", FuncDef::new(regexall, [ParamType::String, ParamType::Any]));
     ctx.declare_func("alltrue", FuncDef::new(alltrue, [ParamType::Any]));
+    ctx.declare_func("merge", FuncDef::builder().variadic_param(ParamType::Any).build(merge));
     ctx.declare_func("range", FuncDef::builder().variadic_param(ParamType::Any).build(range));
     ctx
 }

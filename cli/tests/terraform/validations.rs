@@ -104,6 +104,20 @@ const EDGES: &[Edge] = &[
         ..edge("firehose_freshness_alarm_threshold_seconds", &["301"], &["300"])
     },
     Edge { module: "modules/stream", ..edge("stream_mode", &[r#""ON_DEMAND""#, r#""PROVISIONED""#], &[r#""PROVISIONED ""#]) },
+    edge("query_event_types", &["[]", r#"["pageview", "purchase"]"#, r#"["a_1"]"#], &[r#"["Pageview"]"#, r#"["pageview", "page view"]"#, r#"["1click"]"#]),
+    edge("events_table_class", &[r#""STANDARD""#, r#""STANDARD_INFREQUENT_ACCESS""#], &[r#""INFREQUENT_ACCESS""#]),
+    edge("aggregates_table_class", &[r#""STANDARD""#, r#""STANDARD_INFREQUENT_ACCESS""#], &[r#""standard""#]),
+    edge("events_table_billing_mode", &[r#""PAY_PER_REQUEST""#, r#""PROVISIONED""#], &[r#""ON_DEMAND""#]),
+    edge("aggregates_table_billing_mode", &[r#""PAY_PER_REQUEST""#, r#""PROVISIONED""#], &[r#""ON_DEMAND""#]),
+    edge("events_table_min_write_capacity", &["1"], &["0"]),
+    Edge { with: &[("events_table_min_write_capacity", "100")], ..edge("events_table_max_write_capacity", &["100", "200000"], &["99"]) },
+    edge("events_table_min_read_capacity", &["1"], &["0"]),
+    Edge { with: &[("events_table_min_read_capacity", "10")], ..edge("events_table_max_read_capacity", &["10"], &["9"]) },
+    edge("aggregates_table_min_write_capacity", &["1"], &["0"]),
+    Edge { with: &[("aggregates_table_min_write_capacity", "50")], ..edge("aggregates_table_max_write_capacity", &["50"], &["49"]) },
+    edge("aggregates_table_min_read_capacity", &["1"], &["0"]),
+    Edge { with: &[("aggregates_table_min_read_capacity", "5")], ..edge("aggregates_table_max_read_capacity", &["5"], &["4"]) },
+    edge("table_autoscaling_target_percent", &["20", "90"], &["19", "91"]),
 ];
 
 fn value(hcl_literal: &str) -> Value {

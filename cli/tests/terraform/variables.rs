@@ -140,14 +140,23 @@ pub fn the_environments_tfvars_set_only_declared_variables_that_validate() {
 pub fn pipeline_plans_tfvars_set_only_declared_variables_that_validate() {
     let dir = tempfile::tempdir().unwrap();
     let plans = [
-        plan_tfvars(dir.path(), &["--rate", "100000", "--event-bytes", "600"]),
+        plan_tfvars(dir.path(), &["--rate", "100000", "--event-bytes", "600", "--query-days", "7"]),
         plan_tfvars(
             dir.path(),
             &["--rate", "1000", "--event-bytes", "600", "--region", "eu-central-1", "--environment", "dev"],
         ),
         // Over every default quota: streams capped at the stack's 50, the index at its 1,024 shards.
-        plan_tfvars(dir.path(), &["--rate", "1365333", "--event-bytes", "2000", "--region", "ap-south-1"]),
+        plan_tfvars(dir.path(), &["--rate", "1365333", "--event-bytes", "2000", "--region", "ap-south-1", "--type-queries"]),
         plan_tfvars(dir.path(), &["--rate", "1", "--event-bytes", "1023599", "--batch-size", "1"]),
+        // Every lever and need: index kept, some types, spikes, a mean under the peak, KPL, PITR.
+        plan_tfvars(
+            dir.path(),
+            &[
+                "--rate", "50000", "--mean-rate", "20000", "--burst", "2", "--event-bytes", "900", "--query-days", "14",
+                "--query-event-types", "pageview,purchase", "--type-queries", "--pitr", "--aggregate",
+            ],
+        ),
+        plan_tfvars(dir.path(), &["--rate", "100000", "--event-bytes", "600", "--burst", "8"]),
     ];
     for plan in &plans {
         let problems = tfvars_problems(&[plan]);
@@ -164,9 +173,23 @@ pub fn pipeline_plans_tfvars_set_only_declared_variables_that_validate() {
     let problems = tfvars_problems(&[&prod, &plans[0]]);
     assert!(problems.is_empty(), "envs/prod.tfvars + plan:\n{}", problems.join("\n"));
     let names: BTreeSet<String> = parse_file(&plans[0]).attributes().map(|a| a.key().to_owned()).collect();
-    for expected in ["shard_count", "processor_parallelization_factor", "gsi_write_shards", "archive_stream_count"] {
+    for expected in [
+        "shard_count",
+        "processor_parallelization_factor",
+        "archive_stream_count",
+        "event_ttl_days",
+        "events_gsi_enabled",
+        "events_table_billing_mode",
+        "events_table_max_write_capacity",
+        "table_autoscaling_target_percent",
+        "table_point_in_time_recovery",
+        "query_event_types",
+    ] {
         assert!(names.contains(expected), "the plan's tfvars set {expected}");
     }
+    assert!(!names.contains("gsi_write_shards"), "GSI_WRITE_SHARDS only where the index is on");
+    let indexed: BTreeSet<String> = parse_file(&plans[2]).attributes().map(|a| a.key().to_owned()).collect();
+    assert!(indexed.contains("gsi_write_shards"), "--type-queries keeps the index and sets its shards");
 }
 
 #[test]

@@ -33,8 +33,9 @@ locals {
     }
   }
 
-  # GET routes proxied to the query Lambda.
-  query_routes = {
+  # GET routes proxied to the query Lambda; GET /v1/events only where the
+  # per-type index is on (it reads the index).
+  query_routes = merge({
     user_events = {
       resource_id = aws_api_gateway_resource.user_events.id
       parameters = {
@@ -54,7 +55,18 @@ locals {
         "method.request.querystring.to"          = false
       }
     }
-  }
+    }, var.type_events_route ? {
+    type_events = {
+      resource_id = aws_api_gateway_resource.events.id
+      parameters = {
+        "method.request.querystring.event_type" = true
+        "method.request.querystring.from"       = false
+        "method.request.querystring.to"         = false
+        "method.request.querystring.limit"      = false
+        "method.request.querystring.cursor"     = false
+      }
+    }
+  } : {})
 
   ingest_method_statuses = ["200", "400", "429", "503"]
 

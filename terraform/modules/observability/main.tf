@@ -167,6 +167,8 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_batch_write_throttled" {
 
 # A throttled index back-pressures every write of the base table.
 resource "aws_cloudwatch_metric_alarm" "dynamodb_gsi_write_throttles" {
+  count = var.events_gsi_name == null ? 0 : 1
+
   alarm_name          = "${var.events_table_name}-${var.events_gsi_name}-write-throttles"
   alarm_description   = "Writes to index ${var.events_gsi_name} of ${var.events_table_name} are throttled (hot index partition? raise gsi_write_shards)"
   namespace           = "AWS/DynamoDB"
@@ -287,7 +289,6 @@ locals {
     [
       aws_cloudwatch_metric_alarm.iterator_age.arn,
       aws_cloudwatch_metric_alarm.stream_write_throttled.arn,
-      aws_cloudwatch_metric_alarm.dynamodb_gsi_write_throttles.arn,
       aws_cloudwatch_metric_alarm.api_5xx.arn,
       aws_cloudwatch_metric_alarm.archive_error_objects.arn,
     ],
@@ -299,6 +300,7 @@ locals {
     [for a in aws_cloudwatch_metric_alarm.firehose_freshness : a.arn],
     [for a in aws_cloudwatch_metric_alarm.firehose_throttled : a.arn],
     [for a in aws_cloudwatch_metric_alarm.firehose_partition_count_exceeded : a.arn],
+    aws_cloudwatch_metric_alarm.dynamodb_gsi_write_throttles[*].arn,
   )
 
   widgets = [
@@ -361,7 +363,7 @@ locals {
             ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", var.table_names[k], { stat = "Sum", label = "${k} RCU", yAxis = "right" }],
           ]
         ]),
-        [["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} WCU" }]],
+        var.events_gsi_name == null ? [] : [["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} WCU" }]],
       )
     },
     {
@@ -374,7 +376,7 @@ locals {
             ["AWS/DynamoDB", "ThrottledRequests", "TableName", var.table_names[k], "Operation", "BatchWriteItem", { stat = "Sum", label = "${k} throttled BatchWriteItem" }],
           ]
         ]),
-        [["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} write throttle events" }]],
+        var.events_gsi_name == null ? [] : [["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} write throttle events" }]],
       )
     },
     {

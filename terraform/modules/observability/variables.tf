@@ -51,8 +51,9 @@ variable "events_table_name" {
 }
 
 variable "events_gsi_name" {
-  description = "Name of the per-type index of the events table."
+  description = "Name of the per-type index of the events table; null where the index is off."
   type        = string
+  default     = null
 }
 
 variable "delivery_stream_names" {

@@ -10,9 +10,11 @@ locals {
       BAD_ROWS_BUCKET  = var.bad_rows_bucket_name
       BAD_ROWS_PREFIX  = var.bad_rows_prefix
       EVENT_TTL_DAYS   = tostring(var.event_ttl_days)
-      GSI_WRITE_SHARDS = tostring(var.gsi_write_shards)
       RUST_LOG         = var.rust_log
     },
+    # DESIGN section 8: only where the per-type index is on.
+    var.gsi_write_shards == null ? {} : { GSI_WRITE_SHARDS = tostring(var.gsi_write_shards) },
+    length(var.query_event_types) == 0 ? {} : { QUERY_EVENT_TYPES = join(",", var.query_event_types) },
     var.schemas_dir == "" ? {} : { SCHEMAS_DIR = var.schemas_dir },
   )
 }
