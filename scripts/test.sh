@@ -41,6 +41,9 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 step "cargo test --workspace (with the emulator tests)"
 cargo test --workspace --locked -- --include-ignored
 
+step "web tests: the OpenAPI contract, schemathesis, the dashboard in Chromium (scripts/web-tests.sh)"
+scripts/web-tests.sh
+
 if [ "$run_tf" = 1 ]; then
   step "checkov: Terraform security checks (offline)"
   checkov -d terraform --framework terraform --skip-download --quiet --compact
