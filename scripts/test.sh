@@ -47,6 +47,9 @@ python3 -m pytest -q -p no:cacheprovider terraform/tests/templates
 step "cargo test --workspace (with the emulator tests)"
 cargo test --workspace --locked -- --include-ignored
 
+step "web tests: the OpenAPI contract, schemathesis, the dashboard in Chromium (scripts/web-tests.sh)"
+scripts/web-tests.sh
+
 if [ "$run_tf" = 1 ]; then
   step "checkov: Terraform security checks (offline)"
   checkov -d terraform --framework terraform --skip-download --quiet --compact
