@@ -20,6 +20,7 @@ pub mod aggregates;
 pub mod archive;
 pub mod body;
 pub mod consumer;
+pub mod dashboard;
 pub mod http;
 pub mod ingest;
 pub mod kinesis;
@@ -28,6 +29,7 @@ pub mod query;
 pub mod server;
 pub mod shard;
 pub mod sqlite;
+pub mod stats;
 pub mod store;
 pub mod stream;
 
@@ -129,8 +131,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bad-rows", get(query::bad_rows))
         .route("/v1/aggregates", get(query::aggregates))
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
-    let open = Router::new().route("/health", get(query::health)).route("/metrics", get(metrics::metrics));
-    Router::new().merge(ingest).merge(read).merge(open).with_state(state)
+    let open = Router::new()
+        .route("/health", get(query::health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/stats", get(stats::stats))
+        .route("/", get(dashboard::index))
+        .route("/assets/dashboard.js", get(dashboard::script))
+        .route("/assets/dashboard.css", get(dashboard::style))
+        .route("/assets/uplot.js", get(dashboard::uplot_js))
+        .route("/assets/uplot.css", get(dashboard::uplot_css))
+        .route("/openapi.yaml", get(dashboard::openapi));
+    Router::new()
+        .merge(ingest)
+        .merge(read)
+        .merge(open)
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(middleware::from_fn(http::json_errors))
+        .with_state(state)
 }
 
 /// Runs local mode until SIGINT or SIGTERM, then drains and returns.
@@ -239,6 +257,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         body_budget: body_budget.clone(),
         body_timeout: config.body_timeout,
         kinesis_accepted: Arc::clone(&kinesis_accepted),
+        history: Arc::new(stats::StatsHistory::default()),
+        started: std::time::Instant::now(),
     };
     let kinesis_state = kinesis::KinesisState {
         stream: writer.clone(),
@@ -249,6 +269,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         body_budget,
         body_timeout: config.body_timeout,
     };
+    stats::spawn_sampler(state.clone(), Arc::clone(&state.history), config.data_dir.clone());
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
         let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));

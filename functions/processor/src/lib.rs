@@ -40,6 +40,15 @@ impl Processor {
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+        if let Some(kept) = &config.query_event_types {
+            let known = registry.event_types();
+            let unknown: Vec<&str> = kept.iter().map(String::as_str).filter(|t| !known.contains(t)).collect();
+            anyhow::ensure!(
+                unknown.is_empty(),
+                "QUERY_EVENT_TYPES names {unknown:?}, which the schemas do not define (they define {known:?}): \
+                 a misspelt type would keep no events of the intended one"
+            );
+        }
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let sinks = Sinks {
             events: DynamoEventStore::new(
@@ -47,7 +56,8 @@ impl Processor {
                 &config.events_table,
                 config.event_ttl_days,
                 config.gsi_write_shards,
-            ),
+            )
+            .keeping_only(config.query_event_types.clone()),
             archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
             bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
             aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),

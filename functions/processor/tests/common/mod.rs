@@ -17,7 +17,7 @@ pub fn fixture_event() -> KinesisBatch {
 #[path = "../../../testing/moto.rs"]
 mod moto;
 #[allow(unused_imports)] // not every test file uses both
-pub use moto::{endpoint, sdk_config};
+pub use moto::{create_table_with_index, endpoint, sdk_config};
 
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     // moto serves buckets by path, not by virtual host.
@@ -26,6 +26,12 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 
 /// Creates the tables, the bucket and two delivery streams under fresh names.
 pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> ProcessorConfig {
+    create_stack_with_streams(config, name, 2).await
+}
+
+/// Like [`create_stack`] with `stream_count` delivery streams; stream `i` delivers under
+/// `events/stream-<i>/` (moto writes what it receives, without dynamic partitioning).
+pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &str, stream_count: usize) -> ProcessorConfig {
     let dynamo = aws_sdk_dynamodb::Client::new(config);
     let suffix = format!("{name}-{}", std::process::id());
     let events_table = format!("events-{suffix}");
@@ -37,7 +43,7 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
     s3_client(config).create_bucket().bucket(&bucket).send().await.expect("create bucket");
     let firehose = aws_sdk_firehose::Client::new(config);
     let mut streams = Vec::new();
-    for i in 0..2 {
+    for i in 0..stream_count {
         let stream = format!("archive-{suffix}-{i}");
         firehose
             .create_delivery_stream()
@@ -46,7 +52,7 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
                 aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
                     .role_arn("arn:aws:iam::123456789012:role/firehose")
                     .bucket_arn(format!("arn:aws:s3:::{bucket}"))
-                    .prefix("events/")
+                    .prefix(format!("events/stream-{i}/"))
                     .build()
                     .unwrap(),
             )
@@ -62,7 +68,8 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
         bad_rows_bucket: bucket,
         bad_rows_prefix: "bad-rows/".into(),
         event_ttl_days: 30,
-        gsi_write_shards: 4,
+        gsi_write_shards: Some(4),
+        query_event_types: None,
         schemas_dir: None,
     }
 }
@@ -126,3 +133,29 @@ pub fn kinesis_event_json(records: &[pipeline::Record]) -> serde_json::Value {
         })).collect::<Vec<_>>()
     })
 }
+
+/// The query Lambda's handler over the stack's tables.
+pub fn query_api(aws: &aws_config::SdkConfig, config: &pipeline_aws::ProcessorConfig) -> query::QueryApi {
+    let tables = pipeline_aws::TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
+    let query = pipeline_aws::QueryConfig { tables, gsi_write_shards: config.gsi_write_shards };
+    query::QueryApi::new(aws_sdk_dynamodb::Client::new(aws), &query, &pipeline::SchemaRegistry::embedded().unwrap())
+}
+
+pub fn get(path: &str, params: &[(&str, &str)]) -> aws_lambda_events::event::apigw::ApiGatewayProxyRequest {
+    let mut request = aws_lambda_events::event::apigw::ApiGatewayProxyRequest::default();
+    request.http_method = aws_lambda_events::http::Method::GET;
+    request.path = Some(path.to_owned());
+    request.query_string_parameters =
+        params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<std::collections::HashMap<_, _>>().into();
+    request
+}
+
+pub async fn call(api: &query::QueryApi, path: &str, params: &[(&str, &str)]) -> (i64, serde_json::Value) {
+    let response = api.respond(&get(path, params)).await;
+    let body = match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}
+
