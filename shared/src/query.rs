@@ -28,9 +28,13 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 fn time(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     param(params, name)
-        .map(|text| {
-            parse_rfc3339(text)
-                .ok_or_else(|| QueryError(format!("{name} {text:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z")))
+        .map(|text| match parse_rfc3339(text) {
+            None => Err(QueryError(format!("{name} {text:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z"))),
+            // Keys compare as text, which is time order only for four-digit years in UTC.
+            Some(t) if !crate::time_format::is_representable(t) => Err(QueryError(format!(
+                "{name} {text:?} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999Z, the times events can have"
+            ))),
+            Some(t) => Ok(t),
         })
         .transpose()
 }
@@ -216,5 +220,15 @@ mod tests {
         let page = PageRequest::parse(&params(&[("cursor", &cursor)])).unwrap();
         assert_eq!(page.cursor_parts(2).unwrap().unwrap()[0], "USER#1");
         assert!(page.cursor_parts(1).is_err());
+    }
+
+    #[test]
+    fn times_outside_the_event_range_are_refused() {
+        let at = |from: &str| PageRequest::parse(&[("from".to_owned(), from.to_owned())]);
+        assert!(at("9999-12-31T23:59:59-00:01").unwrap_err().0.contains("outside"));
+        assert!(at("0000-01-01T00:00:00Z").is_err());
+        assert!(at("0001-01-01T00:00:00Z").is_ok());
+        let now = Utc::now();
+        assert!(AggregatesRequest::parse(&[("to".to_owned(), "9999-12-31T23:59:59-00:01".to_owned())], now).is_err());
     }
 }
