@@ -140,7 +140,7 @@ impl DynamoAggregateTable {
         Self { client, table: table.into() }
     }
 
-    fn error<E: ProvideErrorMetadata + std::fmt::Debug>(&self, operation: &'static str) -> impl Fn(SdkError<E, HttpResponse>) -> AggregateTableError + '_ {
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(&self, operation: &'static str) -> impl Fn(SdkError<E, HttpResponse>) -> AggregateTableError + '_ {
         move |e| AggregateTableError::Dynamo { operation, table: self.table.clone(), message: describe(&e) }
     }
 

@@ -99,8 +99,8 @@ struct Answer {
 impl Api {
     fn new(target: &str, ingest_key: &str, read_key: &str) -> anyhow::Result<Self> {
         let base = target.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("--target {target:?} is not an http:// or https:// URL, e.g. http://127.0.0.1:8080");
+        if !base.starts_with("http://") {
+            bail!("--target {target:?} is not an http:// URL such as http://127.0.0.1:8080 (`pipeline up` serves plain HTTP)");
         }
         let agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(REQUEST_TIMEOUT)).build().into();
         Ok(Self { agent, base, ingest_key: ingest_key.to_owned(), read_key: read_key.to_owned() })

@@ -56,6 +56,10 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
         &self.sinks
     }
 
+    pub fn registry(&self) -> &SchemaRegistry {
+        &self.registry
+    }
+
     /// Processes `records` (one shard's batch, in order) and writes every outcome, giving up
     /// on writes at `deadline`. Invalid events become bad rows; they never fail the batch.
     ///
