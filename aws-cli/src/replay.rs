@@ -36,7 +36,7 @@ the same partial aggregates.
 
 The stack's resources come from the processor's environment names (EVENTS_TABLE, \
 AGGREGATES_TABLE, ARCHIVE_STREAMS, BAD_ROWS_BUCKET, BAD_ROWS_PREFIX, EVENT_TTL_DAYS, \
-GSI_WRITE_SHARDS, SCHEMAS_DIR) or the flags below; AWS credentials, region and AWS_ENDPOINT_URL \
+GSI_WRITE_SHARDS, QUERY_EVENT_TYPES, SCHEMAS_DIR) or the flags below; AWS credentials, region and AWS_ENDPOINT_URL \
 from the environment as for every AWS SDK client.
 
 Exit status: 0 when every message was replayed and deleted, 1 when some were kept, 2 on a usage \
@@ -64,6 +64,9 @@ pub struct ReplayArgs {
     event_ttl_days: Option<String>,
     #[arg(long, value_name = "N", env = "GSI_WRITE_SHARDS")]
     gsi_write_shards: Option<String>,
+    /// The event types kept for per-user queries, comma-separated (default: all).
+    #[arg(long, value_name = "TYPES", env = "QUERY_EVENT_TYPES")]
+    query_event_types: Option<String>,
     /// The processor's schemas directory, if it runs with one (SCHEMAS_DIR).
     #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
     schemas: Option<String>,
@@ -127,6 +130,7 @@ impl ReplayArgs {
                 "BAD_ROWS_PREFIX" => self.bad_rows_prefix.clone(),
                 "EVENT_TTL_DAYS" => self.event_ttl_days.clone(),
                 "GSI_WRITE_SHARDS" => self.gsi_write_shards.clone(),
+                "QUERY_EVENT_TYPES" => self.query_event_types.clone(),
                 "SCHEMAS_DIR" => self.schemas.clone(),
                 _ => None,
             }
@@ -139,6 +143,7 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
     let config = args.config()?;
     let aws = crate::sdk_config().await;
     let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+    config.check_query_event_types(&registry.event_types())?;
     let sinks: AwsSinks = pipeline_aws::sinks(&config, &aws);
     let flow: Flow = BatchFlow::new(Arc::new(registry), sinks);
     let kinesis = aws_sdk_kinesis::Client::new(&aws);

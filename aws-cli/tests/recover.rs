@@ -63,7 +63,7 @@ async fn process_stream(aws: &aws_config::SdkConfig, stack: &pipeline_aws::Proce
 #[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
 async fn bad_rows_in_s3_go_back_into_kinesis_once() {
     let aws = sdk_config().await;
-    let stack = create_stack(&aws, "recover").await;
+    let stack = create_stack_with_streams(&aws, "recover", 1).await;
     let stream = create_stream(&aws, "recover", 1).await;
     let report = flow(&aws, &stack).run(&records(), Instant::now() + Duration::from_secs(60)).await;
     assert_eq!((report.counts.valid, report.counts.bad_total()), (1, 5));
@@ -144,7 +144,7 @@ async fn bad_rows_in_s3_go_back_into_kinesis_once() {
 #[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
 async fn a_bucket_with_foreign_objects_stops_the_run_before_anything_is_written() {
     let aws = sdk_config().await;
-    let stack = create_stack(&aws, "recover-foreign").await;
+    let stack = create_stack_with_streams(&aws, "recover-foreign", 1).await;
     let stream = create_stream(&aws, "recover-foreign", 1).await;
     flow(&aws, &stack).run(&records(), Instant::now() + Duration::from_secs(60)).await;
     let s3 = s3_client(&aws);

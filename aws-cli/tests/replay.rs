@@ -44,7 +44,7 @@ fn expected_keys(records: &[Record]) -> Vec<(String, String)> {
 #[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
 async fn a_skipped_batch_is_replayed_once_and_its_message_deleted() {
     let aws = sdk_config().await;
-    let stack = create_stack(&aws, "replay").await;
+    let stack = create_stack_with_streams(&aws, "replay", 1).await;
     let stream = create_stream(&aws, "replay", 1).await;
     let queue = create_queue(&aws, "replay").await;
     let mut workload = Workload::new(WorkloadConfig { users: 60, oversize_ratio: 0.0, ..WorkloadConfig::default() });
@@ -88,7 +88,7 @@ async fn a_skipped_batch_is_replayed_once_and_its_message_deleted() {
 #[ignore = "needs moto_server: scripts/test.sh starts it and runs the ignored tests"]
 async fn messages_it_cannot_act_on_are_kept_and_said_so() {
     let aws = sdk_config().await;
-    let stack = create_stack(&aws, "replay-kept").await;
+    let stack = create_stack_with_streams(&aws, "replay-kept", 1).await;
     let stream = create_stream(&aws, "replay-kept", 1).await;
     let queue = create_queue(&aws, "replay-kept").await;
     let mut workload = Workload::new(WorkloadConfig { users: 10, oversize_ratio: 0.0, invalid_ratio: 0.0, ..WorkloadConfig::default() });

@@ -28,7 +28,8 @@ use pipeline::sink::{AggregateStore, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use tokio::time::Instant;
 
-use crate::dynamodb::{BatchWriter, ItemOf, stable_hash};
+use crate::dynamodb::{BatchWriter, ItemOf};
+use crate::event_item::stable_hash;
 use crate::retry::describe;
 
 /// Days a partial is kept after its minute: late events up to this age still merge into

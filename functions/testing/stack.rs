@@ -14,6 +14,12 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 
 /// Creates the tables, the bucket and two delivery streams under fresh names.
 pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> ProcessorConfig {
+    create_stack_with_streams(config, name, 2).await
+}
+
+/// Like [`create_stack`] with `stream_count` delivery streams; stream `i` delivers under
+/// `events/stream-<i>/` (moto writes what it receives, without dynamic partitioning).
+pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &str, stream_count: usize) -> ProcessorConfig {
     let dynamo = aws_sdk_dynamodb::Client::new(config);
     let suffix = format!("{name}-{}", std::process::id());
     let events_table = format!("events-{suffix}");
@@ -25,7 +31,7 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
     s3_client(config).create_bucket().bucket(&bucket).send().await.expect("create bucket");
     let firehose = aws_sdk_firehose::Client::new(config);
     let mut streams = Vec::new();
-    for i in 0..2 {
+    for i in 0..stream_count {
         let stream = format!("archive-{suffix}-{i}");
         firehose
             .create_delivery_stream()
@@ -34,7 +40,7 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
                 aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
                     .role_arn("arn:aws:iam::123456789012:role/firehose")
                     .bucket_arn(format!("arn:aws:s3:::{bucket}"))
-                    .prefix("events/")
+                    .prefix(format!("events/stream-{i}/"))
                     .build()
                     .unwrap(),
             )
@@ -50,7 +56,8 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
         bad_rows_bucket: bucket,
         bad_rows_prefix: "bad-rows/".into(),
         event_ttl_days: 30,
-        gsi_write_shards: 4,
+        gsi_write_shards: Some(4),
+        query_event_types: None,
         schemas_dir: None,
     }
 }

@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
+use crate::stats::StatsHistory;
 use crate::ingest::BodyBudget;
 use crate::stream::StreamWriter;
 
@@ -43,6 +44,9 @@ pub struct AppState {
     pub body_budget: BodyBudget,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// The counts' history for `GET /v1/stats`.
+    pub history: Arc<StatsHistory>,
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -110,6 +114,45 @@ impl ApiKeys {
 /// `{"message": text}` with `status`: the error body of every route.
 pub fn message(status: StatusCode, text: impl Into<String>) -> Response {
     (status, axum::Json(json!({"message": text.into()}))).into_response()
+}
+
+/// Bytes of a non-JSON error body (an extractor's refusal) carried into its JSON message.
+const MAX_REWRAPPED_ERROR: usize = 4096;
+
+/// Middleware: every error answer is `{"message": ...}`, also the plain-text refusals of
+/// axum's extractors (a query string or path that does not decode).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REWRAPPED_ERROR).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let text = if text.trim().is_empty() { parts.status.canonical_reason().unwrap_or("error").to_owned() } else { text.trim().to_owned() };
+    let mut json = message(parts.status, text);
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+/// `404 {"message": ...}` for a path no route has.
+pub async fn not_found(request: Request) -> Response {
+    message(StatusCode::NOT_FOUND, format!("no route {} {}: see GET /openapi.yaml", request.method(), request.uri().path()))
+}
+
+/// `405 {"message": ...}` for a route asked with a method it does not take.
+pub async fn method_not_allowed(request: Request) -> Response {
+    message(StatusCode::METHOD_NOT_ALLOWED, format!("{} {} is not allowed: see GET /openapi.yaml", request.method(), request.uri().path()))
 }
 
 /// `403 {"message": "Forbidden"}`, as API Gateway answers a missing or wrong key.

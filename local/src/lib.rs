@@ -18,6 +18,7 @@ macro_rules! say {
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
+pub mod dashboard;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -25,6 +26,7 @@ pub mod query;
 pub mod server;
 pub mod shard;
 pub mod sqlite;
+pub mod stats;
 pub mod store;
 pub mod stream;
 
@@ -121,8 +123,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bad-rows/recovered", post(query::mark_recovered))
         .route("/v1/aggregates", get(query::aggregates))
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
-    let open = Router::new().route("/health", get(query::health)).route("/metrics", get(metrics::metrics));
-    Router::new().merge(ingest).merge(read).merge(open).with_state(state)
+    let open = Router::new()
+        .route("/health", get(query::health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/stats", get(stats::stats))
+        .route("/", get(dashboard::index))
+        .route("/assets/dashboard.js", get(dashboard::script))
+        .route("/assets/dashboard.css", get(dashboard::style))
+        .route("/assets/uplot.js", get(dashboard::uplot_js))
+        .route("/assets/uplot.css", get(dashboard::uplot_css))
+        .route("/openapi.yaml", get(dashboard::openapi));
+    Router::new()
+        .merge(ingest)
+        .merge(read)
+        .merge(open)
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(middleware::from_fn(http::json_errors))
+        .with_state(state)
 }
 
 /// Runs local mode until SIGINT or SIGTERM, then drains and returns.
@@ -216,7 +234,10 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         registry: Arc::clone(&registry),
         body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
         body_timeout: config.body_timeout,
+        history: Arc::new(stats::StatsHistory::default()),
+        started: std::time::Instant::now(),
     };
+    stats::spawn_sampler(state.clone(), Arc::clone(&state.history), config.data_dir.clone());
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
         let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));

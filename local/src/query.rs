@@ -44,7 +44,10 @@ pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<Stri
         Err(e) => return bad_request(e),
     };
     let (limit, from, to_bound) = (page.limit, page.from_key(), page.to_key());
-    let pk = format!("USER#{user_id}");
+    let pk = match pipeline::query::user_partition_key(&user_id) {
+        Ok(pk) => pk,
+        Err(e) => return bad_request(e),
+    };
     let result = state.db(move |conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT sk, payload FROM events WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND sk < ?4 ORDER BY sk DESC LIMIT ?5",
@@ -87,6 +90,17 @@ pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Respon
         Ok(parts) => parts.unwrap_or_else(|| vec![String::new(), String::new(), String::new(), "-1".into()]),
         Err(e) => return bad_request(e),
     };
+    let newest_first = match param(&q, "order") {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(other) => return bad_request(QueryError(format!("order {other:?} is not oldest or newest"))),
+    };
+    let after = if page.cursor.is_none() && newest_first {
+        // Before everything, from the end: `~` sorts after every time and shard id.
+        vec!["~".into(), "~".into(), "~".into(), i64::MAX.to_string()]
+    } else {
+        after
+    };
     let Ok(after_sub) = after[3].parse::<i64>() else {
         return bad_request(QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()));
     };
@@ -95,13 +109,19 @@ pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Respon
     let from = page.from.map(|f| pipeline::time_format::format_seconds(f)).unwrap_or_default();
     let to = page.to.map(|t| pipeline::time_format::format_seconds(t) + "~").unwrap_or_else(|| "~".into());
     let result = state.db(move |conn| {
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(if newest_first {
+            "SELECT failed_at, shard_id, sequence_number, sub_sequence_number, row, recovered_at FROM bad_rows
+             WHERE (?1 IS NULL OR type = ?1) AND failed_at >= ?2 AND failed_at < ?3
+               AND (failed_at, shard_id, sequence_number, sub_sequence_number) < (?4, ?5, ?6, ?7)
+               AND (?9 IS NULL OR (recovered_at IS NOT NULL) = ?9)
+             ORDER BY failed_at DESC, shard_id DESC, sequence_number DESC, sub_sequence_number DESC LIMIT ?8"
+        } else {
             "SELECT failed_at, shard_id, sequence_number, sub_sequence_number, row, recovered_at FROM bad_rows
              WHERE (?1 IS NULL OR type = ?1) AND failed_at >= ?2 AND failed_at < ?3
                AND (failed_at, shard_id, sequence_number, sub_sequence_number) > (?4, ?5, ?6, ?7)
                AND (?9 IS NULL OR (recovered_at IS NOT NULL) = ?9)
-             ORDER BY failed_at, shard_id, sequence_number, sub_sequence_number LIMIT ?8",
-        )?;
+             ORDER BY failed_at, shard_id, sequence_number, sub_sequence_number LIMIT ?8"
+        })?;
         let rows = stmt.query_map(
             rusqlite::params![kind, from, to, after[0], after[1], after[2], after_sub, (limit + 1) as i64, recovered],
             |r| {
@@ -145,7 +165,7 @@ pub struct MarkRecovered {
 }
 
 /// Bytes of a `POST /v1/bad-rows/recovered` body at most (room for the most ids allowed).
-pub const MARK_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub const MARK_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// `POST /v1/bad-rows/recovered`: marks bad rows recovered (`pipeline recover` calls it
 /// once their events are acknowledged). Idempotent: a row marked again keeps its first time.

@@ -175,6 +175,47 @@ fn accepted_events_are_processed_and_queryable_with_cursors() {
     assert_eq!(get(b, "/v1/users/u-7/events?cursor=garbage").0, 400);
     let (_, window) = get(b, "/v1/users/u-7/events?from=2026-11-27T12:00:05Z&to=2026-11-27T12:00:09Z");
     assert_eq!(window["events"].as_array().unwrap().len(), 5);
+    assert_eq!(get(b, &format!("/v1/users/{}/events", "u".repeat(129))).0, 400, "no user id is that long");
+    assert_eq!(get(b, "/v1/aggregates?event_type=").0, 400);
+    assert_eq!(get(b, "/v1/bad-rows?order=sideways").0, 400);
+}
+
+#[test]
+fn bad_rows_page_oldest_or_newest_first() {
+    let local = start();
+    let b = &local.base;
+    for i in 0..5 {
+        let event = json!([{"event_type": format!("nope_{i}"), "user_id": i}]);
+        assert_eq!(post(b, "/v1/events", Some(KEY), serde_json::to_vec(&event).unwrap(), false).0, 200);
+        // Distinct failure seconds, so the order is by time and not only by key.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let start = Instant::now();
+    while get(b, "/v1/bad-rows").1["bad_rows"].as_array().map_or(0, Vec::len) < 5 {
+        assert!(start.elapsed() < Duration::from_secs(30), "bad rows not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let types = |path: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_owned(),
+            };
+            let (status, page) = get(b, &url);
+            assert_eq!(status, 200, "{page}");
+            out.extend(page["bad_rows"].as_array().unwrap().iter().map(|r| r["event_type"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    };
+    let oldest = types("/v1/bad-rows?limit=2");
+    assert_eq!(oldest, ["nope_0", "nope_1", "nope_2", "nope_3", "nope_4"]);
+    let newest = types("/v1/bad-rows?order=newest&limit=2");
+    assert_eq!(newest, ["nope_4", "nope_3", "nope_2", "nope_1", "nope_0"]);
 }
 
 /// Sums `count` over every row of one granularity, and the month rows' unique users per type.

@@ -50,6 +50,18 @@ fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result
     }
 }
 
+/// Longest `user_id` (DESIGN section 2): a longer one names no stored user.
+pub const MAX_USER_ID_CHARS: usize = 128;
+
+/// The events table's partition key of `user_id` as a query names it (`USER#<user_id>`).
+pub fn user_partition_key(user_id: &str) -> Result<String, QueryError> {
+    let chars = user_id.chars().count();
+    if chars == 0 || chars > MAX_USER_ID_CHARS {
+        return Err(QueryError(format!("user_id has {chars} characters; user ids have 1 to {MAX_USER_ID_CHARS}")));
+    }
+    Ok(format!("USER#{user_id}"))
+}
+
 /// A page of a time-ordered list: `from`, `to` (RFC 3339), `limit`, `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -71,7 +83,8 @@ impl PageRequest {
         };
         let (from, to) = (time(params, "from")?, time(params, "to")?);
         check_range(from, to)?;
-        Ok(Self { from, to, limit, cursor: param(params, "cursor").map(str::to_owned) })
+        // An empty cursor is the first page, as an absent one.
+        Ok(Self { from, to, limit, cursor: param(params, "cursor").filter(|c| !c.is_empty()).map(str::to_owned) })
     }
 
     /// `from` as the events table's sort-key text (`"0"`, before every key, for none:
@@ -134,7 +147,7 @@ impl AggregatesRequest {
             None => Granularity::Hour,
             Some(text) => text.parse().map_err(QueryError)?,
         };
-        let event_type = param(params, "event_type").filter(|t| !t.is_empty());
+        let event_type = param(params, "event_type");
         if let Some(t) = event_type {
             if !crate::schema_registry::is_valid_event_type(t) {
                 return Err(QueryError(format!("event_type {t:?} is not an event type: names match ^[a-z][a-z0-9_]{{0,63}}$")));

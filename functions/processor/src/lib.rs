@@ -40,6 +40,7 @@ impl Processor {
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+        config.check_query_event_types(&registry.event_types())?;
         Ok(Self::with_sinks(Arc::new(registry), pipeline_aws::sinks(config, aws)))
     }
 

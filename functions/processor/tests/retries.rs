@@ -125,7 +125,7 @@ async fn resumed_bisected_and_whole_retries_keep_counts_and_revenue_exact() {
     assert!(want.len() >= 8, "several windows: {want:?}");
     let shapes = ["resumed from the middle", "bisected after a crash", "retried whole after a crash", "a partial that could not be written"];
     for (i, shape) in shapes.into_iter().enumerate() {
-        let config = create_stack(&aws, &format!("retries-{i}")).await;
+        let config = create_stack_with_streams(&aws, &format!("retries-{i}"), 1).await;
         let flow = flow_over(&aws, &config);
         match shape {
             "resumed from the middle" => {

@@ -18,7 +18,7 @@ mod moto;
 #[path = "../../../testing/stack.rs"]
 mod stack;
 #[allow(unused_imports)] // not every test file uses them all
-pub use moto::{endpoint, sdk_config};
+pub use moto::{create_table_with_index, endpoint, sdk_config};
 #[allow(unused_imports)]
 pub use stack::*;
 
@@ -39,3 +39,29 @@ pub fn kinesis_event(records: &[pipeline::Record]) -> KinesisBatch {
     });
     KinesisBatch::from_json(&json.to_string()).unwrap()
 }
+
+/// The query Lambda's handler over the stack's tables.
+pub fn query_api(aws: &aws_config::SdkConfig, config: &pipeline_aws::ProcessorConfig) -> query::QueryApi {
+    let tables = pipeline_aws::TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
+    let query = pipeline_aws::QueryConfig { tables, gsi_write_shards: config.gsi_write_shards };
+    query::QueryApi::new(aws_sdk_dynamodb::Client::new(aws), &query, &pipeline::SchemaRegistry::embedded().unwrap())
+}
+
+pub fn get(path: &str, params: &[(&str, &str)]) -> aws_lambda_events::event::apigw::ApiGatewayProxyRequest {
+    let mut request = aws_lambda_events::event::apigw::ApiGatewayProxyRequest::default();
+    request.http_method = aws_lambda_events::http::Method::GET;
+    request.path = Some(path.to_owned());
+    request.query_string_parameters =
+        params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<std::collections::HashMap<_, _>>().into();
+    request
+}
+
+pub async fn call(api: &query::QueryApi, path: &str, params: &[(&str, &str)]) -> (i64, serde_json::Value) {
+    let response = api.respond(&get(path, params)).await;
+    let body = match response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status_code, body)
+}
+
