@@ -43,8 +43,8 @@ Exit status: 0 when every message was replayed and deleted, 1 when some were kep
 error or when the queue or the stream cannot be used."
 )]
 pub struct ReplayArgs {
-    /// The on-failure queue's URL (Terraform output on_failure_queue_url).
-    #[arg(long, value_name = "URL")]
+    /// The on-failure queue: its URL, or its name (Terraform output processor_on_failure_queue).
+    #[arg(long, value_name = "URL|NAME")]
     queue: String,
     /// The Kinesis stream the processor reads.
     #[arg(long, value_name = "NAME")]
@@ -149,11 +149,12 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
     let kinesis = aws_sdk_kinesis::Client::new(&aws);
     crate::check_stream(&kinesis, &args.stream).await?;
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue = queue_url(&sqs, &args.queue).await?;
     sqs.get_queue_attributes()
-        .queue_url(&args.queue)
+        .queue_url(&queue)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot use the queue {}: {}. Pass the on-failure queue's URL as --queue", args.queue, describe(&e)))?;
+        .map_err(|e| anyhow::anyhow!("cannot use the queue {queue}: {}. Pass the on-failure queue's URL or name as --queue", describe(&e)))?;
 
     let mut outcomes = Vec::new();
     let mut seen = HashSet::new();
@@ -162,13 +163,13 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
         let want = args.max_messages.map_or(RECEIVE_BATCH, |max| (max - outcomes.len()).min(RECEIVE_BATCH as usize) as i32);
         let received = sqs
             .receive_message()
-            .queue_url(&args.queue)
+            .queue_url(&queue)
             .max_number_of_messages(want)
             .wait_time_seconds(RECEIVE_WAIT_SECONDS)
             .visibility_timeout(args.visibility_timeout)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("ReceiveMessage on {}: {}", args.queue, describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!("ReceiveMessage on {}: {}", queue, describe(&e)))?;
         let messages = received.messages.unwrap_or_default();
         empty = if messages.is_empty() { empty + 1 } else { 0 };
         for message in messages {
@@ -183,7 +184,7 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
             let complete = outcome.problems.is_empty() || (args.delete_incomplete && outcome.records > 0 && outcome.problems.iter().all(|p| p.starts_with("could not read")));
             if complete && !args.dry_run {
                 if let Some(handle) = &message.receipt_handle {
-                    match sqs.delete_message().queue_url(&args.queue).receipt_handle(handle).send().await {
+                    match sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await {
                         Ok(_) => outcome.deleted = true,
                         Err(e) => outcome.problems.push(format!("DeleteMessage failed: {}", describe(&e))),
                     }
@@ -194,6 +195,17 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     finish(args, &outcomes)
+}
+
+/// `queue` itself when it is a URL, else the URL of the queue of that name.
+async fn queue_url(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<String> {
+    if queue.starts_with("https://") || queue.starts_with("http://") {
+        return Ok(queue.to_owned());
+    }
+    let out = sqs.get_queue_url().queue_name(queue).send().await.map_err(|e| {
+        anyhow::anyhow!("there is no queue named {queue:?}: {}. Pass the on-failure queue's URL or name as --queue", describe(&e))
+    })?;
+    out.queue_url.ok_or_else(|| anyhow::anyhow!("GetQueueUrl gave no URL for {queue:?}"))
 }
 
 /// Replays one message's batch (or counts it, in a dry run).

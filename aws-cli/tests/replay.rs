@@ -76,9 +76,11 @@ async fn a_skipped_batch_is_replayed_once_and_its_message_deleted() {
     assert_eq!(merged_minutes(&aws, &stack, day).await, expected);
     assert!(!objects(&aws, &stack.bad_rows_bucket, &stack.bad_rows_prefix).await.is_empty(), "the batch's bad rows are stored");
 
-    // The same message again (SQS delivers at least once): nothing changes.
+    // The same message again (SQS delivers at least once): nothing changes. (The queue by
+    // its name, as Terraform outputs it.)
     send(&aws, &queue, &failure_record(&stream, &shard_id, start, end, 150)).await;
-    let out = pipeline_aws(&stack, &["replay", "--queue", &queue, "--stream", &stream]);
+    let name = queue.rsplit('/').next().unwrap();
+    let out = pipeline_aws(&stack, &["replay", "--queue", name, "--stream", &stream]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(event_keys(&aws, &stack.events_table).await, keys);
     assert_eq!(merged_minutes(&aws, &stack, day).await, expected, "a batch replayed twice is counted once");
@@ -116,6 +118,12 @@ async fn messages_it_cannot_act_on_are_kept_and_said_so() {
         assert!(said.contains(expected), "{expected}: {said}");
     }
     assert_eq!(queue_depth(&aws, &queue).await, 6);
+    let out = pipeline_aws(&stack, &["replay", "--queue", "no-such-queue", "--stream", &stream]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no queue named"), "{}", text(&out));
+    let out = pipeline_aws(&stack, &["replay", "--queue", &queue, "--stream", "no-such-stream"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
     // The partly readable batch was written all the same (writing is idempotent); only
     // --delete-incomplete lets its message go.
     assert_eq!(scan(&aws, &stack.events_table).await.len(), 20);

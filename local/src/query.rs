@@ -161,7 +161,33 @@ pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Respon
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRecovered {
-    bad_rows: Vec<BadRowId>,
+    bad_rows: Vec<MarkedId>,
+}
+
+/// A bad row's id as sent: the sub-sequence number may be any JSON integer, `3.0` included,
+/// and may be left out (0); `null` is refused.
+#[derive(serde::Deserialize)]
+struct MarkedId {
+    shard_id: String,
+    sequence_number: String,
+    #[serde(default = "no_sub_sequence_number")]
+    sub_sequence_number: Value,
+}
+
+fn no_sub_sequence_number() -> Value {
+    Value::from(0)
+}
+
+impl MarkedId {
+    fn id(self) -> Option<BadRowId> {
+        let Value::Number(n) = self.sub_sequence_number else { return None };
+        let sub = match (n.as_u64(), n.as_f64()) {
+            (Some(n), _) => u32::try_from(n).ok()?,
+            (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => f as u32,
+            _ => return None,
+        };
+        Some(BadRowId { shard_id: self.shard_id, sequence_number: self.sequence_number, sub_sequence_number: sub })
+    }
 }
 
 /// Bytes of a `POST /v1/bad-rows/recovered` body at most (room for the most ids allowed).
@@ -178,7 +204,10 @@ pub async fn mark_recovered(State(state): State<AppState>, request: axum::extrac
         Ok(Ok(body)) => body,
     };
     let ids = match serde_json::from_slice::<MarkRecovered>(&body) {
-        Ok(m) => m.bad_rows,
+        Ok(m) => match m.bad_rows.into_iter().map(MarkedId::id).collect::<Option<Vec<_>>>() {
+            Some(ids) => ids,
+            None => return bad_request(QueryError("a sub_sequence_number of bad_rows is not a whole number from 0 to 4294967295".into())),
+        },
         Err(e) => {
             return bad_request(QueryError(format!(
                 "the body must be {{\"bad_rows\": [{{\"shard_id\": ..., \"sequence_number\": ..., \"sub_sequence_number\": ...}}]}}: {e}"

@@ -383,10 +383,23 @@ fn bad_rows_are_marked_recovered_with_the_read_key_and_filtered() {
     let (_, rest) = get(b, &format!("/v1/bad-rows?recovered=false&limit=2&cursor={cursor}"));
     assert_eq!(rest["bad_rows"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
+    let (_, newest) = get(b, "/v1/bad-rows?recovered=true&order=newest");
+    assert_eq!(newest["bad_rows"].as_array().unwrap().len(), 2);
 
     // Refusals: a bad filter, a body of the wrong shape, too many ids at once.
     assert_eq!(get(b, "/v1/bad-rows?recovered=yes").0, 400);
-    for body in [&b"not json"[..], b"{}", b"{\"bad_rows\": [{\"shard_id\": 1}]}", b"[]"] {
+    let as_float = serde_json::to_vec(&json!({"bad_rows": [{"shard_id": rows[1]["shard_id"], "sequence_number": rows[1]["sequence_number"], "sub_sequence_number": 0.0}]})).unwrap();
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(READ_KEY), as_float, false).1["marked"], 1, "0.0 is the integer 0");
+    for body in [
+        &b"not json"[..],
+        b"{}",
+        b"{\"bad_rows\": [{\"shard_id\": 1}]}",
+        b"[]",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": 1.5}]}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": -1}]}",
+        b"{\"bad_rows\": [], \"more\": 1}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": null}]}",
+    ] {
         let (status, reply, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), body.to_vec(), false);
         assert_eq!(status, 400, "{}", String::from_utf8_lossy(body));
         assert!(reply["message"].as_str().unwrap().contains("bad_rows"), "{reply}");
