@@ -53,8 +53,10 @@ pub struct RecoverCmd {
     options: RecoverArgs,
 }
 
-/// Bad rows asked for per page.
-const PAGE: usize = 500;
+/// Bad rows asked for per page: a bad row holds its record, up to 1 MiB.
+const PAGE: usize = 100;
+/// The largest answer read: a page of the largest bad rows, as JSON.
+const MAX_ANSWER_BYTES: u64 = 512 * 1024 * 1024;
 /// The ingest API's limits (DESIGN section 4), with room for the array's brackets.
 const MAX_EVENTS_PER_POST: usize = 500;
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024 - 16;
@@ -122,7 +124,9 @@ impl Api {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let text = response.body_mut().with_config().limit(MAX_ANSWER_BYTES).lossy_utf8(true).read_to_string().map_err(|e| {
+            anyhow::anyhow!("{}: the answer to {method} {path} could not be read: {e}", self.base)
+        })?;
         Ok(Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), retry_after })
     }
 

@@ -21,7 +21,7 @@ fn agent() -> ureq::Agent {
 fn get(base: &str, path: &str) -> Value {
     let mut resp = agent().get(&format!("{base}{path}")).header("x-api-key", READ_KEY).call().unwrap();
     assert_eq!(resp.status().as_u16(), 200, "GET {path}");
-    serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    serde_json::from_str(&resp.body_mut().with_config().limit(1 << 30).read_to_string().unwrap()).unwrap()
 }
 
 fn post_events(base: &str, events: &Value) {
@@ -242,4 +242,29 @@ fn bad_input_stops_before_anything_is_written() {
     // Nothing was posted or marked.
     assert!(bad_rows(b, "&recovered=true").is_empty());
     assert!(stored(&data).is_empty());
+}
+
+#[test]
+fn large_bad_rows_page_through_and_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let up = up(&data, free_port());
+    let b = &up.base;
+    // 15 events of ~900 KB with a field the schema does not allow: 13 MB of bad rows, more
+    // than one page and more than a default client's body limit.
+    let filler = "x".repeat(900_000);
+    for chunk in 0..5 {
+        let events: Vec<Value> = (0..3)
+            .map(|i| json!({"event_type": "pageview", "user_id": format!("big-{}", chunk * 3 + i), "timestamp": "2026-11-27T10:00:00Z", "blob": filler}))
+            .collect();
+        post_events(b, &Value::Array(events));
+    }
+    wait_for("15 bad rows", || bad_rows(b, "").len() == 15);
+    let patch = dir.path().join("drop-blob.json");
+    std::fs::write(&patch, r#"[{"op": "test", "path": "/event_type", "value": "pageview"}, {"op": "remove", "path": "/blob"}]"#).unwrap();
+    let report_file = dir.path().join("report.json");
+    let out = recover(b, &["--patch", patch.to_str().unwrap(), "--report", report_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(report(&report_file)["totals"]["recovered"], 15, "{}", text(&out));
+    wait_for("15 stored events", || stored(&data).len() == 15);
 }
