@@ -116,9 +116,16 @@ impl BadRowBucket {
     /// The bad rows of `objects`, each once (a replayed batch writes its rows again), in
     /// failure order; an error naming an object that does not read as bad rows.
     pub async fn read_rows(&self, objects: &[RowsObject]) -> anyhow::Result<Vec<BadRow>> {
+        // Reading comes before the run's own bar: a bar of its own on a terminal.
+        let bar = indicatif::ProgressBar::with_draw_target(Some(objects.len() as u64), indicatif::ProgressDrawTarget::stderr())
+            .with_style(
+                indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} bad-row objects read")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
         let pages: Vec<Vec<BadRow>> = stream::iter(objects)
-            .map(|object| async move {
+            .map(|object| async {
                 let bytes = self.get(&object.key).await?;
+                bar.inc(1);
                 decode(&bytes).map_err(|why| {
                     anyhow::anyhow!("{} is not a bad-rows object: {why}. Check --bad-rows-prefix; nothing was written", self.at(&object.key))
                 })
@@ -126,6 +133,7 @@ impl BadRowBucket {
             .buffer_unordered(READS_IN_FLIGHT)
             .try_collect()
             .await?;
+        bar.finish_and_clear();
         let mut rows: BTreeMap<(String, BadRowId), BadRow> = BTreeMap::new();
         for row in pages.into_iter().flatten() {
             rows.entry((row.failed_at.clone(), row.id())).or_insert(row);

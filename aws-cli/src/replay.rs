@@ -261,8 +261,9 @@ async fn write(flow: &Flow, records: &[Record], outcome: &mut MessageOutcome) ->
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=WRITE_ATTEMPTS {
         let report = flow.run(&records[from..], Instant::now() + BATCH_DEADLINE).await;
-        outcome.events += report.events.written;
-        outcome.bad_rows += report.bad_rows.written;
+        if attempt == 1 {
+            (outcome.events, outcome.bad_rows) = (report.counts.valid, report.counts.bad_total());
+        }
         let Some(retry_from) = report.retry_from else { return Ok(()) };
         from = records.iter().position(|r| r.sequence_number == retry_from).unwrap_or(from);
         if attempt < WRITE_ATTEMPTS {

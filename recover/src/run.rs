@@ -71,6 +71,20 @@ pub async fn recover<S: Source, D: Destination>(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let progress = progress_bar(source.len_hint());
+    let outcome = take_and_send(fix, selection, dry_run, source, destination, report, &progress).await;
+    progress.finish_and_clear();
+    outcome
+}
+
+async fn take_and_send<S: Source, D: Destination>(
+    fix: &Fix,
+    selection: &Selection,
+    dry_run: bool,
+    source: &mut S,
+    destination: &D,
+    report: &mut Report,
+    progress: &ProgressBar,
+) -> anyhow::Result<()> {
     let mut pending: Vec<RecoveredEvent> = Vec::new();
     let mut pending_bytes = 0usize;
     let limits = destination.limits();
@@ -112,7 +126,6 @@ pub async fn recover<S: Source, D: Destination>(
     if !pending.is_empty() {
         send(destination, &mut pending, report).await?;
     }
-    progress.finish_and_clear();
     Ok(())
 }
 
