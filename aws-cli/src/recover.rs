@@ -9,7 +9,6 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use pipeline_aws::retry::describe;
@@ -20,7 +19,7 @@ use clap::Args;
 use pipeline::BadRow;
 use pipeline::bad_row::BadRowId;
 use pipeline::time_format::format_millis;
-use pipeline_recover::{BatchLimits, Destination, RecoverArgs, RecoveredEvent, Selection, Source};
+use pipeline_recover::{Attempt, BatchLimits, Destination, RecoverArgs, RecoveredEvent, Selection, Source, put_until_taken};
 
 use crate::bucket::{BadRowBucket, Manifest, day_in_range};
 
@@ -66,8 +65,6 @@ pub struct RecoverCmd {
 /// PutRecords' limits: 500 records, 5 MiB counting data and partition keys.
 const MAX_RECORDS_PER_PUT: usize = 500;
 const MAX_PUT_BYTES: usize = 5 * 1024 * 1024;
-/// How long a batch may be throttled before the run stops.
-const RETRY_FOR: Duration = Duration::from_secs(120);
 /// Rows handed to the run at a time.
 const PAGE: usize = 1_000;
 
@@ -149,10 +146,7 @@ impl Destination for KinesisTarget<'_> {
     }
 
     async fn put(&self, events: &[RecoveredEvent]) -> anyhow::Result<()> {
-        let mut pending: Vec<&RecoveredEvent> = events.iter().collect();
-        let started = Instant::now();
-        let mut wait = Duration::from_millis(100);
-        loop {
+        put_until_taken(events, &format!("Kinesis stream {}", self.stream), async |pending: &[&RecoveredEvent]| {
             let entries = pending
                 .iter()
                 .map(|e| PutRecordsRequestEntry::builder().data(Blob::new(e.data.clone())).partition_key(&e.partition_key).build())
@@ -163,24 +157,20 @@ impl Destination for KinesisTarget<'_> {
                     if answers.len() != pending.len() {
                         bail!("PutRecords to {} answered {} records for {}", self.stream, answers.len(), pending.len());
                     }
-                    pending = pending.into_iter().zip(answers).filter(|(_, a)| a.error_code().is_some()).map(|(e, _)| e).collect();
-                    if pending.is_empty() {
-                        return Ok(());
-                    }
+                    Ok(Attempt::Refused(pending.iter().zip(answers).filter(|(_, a)| a.error_code().is_some()).map(|(e, _)| *e).collect()))
                 }
                 Err(e) => match e.as_service_error() {
                     Some(s) if s.is_resource_not_found_exception() || s.is_access_denied_exception() || s.is_invalid_argument_exception() => {
-                        bail!("PutRecords to {} was refused: {}", self.stream, describe(&e));
+                        bail!("PutRecords to {} was refused: {}", self.stream, describe(&e))
                     }
-                    _ => eprintln!("warning: PutRecords to {}: {}; retrying", self.stream, describe(&e)),
+                    _ => {
+                        eprintln!("warning: PutRecords to {}: {}; retrying", self.stream, describe(&e));
+                        Ok(Attempt::Again(None))
+                    }
                 },
             }
-            if started.elapsed() >= RETRY_FOR {
-                bail!("{} records were still refused by {} after {}s (throttled): run recover again later", pending.len(), self.stream, RETRY_FOR.as_secs());
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
-        }
+        })
+        .await
     }
 
     async fn mark(&self, rows: &[BadRowId]) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 //! the pipeline has acknowledged its events.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use clap::Args;
 use pipeline::bad_row::BadRowId;
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use pipeline::{BadRow, BadRowType};
-use pipeline_recover::{BatchLimits, Destination, RecoverArgs, RecoveredEvent, Source};
+use pipeline_recover::{Attempt, BatchLimits, Destination, RecoverArgs, RecoveredEvent, Source, put_until_taken};
 use serde_json::{Value, json};
 
 #[derive(Args)]
@@ -60,8 +60,6 @@ const MAX_ANSWER_BYTES: u64 = 512 * 1024 * 1024;
 /// The ingest API's limits (DESIGN section 4), with room for the array's brackets.
 const MAX_EVENTS_PER_POST: usize = 500;
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024 - 16;
-/// How long a batch may be refused (throttled, the pipeline restarting) before the run stops.
-const RETRY_FOR: Duration = Duration::from_secs(120);
 /// Time one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -160,10 +158,7 @@ impl Destination for Api {
     }
 
     async fn put(&self, events: &[RecoveredEvent]) -> anyhow::Result<()> {
-        let mut pending: Vec<&RecoveredEvent> = events.iter().collect();
-        let started = Instant::now();
-        let mut wait = Duration::from_millis(100);
-        loop {
+        put_until_taken(events, &self.base, async |pending: &[&RecoveredEvent]| {
             let mut body = Vec::with_capacity(pending.iter().map(|e| e.data.len() + 1).sum::<usize>() + 2);
             body.push(b'[');
             for (i, e) in pending.iter().enumerate() {
@@ -175,13 +170,10 @@ impl Destination for Api {
             body.push(b']');
             let answer = match self.call("POST", "/v1/events", &self.ingest_key, Some(&body)) {
                 Ok(answer) => answer,
-                // No answer: the events may or may not be in. Sending them again is safe
-                // (same store keys), so retry like a throttle.
-                Err(e) if started.elapsed() < RETRY_FOR => {
+                Err(e) => {
                     warn(&format!("{e:#}; retrying"));
-                    Answer { status: 503, body: Value::Null, retry_after: None }
+                    return Ok(Attempt::Again(None));
                 }
-                Err(e) => return Err(e),
             };
             match answer.status {
                 200 => {
@@ -189,21 +181,14 @@ impl Destination for Api {
                     if records.len() != pending.len() {
                         bail!("{}: POST /v1/events answered {} records for {} events", self.base, records.len(), pending.len());
                     }
-                    pending = pending.into_iter().zip(&records).filter(|(_, r)| r.get("ErrorCode").is_some()).map(|(e, _)| e).collect();
-                    if pending.is_empty() {
-                        return Ok(());
-                    }
+                    Ok(Attempt::Refused(pending.iter().zip(&records).filter(|(_, r)| r.get("ErrorCode").is_some()).map(|(e, _)| *e).collect()))
                 }
-                429 | 503 => {}
+                429 | 503 => Ok(Attempt::Again(answer.retry_after)),
                 403 => bail!("{} refused the ingest key: pass the key `pipeline up` printed (DATA_DIR/api_key) as --api-key", self.base),
-                _ => return Err(self.refused("POST /v1/events", &answer)),
+                _ => Err(self.refused("POST /v1/events", &answer)),
             }
-            if started.elapsed() >= RETRY_FOR {
-                bail!("{}: {} events were still refused after {}s (the pipeline is overloaded): run recover again later", self.base, pending.len(), RETRY_FOR.as_secs());
-            }
-            std::thread::sleep(answer.retry_after.unwrap_or(wait).min(Duration::from_secs(5)));
-            wait = (wait * 2).min(Duration::from_secs(5));
-        }
+        })
+        .await
     }
 
     async fn mark(&self, rows: &[BadRowId]) -> anyhow::Result<()> {

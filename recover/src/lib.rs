@@ -23,7 +23,7 @@ use pipeline::time_format::format_millis;
 
 pub use fix::{Fix, RecoveredEvent, Verdict};
 pub use report::Report;
-pub use run::{BatchLimits, Destination, Source};
+pub use run::{Attempt, BatchLimits, Destination, Source, put_until_taken};
 pub use select::{RecoverArgs, Selection};
 
 /// A run ready to start: the fix and selection of `args`, and its report's heading.

@@ -57,6 +57,53 @@ pub trait Destination {
     fn mark(&self, rows: &[BadRowId]) -> impl Future<Output = anyhow::Result<()>>;
 }
 
+/// What one attempt at putting a batch came to.
+pub enum Attempt<'a> {
+    /// The destination answered: these events were refused (throttled) and go again; none
+    /// left means all were taken.
+    Refused(Vec<&'a RecoveredEvent>),
+    /// Nothing was taken (the whole request throttled, or no answer: sending again is safe,
+    /// the events keep their store keys): all of them again, after this wait if given.
+    Again(Option<Duration>),
+}
+
+/// How long a batch may be refused before the run stops.
+pub const RETRY_FOR: Duration = Duration::from_secs(120);
+/// The longest wait between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// Puts `events` with `attempt`, sending what was refused again (waits from 100 ms doubling
+/// to 5 s, or the destination's `Retry-After`) until every event is taken, or fails after
+/// [`RETRY_FOR`]. `attempt` fails for refusals that waiting does not mend.
+pub async fn put_until_taken<'a>(
+    events: &'a [RecoveredEvent],
+    target: &str,
+    mut attempt: impl AsyncFnMut(&[&'a RecoveredEvent]) -> anyhow::Result<Attempt<'a>>,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<&RecoveredEvent> = events.iter().collect();
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let asked = match attempt(&pending).await? {
+            Attempt::Refused(left) if left.is_empty() => return Ok(()),
+            Attempt::Refused(left) => {
+                pending = left;
+                None
+            }
+            Attempt::Again(after) => after,
+        };
+        if started.elapsed() >= RETRY_FOR {
+            anyhow::bail!(
+                "{target}: {} events were still refused after {} s (throttled or unreachable): run recover again later",
+                pending.len(),
+                RETRY_FOR.as_secs()
+            );
+        }
+        tokio::time::sleep(asked.unwrap_or(wait).min(MAX_WAIT)).await;
+        wait = (wait * 2).min(MAX_WAIT);
+    }
+}
+
 /// Rows between a progress bar's redraws at least.
 const PROGRESS_EVERY: u64 = 64;
 
@@ -223,6 +270,31 @@ mod tests {
 
     fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn refused_events_go_again_until_taken_and_a_fatal_answer_stops() {
+        let good = r#"{"event_type": "pageview", "user_id": 1}"#;
+        let fix = Fix::new(SchemaRegistry::embedded().unwrap(), None);
+        let events: Vec<RecoveredEvent> = (1..=3)
+            .map(|i| match fix.apply(&bad(i, good, false), Utc::now()) {
+                Verdict::Fixed(e) => e,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut sent: Vec<usize> = Vec::new();
+        block_on(put_until_taken(&events, "t", async |pending: &[&RecoveredEvent]| {
+            sent.push(pending.len());
+            Ok(match sent.len() {
+                1 => Attempt::Again(Some(Duration::from_millis(1))),
+                2 => Attempt::Refused(pending[1..].to_vec()),
+                _ => Attempt::Refused(Vec::new()),
+            })
+        }))
+        .unwrap();
+        assert_eq!(sent, [3, 3, 2], "all again after a throttle, then only the refused ones");
+        let err = block_on(put_until_taken(&events, "t", async |_: &[&RecoveredEvent]| anyhow::bail!("refused for good"))).unwrap_err();
+        assert!(err.to_string().contains("for good"));
     }
 
     #[test]
