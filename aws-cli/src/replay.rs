@@ -49,19 +49,25 @@ pub struct ReplayArgs {
     /// The Kinesis stream the processor reads.
     #[arg(long, value_name = "NAME")]
     stream: String,
+    /// The events table (EVENTS_TABLE; Terraform output events_table_name).
     #[arg(long, value_name = "TABLE", env = "EVENTS_TABLE")]
     events_table: Option<String>,
+    /// The aggregates table (AGGREGATES_TABLE; Terraform output aggregates_table_name).
     #[arg(long, value_name = "TABLE", env = "AGGREGATES_TABLE")]
     aggregates_table: Option<String>,
-    /// Firehose delivery stream names, comma-separated.
+    /// Firehose delivery stream names, comma-separated (ARCHIVE_STREAMS; Terraform output delivery_stream_names).
     #[arg(long, value_name = "NAMES", env = "ARCHIVE_STREAMS")]
     archive_streams: Option<String>,
+    /// The bad-rows bucket (BAD_ROWS_BUCKET; Terraform output archive_bucket_name).
     #[arg(long, value_name = "BUCKET", env = "BAD_ROWS_BUCKET")]
     bad_rows_bucket: Option<String>,
+    /// The bad rows' key prefix (BAD_ROWS_PREFIX; default bad-rows/).
     #[arg(long, value_name = "PREFIX", env = "BAD_ROWS_PREFIX")]
     bad_rows_prefix: Option<String>,
+    /// Days events are kept (EVENT_TTL_DAYS; default 30).
     #[arg(long, value_name = "DAYS", env = "EVENT_TTL_DAYS")]
     event_ttl_days: Option<String>,
+    /// Write shards of the per-type index, where it is on (GSI_WRITE_SHARDS).
     #[arg(long, value_name = "N", env = "GSI_WRITE_SHARDS")]
     gsi_write_shards: Option<String>,
     /// The event types kept for per-user queries, comma-separated (default: all).
