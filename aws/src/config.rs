@@ -12,6 +12,11 @@ pub enum ConfigError {
     Missing(&'static str, &'static str),
     #[error("environment variable {name} is {value:?}: {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
+    #[error(
+        "QUERY_EVENT_TYPES names {unknown:?}, which the schemas do not define (they define {known:?}): \
+         a misspelt type would keep no events of the intended one"
+    )]
+    UnknownEventTypes { unknown: Vec<String>, known: Vec<String> },
 }
 
 /// A variable that must be set to something other than blanks.
@@ -81,6 +86,19 @@ impl ProcessorConfig {
             query_event_types: event_types(lookup("QUERY_EVENT_TYPES"))?,
             schemas_dir: lookup("SCHEMAS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
         })
+    }
+}
+
+impl ProcessorConfig {
+    /// Fails unless every type of `QUERY_EVENT_TYPES` is one of `known` (the schemas'): a
+    /// misspelt type would keep no events of the intended one.
+    pub fn check_query_event_types(&self, known: &[&str]) -> Result<(), ConfigError> {
+        let Some(kept) = &self.query_event_types else { return Ok(()) };
+        let unknown: Vec<String> = kept.iter().filter(|t| !known.contains(&t.as_str())).cloned().collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::UnknownEventTypes { unknown, known: known.iter().map(|t| (*t).to_owned()).collect() })
     }
 }
 

@@ -27,6 +27,9 @@ const STALL_SLACK: Duration = Duration::from_millis(5);
 /// Generator stalls longer than this make the run's numbers the generator's, not the target's.
 const STALL_LIMIT: Duration = Duration::from_millis(250);
 
+/// Sending threads with --kinesis.
+const KINESIS_SENDER_THREADS: usize = 2;
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -45,7 +48,17 @@ impl Outcome {
 
 /// Runs the load described by `args` (on a runtime of its own; call it from plain code).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    // HTTP sending is cheap enough for one thread. With --kinesis the AWS SDK serialises,
+    // base64-encodes and signs every body (and --aggregate packs and checksums them): two
+    // threads keep that from delaying the schedule.
+    let mut builder = if args.kinesis.is_some() {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(KINESIS_SENDER_THREADS);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder.enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(run_async(args))
 }
 

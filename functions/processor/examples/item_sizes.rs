@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use pipeline::sink::{BatchKey, Indexed};
+use pipeline::aggregate::batch_partials;
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline::{EnrichedEvent, SchemaRegistry};
 use pipeline_aws::aggregates::partial_items;
@@ -99,13 +99,12 @@ fn main() -> anyhow::Result<()> {
     let mut per_batch_units = Vec::new();
     let mut per_batch_items = Vec::new();
     let mut per_batch_bytes = Vec::new();
-    for (n, chunk) in events.chunks(batch).enumerate() {
+    for chunk in events.chunks(batch) {
         if chunk.len() < batch {
             break;
         }
-        let indexed: Vec<Indexed<'_, EnrichedEvent>> = chunk.iter().enumerate().map(|(record, (_, item))| Indexed { record, item: *item }).collect();
-        let key = BatchKey { shard_id: "shardId-000000000000".into(), first_sequence_number: format!("{n:056}") };
-        let items = partial_items(&key, &indexed, Utc::now());
+        let partials = batch_partials(chunk.iter().enumerate().map(|(i, (record, item))| (i, *record, *item)));
+        let items = partial_items(&partials, Utc::now());
         per_batch_items.push(items.len() as f64);
         per_batch_bytes.push(items.iter().map(|(item, _)| item_bytes(item) as f64).sum());
         per_batch_units.push(items.iter().map(|(item, _)| write_units(item_bytes(item)) as f64).sum());

@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
-use pipeline::flow::{BatchFlow, BatchReport, Sinks};
+use pipeline::flow::{BatchFlow, BatchReport};
 use pipeline::{Record, SchemaRegistry};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+
+pub use pipeline_aws::AwsSinks;
 use tokio::time::Instant;
 
 pub mod event;
@@ -21,8 +23,6 @@ pub use event::KinesisBatch;
 /// Time kept back from the invocation's deadline to answer Lambda after the writes stop.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-/// The sinks of the processor.
-pub type AwsSinks = Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 
 /// Everything an invocation needs, built once per container.
@@ -40,29 +40,8 @@ impl Processor {
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
-        if let Some(kept) = &config.query_event_types {
-            let known = registry.event_types();
-            let unknown: Vec<&str> = kept.iter().map(String::as_str).filter(|t| !known.contains(t)).collect();
-            anyhow::ensure!(
-                unknown.is_empty(),
-                "QUERY_EVENT_TYPES names {unknown:?}, which the schemas do not define (they define {known:?}): \
-                 a misspelt type would keep no events of the intended one"
-            );
-        }
-        let dynamo = aws_sdk_dynamodb::Client::new(aws);
-        let sinks = Sinks {
-            events: DynamoEventStore::new(
-                dynamo.clone(),
-                &config.events_table,
-                config.event_ttl_days,
-                config.gsi_write_shards,
-            )
-            .keeping_only(config.query_event_types.clone()),
-            archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
-            bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
-            aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),
-        };
-        Ok(Self::with_sinks(Arc::new(registry), sinks))
+        config.check_query_event_types(&registry.event_types())?;
+        Ok(Self::with_sinks(Arc::new(registry), pipeline_aws::sinks(config, aws)))
     }
 
     pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
