@@ -84,7 +84,7 @@ async fn the_binary_stores_every_user_record_of_aggregated_kinesis_records() {
     let stored: BTreeMap<String, serde_json::Value> = items
         .iter()
         .map(|i| {
-            let event: serde_json::Value = serde_json::from_str(i["payload"].as_s().unwrap()).unwrap();
+            let event = stored_event(i);
             (event["event_id"].as_str().unwrap().to_owned(), event)
         })
         .collect();
