@@ -63,8 +63,8 @@ pub struct RecoverCmd {
 }
 
 /// PutRecords' limits: 500 records, 5 MiB counting data and partition keys.
-const MAX_RECORDS_PER_PUT: usize = 500;
-const MAX_PUT_BYTES: usize = 5 * 1024 * 1024;
+const MAX_RECORDS_PER_PUT: usize = pipeline::limits::KINESIS_PUT_RECORDS_MAX;
+const MAX_PUT_BYTES: usize = pipeline::limits::KINESIS_PUT_RECORDS_BYTES_MAX;
 /// Rows handed to the run at a time.
 const PAGE: usize = 1_000;
 

@@ -23,9 +23,10 @@ use pipeline::retry::{Answer, RequestLimits, until_taken};
 pub use crate::event_item::{MAX_ITEM_BYTES, gsi_shard, stable_hash};
 
 /// Items per `BatchWriteItem` (DynamoDB's limit).
-pub const MAX_ITEMS_PER_REQUEST: usize = 25;
-/// Bytes per `BatchWriteItem` request (DynamoDB's limit is 16 MB; kept under it).
-pub const MAX_REQUEST_BYTES: usize = 15 * 1024 * 1024;
+pub const MAX_ITEMS_PER_REQUEST: usize = pipeline::limits::DYNAMODB_BATCH_WRITE_ITEMS_MAX;
+/// Bytes per `BatchWriteItem` request: kept a mebibyte under DynamoDB's limit for the
+/// request's own framing.
+pub const MAX_REQUEST_BYTES: usize = pipeline::limits::DYNAMODB_BATCH_WRITE_BYTES_MAX - 1024 * 1024;
 /// `BatchWriteItem` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 8;
 

@@ -29,13 +29,13 @@ use crate::retry::{BACKOFF, failed};
 use pipeline::retry::{Answer, RequestLimits, until_taken};
 
 /// Bytes of one Firehose record (Firehose's limit is 1,000 KiB).
-pub const MAX_RECORD_BYTES: usize = 1_000 * 1024;
+pub const MAX_RECORD_BYTES: usize = pipeline::limits::FIREHOSE_RECORD_BYTES_MAX;
 /// Events packed into one record (what Firehose's deaggregation splits one record into).
 pub const MAX_EVENTS_PER_RECORD: usize = 500;
 /// Records per `PutRecordBatch` (Firehose's limit).
-pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+pub const MAX_RECORDS_PER_REQUEST: usize = pipeline::limits::FIREHOSE_PUT_BATCH_RECORDS_MAX;
 /// Bytes per `PutRecordBatch` (Firehose's limit is 4 MiB).
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = pipeline::limits::FIREHOSE_PUT_BATCH_BYTES_MAX;
 /// `PutRecordBatch` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 4;
 /// Event hours this close to their record's arrival hour (either side) are live traffic,

@@ -58,8 +58,8 @@ const PAGE: usize = 100;
 /// The largest answer read: a page of the largest bad rows, as JSON.
 const MAX_ANSWER_BYTES: u64 = 512 * 1024 * 1024;
 /// The ingest API's limits (DESIGN section 4), with room for the array's brackets.
-const MAX_EVENTS_PER_POST: usize = 500;
-const MAX_BODY_BYTES: usize = 5 * 1024 * 1024 - 16;
+const MAX_EVENTS_PER_POST: usize = pipeline::limits::INGEST_EVENTS_PER_REQUEST_MAX;
+const MAX_BODY_BYTES: usize = pipeline::limits::INGEST_BODY_BYTES_MAX - 16;
 /// Time one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 

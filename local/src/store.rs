@@ -19,7 +19,7 @@ use crate::aggregates::{StagedPartial, insert_partials};
 use crate::archive::StagedFile;
 
 /// Days an event is kept after it arrived (the `ttl` column, as in DynamoDB).
-pub const EVENT_TTL_DAYS: i64 = 30;
+pub const EVENT_TTL_DAYS: i64 = pipeline::limits::EVENT_TTL_DAYS_DEFAULT as i64;
 
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     let unusable = |e: rusqlite::Error| {

@@ -5,6 +5,7 @@
 //! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), and the query API's requests and bodies ([`query`]).
+//! The contract's limits, each with its source, are in [`limits`].
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
@@ -21,6 +22,8 @@ pub mod flow;
 #[cfg(feature = "gzip")]
 pub mod gzip;
 pub mod json_tape;
+pub mod limits;
+pub mod money;
 pub mod query;
 pub mod record;
 pub mod rollup;
