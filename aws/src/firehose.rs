@@ -50,11 +50,14 @@ pub struct FirehoseArchive {
     next_stream: AtomicUsize,
 }
 
-/// One Firehose record and the batch records packed into it.
+/// One Firehose record and where its events came from.
 #[derive(Clone, Debug, Default)]
 pub struct PackedRecord {
+    /// The events, newline-delimited.
     pub data: Vec<u8>,
-    pub records: Vec<usize>,
+    /// The position in the batch of the Kinesis record of each event packed here, in order:
+    /// what a refused record reports as failed.
+    pub batch_records: Vec<usize>,
 }
 
 impl FirehoseArchive {
@@ -107,14 +110,14 @@ pub fn pack(events: &[Indexed<'_, EnrichedEvent>]) -> Vec<PackedRecord> {
         let size = event.item.json.len() + 1;
         let fits = packed
             .last()
-            .is_some_and(|r| r.records.len() < MAX_EVENTS_PER_RECORD && r.data.len() + size <= MAX_RECORD_BYTES);
+            .is_some_and(|r| r.batch_records.len() < MAX_EVENTS_PER_RECORD && r.data.len() + size <= MAX_RECORD_BYTES);
         if !fits {
-            packed.push(PackedRecord { data: Vec::with_capacity(size.max(64 * 1024).min(MAX_RECORD_BYTES)), records: Vec::new() });
+            packed.push(PackedRecord { data: Vec::with_capacity(size.max(64 * 1024).min(MAX_RECORD_BYTES)), batch_records: Vec::new() });
         }
         if let Some(record) = packed.last_mut() {
             record.data.extend_from_slice(&event.item.json);
             record.data.push(b'\n');
-            record.records.push(event.record);
+            record.batch_records.push(event.record);
         }
     }
     packed
@@ -150,7 +153,7 @@ impl Archive for FirehoseArchive {
 impl FirehoseArchive {
     async fn put_batch(&self, stream: String, pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
         let mut report = SinkReport::default();
-        let events: usize = pending.iter().map(|p| p.records.len()).sum();
+        let events: usize = pending.iter().map(|p| p.batch_records.len()).sum();
         let what = format!("PutRecordBatch to {stream}");
         let retried = until_taken(BACKOFF, deadline, pending, |pending: &[PackedRecord]| {
             let records: Vec<FirehoseRecord> =
@@ -174,8 +177,8 @@ impl FirehoseArchive {
         })
         .await;
         report.retries = retried.retries;
-        report.written = events - retried.left.iter().map(|p| p.records.len()).sum::<usize>();
-        report.failed.extend(retried.left.iter().flat_map(|p| p.records.iter().copied()));
+        report.written = events - retried.left.iter().map(|p| p.batch_records.len()).sum::<usize>();
+        report.failed.extend(retried.left.iter().flat_map(|p| p.batch_records.iter().copied()));
         report
     }
 }
@@ -259,12 +262,12 @@ mod tests {
         let all: Vec<&EnrichedEvent> = small.iter().chain(&big).collect();
         let indexed: Vec<Indexed<'_, EnrichedEvent>> = all.iter().enumerate().map(|(record, item)| Indexed { record, item: *item }).collect();
         let packed = pack(&indexed);
-        assert!(packed.iter().all(|p| p.data.len() <= MAX_RECORD_BYTES && p.records.len() <= MAX_EVENTS_PER_RECORD));
-        let order: Vec<usize> = packed.iter().flat_map(|p| p.records.clone()).collect();
+        assert!(packed.iter().all(|p| p.data.len() <= MAX_RECORD_BYTES && p.batch_records.len() <= MAX_EVENTS_PER_RECORD));
+        let order: Vec<usize> = packed.iter().flat_map(|p| p.batch_records.clone()).collect();
         assert_eq!(order, (0..indexed.len()).collect::<Vec<_>>(), "every event once, in order");
-        assert_eq!(packed[0].records.len(), 500);
+        assert_eq!(packed[0].batch_records.len(), 500);
         for p in &packed {
-            assert_eq!(p.data.iter().filter(|&&b| b == b'\n').count(), p.records.len());
+            assert_eq!(p.data.iter().filter(|&&b| b == b'\n').count(), p.batch_records.len());
         }
         let reqs = requests(packed);
         assert!(reqs.iter().all(|r| r.len() <= MAX_RECORDS_PER_REQUEST && r.iter().map(|p| p.data.len()).sum::<usize>() <= MAX_REQUEST_BYTES));
