@@ -3,7 +3,8 @@
 //! `pipeline up` runs the whole pipeline locally (crate `pipeline-local`);
 //! `pipeline validate` checks NDJSON events against the tracking plan exactly as the
 //! processor would; `pipeline plan` sizes an AWS deployment for an event rate and size
-//! and writes its Terraform variables.
+//! and writes its Terraform variables; `pipeline store` looks inside a local data
+//! directory's store.
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod plan;
+mod store;
 mod up;
 mod validate;
 
@@ -28,6 +30,7 @@ enum Command {
     Up(up::UpArgs),
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Up(args) => up::run(&args),
+        Command::Store(args) => store::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -25,12 +25,15 @@ use subtle::ConstantTimeEq;
 
 use crate::consumer::ConsumerStats;
 use crate::ingest::BodyBudget;
+use crate::store::Store;
 use crate::stream::StreamWriter;
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub stream: StreamWriter,
+    /// The events and bad-row store.
+    pub store: Arc<Store>,
     pub keys: ApiKeys,
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,

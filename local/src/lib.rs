@@ -2,22 +2,29 @@
 //!
 //! The ingest API ([`ingest`]) appends to a durable log on disk ([`stream`]); one
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
-//! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores. The
-//! routes share [`http`] (state, keys, error bodies) and are served by [`server`]
-//! (connection cap, timeouts, bounded drain).
+//! local sinks ([`sinks`]) and commits each batch as one unit of work ([`unit`]) to the
+//! events and bad-row store ([`store`]), the archive ([`archive`]) and the aggregates
+//! ([`aggregates`]), with its checkpoint in `pipeline.db` ([`pipeline_db`]); a thread of
+//! upkeep ([`maintenance`]) merges the store's files and applies retention. The query API
+//! ([`query`]) reads the stores. The routes share [`http`] (state, keys, error bodies) and
+//! are served by [`server`] (connection cap, timeouts, bounded drain).
 
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
 pub mod http;
 pub mod ingest;
+pub mod maintenance;
 pub mod metrics;
+pub mod pipeline_db;
 pub mod query;
 pub mod server;
 pub mod shard;
+pub mod sinks;
 pub mod sqlite;
 pub mod store;
 pub mod stream;
+pub mod unit;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +68,13 @@ pub struct LocalConfig {
     pub progress_every: Duration,
     /// How often partial aggregates are merged into rows.
     pub aggregate_interval: Duration,
+    /// How long events and bad rows are kept after they arrived.
+    pub retention: Duration,
+    /// How long finished archive files are kept; `None`: for ever.
+    pub archive_retention: Option<Duration>,
+    /// The consumers start only after this (a backlog builds up: for measuring how fast
+    /// they drain one).
+    pub pause_consumers: Duration,
 }
 
 impl LocalConfig {
@@ -79,6 +93,9 @@ impl LocalConfig {
             schemas_dir: None,
             progress_every: Duration::ZERO,
             aggregate_interval: Duration::from_secs(60),
+            retention: store::DEFAULT_RETENTION,
+            archive_retention: None,
+            pause_consumers: Duration::ZERO,
         }
     }
 }
@@ -109,6 +126,7 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/v1/users/{user_id}/events", get(query::user_events))
         .route("/v1/bad-rows", get(query::bad_rows))
+        .route("/v1/bad-rows/recovered", post(query::mark_recovered))
         .route("/v1/aggregates", get(query::aggregates))
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
     let open = Router::new().route("/health", get(query::health)).route("/metrics", get(metrics::metrics));
@@ -131,12 +149,16 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(probe);
     let _lock = lock_data_dir(&config.data_dir)?;
 
+    if config.retention.is_zero() {
+        bail!("--retention must be longer than 0, e.g. 30d");
+    }
     let registry = Arc::new(SchemaRegistry::load(config.schemas_dir.as_deref())?);
     let db_path = config.data_dir.join("pipeline.db");
-    let db = store::open(&db_path)?;
+    let db = pipeline_db::open(&db_path)?;
     let processed = (0..config.shards)
-        .map(|shard| store::checkpoint(&db, &shard::shard_id(shard)))
+        .map(|shard| pipeline_db::checkpoint(&db, &shard::shard_id(shard)))
         .collect::<rusqlite::Result<Vec<u64>>>()?;
+    let store = Arc::new(store::Store::open(&config.data_dir, &db, store::StoreConfig { shards: config.shards, retention: config.retention })?);
     let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
     // One connection writes for every consumer: SQLite takes one writer at a time anyway,
     // and with several writing connections there is nearly always one inside the log, so it
@@ -170,6 +192,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         let consumer = ConsumerConfig {
             shard,
             db: Arc::clone(&db),
+            store: Arc::clone(&store),
             archive_root: config.data_dir.join("archive"),
             registry: Arc::clone(&registry),
             reader: reader.clone(),
@@ -182,8 +205,10 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         // requests comes first: consumers run at a lower CPU priority and drain the durable
         // backlog with what is left (the lag limit's 429 bounds how far they fall behind).
         let failed = Arc::clone(&failed);
+        let pause = config.pause_consumers;
         let thread = std::thread::Builder::new().name(format!("consumer-{shard}")).spawn(move || {
             lower_priority(CONSUMER_NICE);
+            std::thread::sleep(pause);
             let result = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer));
             if let Err(e) = &result {
                 tracing::error!(error = format!("{e:#}"), "a consumer stopped: shutting down");
@@ -194,8 +219,22 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         consumers.push(thread);
     }
 
+    let upkeep = {
+        let upkeep = maintenance::Upkeep {
+            store: Arc::clone(&store),
+            db: Arc::clone(&db),
+            archive_root: config.data_dir.join("archive"),
+            archive_retention: config.archive_retention,
+            stop: Arc::clone(&stop),
+        };
+        std::thread::Builder::new().name("upkeep".into()).spawn(move || {
+            lower_priority(CONSUMER_NICE);
+            maintenance::run(upkeep);
+        })?
+    };
     let state = AppState {
         stream: writer.clone(),
+        store: Arc::clone(&store),
         keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
@@ -238,6 +277,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     }
     // The merge sees `stop` and runs once more over what the consumers committed last.
     merges.await??;
+    tokio::task::spawn_blocking(move || upkeep.join()).await?.map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
     if let Some(p) = progress {
         p.abort();
     }
@@ -266,10 +306,12 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
     }))
 }
 
-/// File descriptors kept for all but connections: the stream, the database and the
-/// archive's open files of every shard.
+/// File descriptors kept for all but connections: the stream, the database, the
+/// archive's open files of every shard and the store's files.
 fn reserved_fds(shards: u32) -> u64 {
-    server::RESERVED_FDS + u64::from(shards) * archive::MAX_OPEN_FILES_PER_SHARD as u64
+    server::RESERVED_FDS
+        + u64::from(shards) * (archive::MAX_OPEN_FILES_PER_SHARD as u64 + 1)
+        + (store::files::MAX_OPEN_FILES + store::files::WORKING_FILES) as u64
 }
 
 /// Takes `dir` for this process until it exits: two pipelines on one data directory would
