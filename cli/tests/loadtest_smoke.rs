@@ -17,11 +17,12 @@ fn a_short_verified_run_conserves_every_accepted_event() {
     let pipeline = up(dir.path(), free_port());
     let report_path = dir.path().join("report.json");
     let report_arg = report_path.to_str().unwrap();
+    let archive = dir.path().join("archive");
     #[rustfmt::skip]
     let a = args(&[
         "--target", &pipeline.base, "--api-key", KEY, "--read-key", READ_KEY, "--rate", "2000", "--duration", "2s",
         "--batch-size", "100", "--connections", "4", "--users", "50", "--verify", "--verify-timeout", "120s",
-        "--report", report_arg,
+        "--archive-dir", archive.to_str().unwrap(), "--report", report_arg,
     ]);
     let outcome = loadtest::run(&a).expect("the run");
     assert!(outcome.problems.is_empty(), "{:?}\n{}", outcome.problems, outcome.summary());
@@ -32,6 +33,8 @@ fn a_short_verified_run_conserves_every_accepted_event() {
     assert_eq!(v.accepted, r.accepted);
     assert_eq!(v.missing, 0, "{}", outcome.summary());
     assert_eq!(v.stored + v.bad_rows, v.accepted);
+    // Every valid accepted event is in the archive too.
+    assert_eq!((v.archived, v.archive_missing), (Some(v.stored), Some(0)), "{}", outcome.summary());
     // About 5% of the workload is invalid on purpose.
     assert!(v.bad_rows > 0 && v.bad_rows < v.accepted / 5, "{v:?}");
     assert_eq!(outcome.extras.misplaced, 0);
@@ -44,7 +47,7 @@ fn a_short_verified_run_conserves_every_accepted_event() {
     };
     assert_eq!(keys(&json), ["accepted", "achieved_events_per_s", "duration_s", "failed", "latency_ms", "sent", "throttled", "verify"]);
     assert_eq!(keys(&json["latency_ms"]), ["max", "p50", "p90", "p99", "p999"]);
-    assert_eq!(keys(&json["verify"]), ["accepted", "bad_rows", "missing", "stored"]);
+    assert_eq!(keys(&json["verify"]), ["accepted", "archive_missing", "archived", "bad_rows", "missing", "stored"]);
     assert_eq!(json["sent"], 4_000);
     assert_eq!(json["verify"]["missing"], 0);
     assert!(json["latency_ms"]["p99"].as_f64().unwrap() > 0.0);

@@ -116,6 +116,12 @@ fn sync_file_system(file: &File) -> std::io::Result<()> {
     if unsafe { libc::syncfs(file.as_raw_fd()) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
+/// Makes `root/events/`, so that the layout is there from the start for readers
+/// (`loadtest --archive-dir`) too.
+pub fn create_layout(root: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(root.join("events")).map_err(|e| anyhow::anyhow!("cannot create the archive in {}: {e}", root.display()))
+}
+
 /// One shard's archive files.
 pub struct ArchiveWriter {
     root: PathBuf,
@@ -130,6 +136,7 @@ impl ArchiveWriter {
     /// to their committed length; open files never committed are removed.
     pub fn recover(root: impl Into<PathBuf>, shard_id: &str, db: &Connection) -> anyhow::Result<Self> {
         let root = root.into();
+        create_layout(&root)?;
         let mut files = BTreeMap::new();
         let mut gone = Vec::new();
         let mut stmt = db.prepare("SELECT path, committed_len, opened_at FROM archive_files WHERE shard_id = ?1")?;

@@ -158,6 +158,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let processed = (0..config.shards)
         .map(|shard| pipeline_db::checkpoint(&db, &shard::shard_id(shard)))
         .collect::<rusqlite::Result<Vec<u64>>>()?;
+    archive::create_layout(&config.data_dir.join("archive"))?;
     let store = Arc::new(store::Store::open(&config.data_dir, &db, store::StoreConfig { shards: config.shards, retention: config.retention })?);
     let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
     // One connection writes for every consumer: SQLite takes one writer at a time anyway,
