@@ -30,8 +30,14 @@ pub fn free_port() -> u16 {
 
 /// Starts `pipeline up` on `port` with `data` and waits until `/health` answers.
 pub fn up(data: &Path, port: u16) -> Up {
+    up_with(data, port, &[])
+}
+
+/// [`up`] with more flags.
+pub fn up_with(data: &Path, port: u16, extra: &[&str]) -> Up {
     let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--read-key", READ_KEY, "--progress", "0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
