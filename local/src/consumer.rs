@@ -61,7 +61,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let id = shard_id(config.shard);
     let db = || config.db.lock().unwrap_or_else(|e| e.into_inner());
     let reader = &config.reader;
-    let unit = Arc::new(UnitOfWork::default());
+    let unit = Arc::new(UnitOfWork::new()?);
     let flow = BatchFlow::new(
         Arc::clone(&config.registry),
         Sinks {

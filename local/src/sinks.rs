@@ -1,7 +1,7 @@
 //! The batch flow's sinks in local mode: each turns its share of a batch's outcomes into
 //! typed rows and stages them in the consumer's [`UnitOfWork`]; nothing is written until
-//! the consumer commits the unit. The archive's gzip members are compressed here, so the
-//! commit only writes bytes.
+//! the consumer commits the unit. Events and bad rows are packed into compressed value
+//! blocks and the archive's gzip members compressed here, so the commit only writes bytes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,51 +9,42 @@ use std::sync::Arc;
 use pipeline::aggregate::partials;
 use pipeline::gzip::{Compression, gzip};
 use pipeline::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
-use pipeline::time_format::{format_seconds, parse_rfc3339};
+use pipeline::time_format::format_seconds;
 use pipeline::{BadRow, EnrichedEvent};
 use tokio::time::Instant;
 
 use crate::aggregates::StagedPartial;
 use crate::archive::{ArchiveMember, partition};
-use crate::store::{NewBadRow, NewEvent};
 use crate::unit::UnitOfWork;
 
-/// The events store: stages each event with its DynamoDB-style key.
+/// The events store: packs the events, with their DynamoDB-style keys, into the unit's
+/// value blocks.
 pub struct LocalEventStore(pub Arc<UnitOfWork>);
 
 impl EventStore for LocalEventStore {
     async fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
-        self.0.stage_events(events.iter().map(|e| NewEvent {
-            pk: e.item.partition_key(),
-            sk: e.item.sort_key.clone(),
-            event_type: Arc::clone(&e.item.event_type),
-            arrival: e.item.arrival.timestamp(),
-            json: e.item.json.clone(),
-        }));
-        SinkReport { written: events.len(), ..SinkReport::default() }
+        match self.0.stage_events(events.iter().map(|e| e.item)) {
+            Ok(()) => SinkReport { written: events.len(), ..SinkReport::default() },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot pack the batch's events");
+                SinkReport::all_failed(events)
+            }
+        }
     }
 }
 
-/// The bad-row store: stages each row as JSON with its identity.
+/// The bad-row store: packs each row as JSON, with its identity, into the unit.
 pub struct LocalBadRowStore(pub Arc<UnitOfWork>);
 
 impl BadRowStore for LocalBadRowStore {
     async fn put_bad_rows(&self, _: &BatchKey, rows: &[Indexed<'_, BadRow>], _: Instant) -> SinkReport {
-        let mut report = SinkReport::default();
-        let mut staged = Vec::with_capacity(rows.len());
-        for r in rows {
-            let row = r.item;
-            match serde_json::to_vec(row) {
-                Ok(json) => {
-                    let arrival = parse_rfc3339(&row.ingested_at).or_else(|| parse_rfc3339(&row.failed_at)).map_or(0, |t| t.timestamp());
-                    staged.push(NewBadRow { id: row.id(), kind: row.kind.as_str(), failed_at: row.failed_at.clone(), arrival, json });
-                    report.written += 1;
-                }
-                Err(_) => report.failed.push(r.record),
+        match self.0.stage_bad_rows(rows.iter().map(|r| (r.record, r.item))) {
+            Ok(failed) => SinkReport { written: rows.len() - failed.len(), retries: 0, failed },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot pack the batch's bad rows");
+                SinkReport::all_failed(rows)
             }
         }
-        self.0.stage_bad_rows(staged);
-        report
     }
 }
 
@@ -62,9 +53,15 @@ pub struct LocalArchive(pub Arc<UnitOfWork>);
 
 impl Archive for LocalArchive {
     async fn archive(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
-        let mut partitions: BTreeMap<(&str, String, String), Vec<u8>> = BTreeMap::new();
-        for e in events {
-            let text = partitions.entry((&e.item.event_type, e.item.dt(), e.item.hr())).or_default();
+        // Each partition's text is sized first: growing it copied every event again.
+        let mut sizes: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
+        let keys: Vec<(&str, String, String)> = events.iter().map(|e| (&*e.item.event_type, e.item.dt(), e.item.hr())).collect();
+        for (key, e) in keys.iter().zip(events) {
+            *sizes.entry(key.clone()).or_default() += e.item.json.len() + 1;
+        }
+        let mut partitions: BTreeMap<(&str, String, String), Vec<u8>> = sizes.into_iter().map(|(k, n)| (k, Vec::with_capacity(n))).collect();
+        for (key, e) in keys.iter().zip(events) {
+            let text = partitions.get_mut(key).expect("sized above");
             text.extend_from_slice(&e.item.json);
             text.push(b'\n');
         }

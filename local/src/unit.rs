@@ -22,42 +22,52 @@ use rusqlite::Connection;
 use crate::aggregates::{StagedPartial, insert_partials};
 use crate::archive::{self, ArchiveMember, ArchiveWriter};
 use crate::pipeline_db;
-use crate::store::{NewBadRow, NewEvent, Store, StoreError};
+use crate::store::pack::PackedUnit;
+use crate::store::values::Packer;
+use crate::store::{Store, StoreError};
 
-/// The rows one batch's sinks staged.
+/// The rows one batch's sinks staged: events and bad rows already packed into value
+/// blocks, partial aggregates, and the archive's gzip members.
 #[derive(Debug, Default)]
 pub struct Staged {
-    pub events: Vec<NewEvent>,
-    pub bad_rows: Vec<NewBadRow>,
+    pub values: PackedUnit,
     pub partials: Vec<StagedPartial>,
     pub archive: Vec<ArchiveMember>,
 }
 
 /// Where the sinks of one consumer stage their rows (shared with them).
-#[derive(Debug, Default)]
 pub struct UnitOfWork {
     staged: Mutex<Staged>,
+    packer: Mutex<Packer>,
 }
 
 impl UnitOfWork {
-    fn with(&self, f: impl FnOnce(&mut Staged)) {
-        f(&mut self.staged.lock().unwrap_or_else(|e| e.into_inner()));
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self { staged: Mutex::default(), packer: Mutex::new(Packer::new()?) })
     }
 
-    pub fn stage_events(&self, events: impl IntoIterator<Item = NewEvent>) {
-        self.with(|s| s.events.extend(events));
+    fn with<T>(&self, f: impl FnOnce(&mut Staged, &mut Packer) -> T) -> T {
+        let mut packer = self.packer.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut self.staged.lock().unwrap_or_else(|e| e.into_inner()), &mut packer)
     }
 
-    pub fn stage_bad_rows(&self, rows: impl IntoIterator<Item = NewBadRow>) {
-        self.with(|s| s.bad_rows.extend(rows));
+    /// Packs the batch's events into the unit's value blocks.
+    pub fn stage_events<'a>(&self, events: impl Iterator<Item = &'a pipeline::EnrichedEvent>) -> std::io::Result<()> {
+        self.with(|s, packer| s.values.pack_events(packer, events))
+    }
+
+    /// Packs the batch's bad rows (with their record indices); returns the records of
+    /// rows that could not be serialised.
+    pub fn stage_bad_rows<'a>(&self, rows: impl Iterator<Item = (usize, &'a pipeline::BadRow)>) -> std::io::Result<Vec<usize>> {
+        self.with(|s, packer| s.values.pack_bad_rows(packer, rows))
     }
 
     pub fn stage_partials(&self, partials: impl IntoIterator<Item = StagedPartial>) {
-        self.with(|s| s.partials.extend(partials));
+        self.with(|s, _| s.partials.extend(partials));
     }
 
     pub fn stage_archive(&self, members: impl IntoIterator<Item = ArchiveMember>) {
-        self.with(|s| s.archive.extend(members));
+        self.with(|s, _| s.archive.extend(members));
     }
 
     /// Takes what was staged, leaving the unit empty for the next batch.
@@ -117,7 +127,7 @@ impl Staged {
                 return Err(CommitError::Archive(e));
             }
         };
-        let prepared = match to.store.prepare(to.shard, self.events, self.bad_rows) {
+        let prepared = match to.store.prepare(to.shard, self.values) {
             Ok(p) => p,
             Err(e) => {
                 to.archive.rollback();

@@ -27,6 +27,7 @@ mod codec;
 pub mod files;
 pub mod index_file;
 pub mod merge;
+pub mod pack;
 pub mod read;
 pub mod values;
 
@@ -47,7 +48,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 pub use codec::{Entry, Key, OwnedKey, ValueRef};
 use files::FileCache;
 use index_file::{IndexError, IndexFile, IndexWriter, Section};
-use values::Packer;
+use pack::PackedUnit;
 
 /// How long events and bad rows are kept after they arrived, by default (as the AWS
 /// stack's `EVENT_TTL_DAYS`).
@@ -135,30 +136,6 @@ impl StoreConfig {
     }
 }
 
-/// An event as a unit of work hands it to the store.
-#[derive(Clone, Debug)]
-pub struct NewEvent {
-    /// `USER#<user_id>`.
-    pub pk: String,
-    /// `<event time>#<event_id>`.
-    pub sk: String,
-    pub event_type: Arc<str>,
-    /// Unix seconds of the record's arrival.
-    pub arrival: i64,
-    /// The enriched event as JSON.
-    pub json: Vec<u8>,
-}
-
-/// A bad row as a unit of work hands it to the store.
-#[derive(Clone, Debug)]
-pub struct NewBadRow {
-    pub id: BadRowId,
-    pub kind: &'static str,
-    pub failed_at: String,
-    pub arrival: i64,
-    pub json: Vec<u8>,
-}
-
 /// One index file in the store.
 #[derive(Debug)]
 pub struct StoredFile {
@@ -207,7 +184,6 @@ struct ShardWriter {
     partition: u64,
     file: Option<File>,
     len: u64,
-    packer: Packer,
 }
 
 /// A unit of work's rows, written and synced, waiting for the catalog's transaction.
@@ -267,10 +243,7 @@ impl Store {
             files: FileCache::default(),
             state: RwLock::new(BTreeMap::new()),
             current: Mutex::new(Current::default()),
-            writers: (0..config.shards)
-                .map(|_| Packer::new().map(|packer| Mutex::new(ShardWriter { partition: 0, file: None, len: 0, packer })))
-                .collect::<std::io::Result<_>>()
-                .map_err(StoreError::io(data_dir))?,
+            writers: (0..config.shards).map(|_| Mutex::new(ShardWriter { partition: 0, file: None, len: 0 })).collect(),
             next_file: AtomicU64::new(1),
             next_partition: AtomicU64::new(1),
             marks: RwLock::new(HashMap::new()),
@@ -425,24 +398,16 @@ impl Store {
         }
     }
 
-    /// Writes a unit of work's events and bad rows (sorted here) into the current
-    /// partition and syncs them; nothing is visible until [`Store::publish`], after the
-    /// catalog's transaction ([`Store::record`]) committed.
-    pub fn prepare(&self, shard: u32, mut events: Vec<NewEvent>, mut bad_rows: Vec<NewBadRow>) -> Result<PreparedWrite, StoreError> {
-        // In key order; of two events with one key the later record wins.
-        events.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
-        events.reverse();
-        events.dedup_by(|a, b| a.pk == b.pk && a.sk == b.sk);
-        events.reverse();
-        bad_rows.sort_by(|a, b| (&a.failed_at, &a.id).cmp(&(&b.failed_at, &b.id)));
-        bad_rows.dedup_by(|a, b| a.id == b.id);
-        let (n_events, n_bad) = (events.len(), bad_rows.len());
-        if n_events + n_bad == 0 {
+    /// Writes a unit of work's packed events and bad rows into the current partition and
+    /// syncs them; nothing is visible until [`Store::publish`], after the catalog's
+    /// transaction ([`Store::record`]) committed.
+    pub fn prepare(&self, shard: u32, unit: PackedUnit) -> Result<PreparedWrite, StoreError> {
+        let (n_events, n_bad) = (unit.events.len(), unit.bad_rows.len());
+        if unit.is_empty() {
             return Ok(PreparedWrite { shard, partition: 0, opened_at: 0, value_len: 0, value_committed: 0, file: None, events: 0, bad_rows: 0 });
         }
         let (partition, opened_at) = self.current_partition(now_seconds(), (n_events + n_bad) as u64)?;
-        let result = self.write_unit(shard, partition, &events, &bad_rows);
-        match result {
+        match self.write_unit(shard, partition, &unit) {
             Ok((file, value_len, value_committed)) => Ok(PreparedWrite {
                 shard,
                 partition,
@@ -468,44 +433,39 @@ impl Store {
 
     /// Appends the values, writes the unit's index file; returns it, and the value file's
     /// length after and before.
-    fn write_unit(&self, shard: u32, partition: u64, events: &[NewEvent], bad_rows: &[NewBadRow]) -> Result<(StoredFile, u64, u64), StoreError> {
+    fn write_unit(&self, shard: u32, partition: u64, unit: &PackedUnit) -> Result<(StoredFile, u64, u64), StoreError> {
         let mut writer = self.writers[shard as usize].lock().unwrap_or_else(|e| e.into_inner());
         let committed = self.committed_value_len(partition, shard);
+        let path = self.value_path(partition, shard);
         if writer.partition != partition || writer.file.is_none() {
-            let path = self.value_path(partition, shard);
             let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(StoreError::io(&path))?;
             writer.file = Some(file);
             writer.partition = partition;
         }
-        writer.len = committed;
-        let base = writer.len;
-        writer.packer.out.clear();
-        let event_values = pack(&mut writer.packer, shard, base, events.iter().map(|e| &e.json[..]))?;
-        let bad_values = pack(&mut writer.packer, shard, base, bad_rows.iter().map(|b| &b.json[..]))?;
-        let path = self.value_path(partition, shard);
+        let base = committed;
         let file = writer.file.as_ref().expect("opened above");
-        let written = file.write_all_at(&writer.packer.out, base).and_then(|()| file.sync_data());
-        if let Err(e) = written {
+        if let Err(e) = file.write_all_at(&unit.bytes, base).and_then(|()| file.sync_data()) {
             // Nothing of this unit stays: cut back (a later unit writes at `committed`).
             let _ = file.set_len(committed);
             writer.file = None;
             return Err(StoreError::Io { path, source: e });
         }
-        writer.len = base + writer.packer.out.len() as u64;
+        writer.len = base + unit.bytes.len() as u64;
         let value_len = writer.len;
         drop(writer);
+        let value = |at: &values::Packed| ValueRef { shard, offset: base + at.offset, len: at.len, item: at.item };
 
         let id = self.next_file.fetch_add(1, Ordering::Relaxed);
         let index_path = self.index_path(partition, id);
         let written = (|| {
             let mut w = IndexWriter::create(&index_path)?;
-            for (e, value) in events.iter().zip(&event_values) {
-                let entry = Entry { key: Key { parts: [e.pk.as_bytes(), e.sk.as_bytes(), b""], sub: 0 }, kind: &e.event_type, arrival: e.arrival, value: *value };
+            for e in &unit.events {
+                let entry = Entry { key: Key { parts: [e.pk.as_bytes(), e.sk.as_bytes(), b""], sub: 0 }, kind: &e.event_type, arrival: e.arrival, value: value(&e.at) };
                 w.push(Section::Events, &entry)?;
             }
-            for (b, value) in bad_rows.iter().zip(&bad_values) {
+            for b in &unit.bad_rows {
                 let key = Key { parts: [b.failed_at.as_bytes(), b.id.shard_id.as_bytes(), b.id.sequence_number.as_bytes()], sub: b.id.sub_sequence_number };
-                w.push(Section::BadRows, &Entry { key, kind: b.kind, arrival: b.arrival, value: *value })?;
+                w.push(Section::BadRows, &Entry { key, kind: b.kind, arrival: b.arrival, value: value(&b.at) })?;
             }
             w.finish()
         })();
@@ -617,29 +577,6 @@ impl Store {
     pub fn has_marks(&self) -> bool {
         !self.marks.read().unwrap_or_else(|e| e.into_inner()).is_empty()
     }
-}
-
-/// Packs `items` into value blocks after the packer's output so far; returns each item's
-/// value position (the file's offset `base` added).
-fn pack<'a>(packer: &mut Packer, shard: u32, base: u64, items: impl Iterator<Item = &'a [u8]>) -> Result<Vec<ValueRef>, StoreError> {
-    let io = |e| StoreError::Io { path: PathBuf::from("(compressing values)"), source: e };
-    let mut out = Vec::new();
-    let mut waiting: Vec<u32> = Vec::new();
-    let place = |out: &mut Vec<ValueRef>, waiting: &mut Vec<u32>, (offset, len): (u64, u32)| {
-        out.extend(waiting.drain(..).map(|item| ValueRef { shard, offset: base + offset, len, item }));
-    };
-    for item in items {
-        waiting.push(packer.push(item));
-        if packer.is_full() {
-            if let Some(cut) = packer.cut().map_err(io)? {
-                place(&mut out, &mut waiting, cut);
-            }
-        }
-    }
-    if let Some(cut) = packer.cut().map_err(io)? {
-        place(&mut out, &mut waiting, cut);
-    }
-    Ok(out)
 }
 
 /// The catalog's checkpoint-free helper for tests and tools: the store of `data_dir`,

@@ -5,15 +5,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pipeline::bad_row::BadRowId;
+use pipeline::{BadRow, BadRowType};
 use rusqlite::Connection;
 
+use super::pack::{EventInput, PackedUnit};
 use super::read::{BadRowsQuery, EventsQuery};
+use super::values::Packer;
 use super::*;
 
 const NOW: i64 = 1_800_000_000;
 
-fn event(user: u32, n: u32, arrival: i64, body: &str) -> NewEvent {
-    NewEvent {
+/// An event as the events sink would pack it.
+struct Event {
+    pk: String,
+    sk: String,
+    event_type: Arc<str>,
+    arrival: i64,
+    json: Vec<u8>,
+}
+
+fn event(user: u32, n: u32, arrival: i64, body: &str) -> Event {
+    Event {
         pk: format!("USER#u{user}"),
         sk: format!("2026-11-27T12:{:02}:{:02}.000Z#id-{n:06}", n / 60 % 60, n % 60),
         event_type: if n % 2 == 0 { "pageview".into() } else { "click".into() },
@@ -22,10 +34,23 @@ fn event(user: u32, n: u32, arrival: i64, body: &str) -> NewEvent {
     }
 }
 
-fn bad(shard: u32, seq: u64, failed_at: &str, kind: &'static str, arrival: i64) -> NewBadRow {
-    let id = BadRowId { shard_id: format!("shardId-{shard:012}"), sequence_number: format!("{seq:020}"), sub_sequence_number: 0 };
-    let json = serde_json::to_vec(&serde_json::json!({"type": kind, "sequence_number": id.sequence_number, "failed_at": failed_at})).unwrap();
-    NewBadRow { id, kind, failed_at: failed_at.into(), arrival, json }
+fn bad(shard: u32, seq: u64, failed_at: &str, kind: &'static str, arrival: i64) -> BadRow {
+    let kind = BadRowType::ALL.into_iter().find(|k| k.as_str() == kind).unwrap();
+    BadRow {
+        kind,
+        event_type: None,
+        schema: None,
+        errors: Vec::new(),
+        payload: Some("{}".into()),
+        payload_base64: None,
+        shard_id: format!("shardId-{shard:012}"),
+        sequence_number: format!("{seq:020}"),
+        sub_sequence_number: 0,
+        partition_key: String::new(),
+        ingested_at: chrono::DateTime::from_timestamp(arrival, 0).unwrap().to_rfc3339(),
+        failed_at: failed_at.into(),
+        recovered_at: None,
+    }
 }
 
 struct Fixture {
@@ -44,9 +69,18 @@ fn fixture() -> Fixture {
     open(tempfile::tempdir().unwrap(), DEFAULT_RETENTION)
 }
 
+fn pack(events: &[Event], bad_rows: &[BadRow]) -> PackedUnit {
+    let mut packer = Packer::new().unwrap();
+    let mut unit = PackedUnit::default();
+    let inputs = events.iter().map(|e| EventInput { pk: e.pk.clone(), sk: &e.sk, event_type: &e.event_type, arrival: e.arrival, json: &e.json });
+    unit.pack_event_inputs(&mut packer, inputs.collect()).unwrap();
+    assert!(unit.pack_bad_rows(&mut packer, bad_rows.iter().enumerate()).unwrap().is_empty());
+    unit
+}
+
 impl Fixture {
-    fn commit(&self, shard: u32, events: Vec<NewEvent>, bad_rows: Vec<NewBadRow>) {
-        let prepared = self.store.prepare(shard, events, bad_rows).unwrap();
+    fn commit(&self, shard: u32, events: Vec<Event>, bad_rows: Vec<BadRow>) {
+        let prepared = self.store.prepare(shard, pack(&events, &bad_rows)).unwrap();
         let mut conn = self.db.lock().unwrap();
         let tx = conn.transaction().unwrap();
         self.store.record(&tx, &prepared).unwrap();
@@ -111,7 +145,8 @@ fn a_restart_keeps_what_was_committed_and_drops_an_unfinished_write() {
     let f = fixture();
     f.commit(0, (0..50).map(|i| event(1, i, NOW, "kept")).collect(), Vec::new());
     // Written and synced, but the catalog's transaction never ran (a crash).
-    let unfinished = f.store.prepare(0, (50..60).map(|i| event(1, i, NOW, "lost")).collect(), Vec::new()).unwrap();
+    let lost: Vec<Event> = (50..60).map(|i| event(1, i, NOW, "lost")).collect();
+    let unfinished = f.store.prepare(0, pack(&lost, &[])).unwrap();
     let index_path = unfinished.file.as_ref().unwrap().index.path.clone();
     assert!(index_path.exists());
     let Fixture { dir, db, store } = f;
@@ -131,7 +166,7 @@ fn a_restart_keeps_what_was_committed_and_drops_an_unfinished_write() {
 fn an_aborted_write_leaves_nothing_behind() {
     let f = fixture();
     f.commit(0, vec![event(1, 1, NOW, "kept")], Vec::new());
-    let prepared = f.store.prepare(0, vec![event(1, 2, NOW, "gone")], Vec::new()).unwrap();
+    let prepared = f.store.prepare(0, pack(&[event(1, 2, NOW, "gone")], &[])).unwrap();
     let path = prepared.file.as_ref().unwrap().index.path.clone();
     f.store.abort(prepared);
     assert!(!path.exists());
@@ -192,7 +227,7 @@ fn bad_rows_page_by_failure_time_filter_and_carry_their_recovery_mark() {
     let window = BadRowsQuery { from: "2026-11-27T12:00:10Z".into(), to: "2026-11-27T12:00:12Z~".into(), ..query(None, None, None, 1000) };
     assert_eq!(f.store.bad_rows(&window, NOW).unwrap().len(), 30);
 
-    let ids: Vec<BadRowId> = [3u64, 105, 999].iter().map(|&s| bad((s / 100 % 2) as u32, s, "", "malformed", NOW).id).collect();
+    let ids: Vec<BadRowId> = [3u64, 105, 999].iter().map(|&s| bad((s / 100 % 2) as u32, s, "", "malformed", NOW).id()).collect();
     let mut conn = f.db.lock().unwrap();
     let report = f.store.mark_recovered(&mut conn, &ids, "2026-11-28T00:00:00.000Z").unwrap();
     assert_eq!((report.marked, report.newly_marked, report.not_found), (2, 2, 1));

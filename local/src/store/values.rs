@@ -27,8 +27,6 @@ pub struct Packer {
     compressor: zstd::bulk::Compressor<'static>,
     raw: Vec<u8>,
     items: u32,
-    /// Records packed so far.
-    pub out: Vec<u8>,
 }
 
 /// Where one packed item went: its record's offset in [`Packer::out`], the record's
@@ -42,7 +40,7 @@ pub struct Packed {
 
 impl Packer {
     pub fn new() -> std::io::Result<Self> {
-        Ok(Self { compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)?, raw: Vec::new(), items: 0, out: Vec::new() })
+        Ok(Self { compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)?, raw: Vec::with_capacity(2 * VALUE_BLOCK_BYTES), items: 0 })
     }
 
     /// Adds one item; returns its line in the block being filled. The block's offset and
@@ -55,27 +53,95 @@ impl Packer {
         self.items - 1
     }
 
+    /// Adds one item serialised as JSON straight into the block (serde_json writes no raw
+    /// line break); returns its line, or `None` if it does not serialise.
+    pub fn push_json(&mut self, item: &impl serde::Serialize) -> Option<u32> {
+        let mark = self.raw.len();
+        if serde_json::to_writer(&mut self.raw, item).is_err() {
+            self.raw.truncate(mark);
+            return None;
+        }
+        self.raw.push(b'\n');
+        self.items += 1;
+        Some(self.items - 1)
+    }
+
     /// Whether the block being filled should be cut.
     pub fn is_full(&self) -> bool {
         self.raw.len() >= VALUE_BLOCK_BYTES
     }
 
-    /// Compresses the block being filled into a record; returns its offset and length in
-    /// `out` (`None` when the block is empty).
-    pub fn cut(&mut self) -> std::io::Result<Option<(u64, u32)>> {
+    /// Compresses the block being filled into a record appended to `out`; returns its
+    /// offset and length in `out` (`None` when the block is empty).
+    pub fn cut(&mut self, out: &mut Vec<u8>) -> std::io::Result<Option<(u64, u32)>> {
         if self.items == 0 {
             return Ok(None);
         }
-        let compressed = self.compressor.compress(&self.raw)?;
-        let offset = self.out.len() as u64;
-        self.out.extend_from_slice(&MAGIC);
-        self.out.extend_from_slice(&(self.raw.len() as u32).to_le_bytes());
-        self.out.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
-        self.out.extend_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
-        self.out.extend_from_slice(&compressed);
+        let offset = out.len() as u64;
+        out.reserve(RECORD_HEADER + zstd::zstd_safe::compress_bound(self.raw.len()));
+        out.extend_from_slice(&[0; RECORD_HEADER]);
+        let start = out.len();
+        // Compressed straight into `out`, behind room for the header.
+        let len = self.compressor.compress_to_buffer(&self.raw, &mut WriteTail { start, out })?;
+        let crc = crc32fast::hash(&out[start..start + len]);
+        let head = &mut out[offset as usize..start];
+        head[..4].copy_from_slice(&MAGIC);
+        head[4..8].copy_from_slice(&(self.raw.len() as u32).to_le_bytes());
+        head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        head[12..16].copy_from_slice(&crc.to_le_bytes());
         self.raw.clear();
         self.items = 0;
-        Ok(Some((offset, compressed.len() as u32)))
+        Ok(Some((offset, len as u32)))
+    }
+}
+
+/// The spare capacity at the end of a `Vec` (after `start` bytes) as zstd's output buffer.
+struct WriteTail<'a> {
+    start: usize,
+    out: &'a mut Vec<u8>,
+}
+
+// SAFETY: zstd writes only into the `capacity()` bytes from `as_mut_ptr()` (the `Vec`'s
+// spare capacity) and reports how many it wrote; `filled_until` then extends the length
+// over exactly those.
+unsafe impl zstd::zstd_safe::WriteBuf for WriteTail<'_> {
+    fn as_slice(&self) -> &[u8] {
+        &self.out[self.start..]
+    }
+    fn capacity(&self) -> usize {
+        self.out.capacity() - self.start
+    }
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        // SAFETY: `start` is the Vec's length, within its allocation.
+        unsafe { self.out.as_mut_ptr().add(self.start) }
+    }
+    unsafe fn filled_until(&mut self, n: usize) {
+        // SAFETY: the caller (zstd) initialised the `n` bytes after `start`.
+        unsafe { self.out.set_len(self.start + n) }
+    }
+}
+
+impl Packer {
+    /// Packs `items` in order into blocks appended to `out`; returns where each went.
+    pub fn pack<'a>(&mut self, out: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>) -> std::io::Result<Vec<Packed>> {
+        let mut placed = Vec::new();
+        let mut waiting = Vec::new();
+        for item in items {
+            waiting.push(self.push(item));
+            if self.is_full() {
+                self.cut_into(out, &mut waiting, &mut placed)?;
+            }
+        }
+        self.cut_into(out, &mut waiting, &mut placed)?;
+        Ok(placed)
+    }
+
+    /// Cuts the block and places the items waiting in it.
+    pub fn cut_into(&mut self, out: &mut Vec<u8>, waiting: &mut Vec<u32>, placed: &mut Vec<Packed>) -> std::io::Result<()> {
+        if let Some((offset, len)) = self.cut(out)? {
+            placed.extend(waiting.drain(..).map(|item| Packed { offset, len, item }));
+        }
+        Ok(())
     }
 }
 
@@ -125,23 +191,14 @@ mod tests {
     fn items_are_packed_into_checked_blocks_and_read_back() {
         let mut packer = Packer::new().unwrap();
         let items: Vec<String> = (0..3000).map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 50))).collect();
-        let mut placed = Vec::new();
-        let mut pending = Vec::new();
-        for item in &items {
-            pending.push(packer.push(item.as_bytes()));
-            if packer.is_full() {
-                let (offset, len) = packer.cut().unwrap().unwrap();
-                placed.extend(pending.drain(..).map(|item| Packed { offset, len, item }));
-            }
-        }
-        let (offset, len) = packer.cut().unwrap().unwrap();
-        placed.extend(pending.drain(..).map(|item| Packed { offset, len, item }));
+        let mut out = Vec::new();
+        let placed = packer.pack(&mut out, items.iter().map(|i| i.as_bytes())).unwrap();
         assert!(placed.iter().any(|p| p.offset > 0), "several blocks");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v-0.val");
         // Appended after 10 bytes of something else: offsets are relative to the append.
-        std::fs::write(&path, [b"0123456789".as_slice(), &packer.out].concat()).unwrap();
+        std::fs::write(&path, [b"0123456789".as_slice(), &out].concat()).unwrap();
         let file = File::open(&path).unwrap();
         for (item, p) in items.iter().zip(&placed) {
             let v = ValueRef { shard: 0, offset: 10 + p.offset, len: p.len, item: p.item };
