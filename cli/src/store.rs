@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use pipeline_local::disk::bytes_under;
 use pipeline_local::store::index_file::Section;
 use pipeline_local::store::{self, Store};
 use serde_json::json;
@@ -93,15 +94,6 @@ fn partitions(store: &Store) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Bytes under `path` (0 if it does not exist).
-fn bytes_under(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path).map(|entries| entries.flatten().map(|e| bytes_under(&e.path())).sum()).unwrap_or(0)
 }
 
 fn stats(store: &Store, data_dir: &Path, as_json: bool) -> Result<ExitCode> {

@@ -30,6 +30,12 @@ pub const IDLE_POLL: Duration = Duration::from_millis(20);
 pub const BATCH_DEADLINE: Duration = Duration::from_secs(30);
 /// Wait before trying a failed read or batch again.
 pub const RETRY_WAIT: Duration = Duration::from_millis(500);
+/// A batch smaller than this means the shard has caught up: the consumer waits
+/// [`GATHER_WAIT`] before it reads again, so that a unit of work (its syncs, its index
+/// file, its partial aggregates) covers more records. Events then show up within about
+/// that wait.
+pub const SMALL_BATCH: usize = 2_000;
+pub const GATHER_WAIT: Duration = Duration::from_millis(100);
 
 /// Totals the progress line and `/metrics` read.
 #[derive(Debug, Default)]
@@ -135,6 +141,9 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.batch_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if records.len() < SMALL_BATCH && !config.stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(GATHER_WAIT).await;
+        }
     }
 }
 

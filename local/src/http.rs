@@ -34,6 +34,8 @@ pub struct AppState {
     pub stream: StreamWriter,
     /// The events and bad-row store.
     pub store: Arc<Store>,
+    /// The data directory's size by part, as last measured.
+    pub disk: Arc<crate::disk::DiskUsage>,
     pub keys: ApiKeys,
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,

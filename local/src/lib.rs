@@ -12,6 +12,7 @@
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
+pub mod disk;
 pub mod http;
 pub mod ingest;
 pub mod maintenance;
@@ -220,11 +221,13 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         consumers.push(thread);
     }
 
+    let disk = Arc::new(disk::DiskUsage::default());
     let upkeep = {
         let upkeep = maintenance::Upkeep {
             store: Arc::clone(&store),
             db: Arc::clone(&db),
-            archive_root: config.data_dir.join("archive"),
+            data_dir: config.data_dir.clone(),
+            disk: Arc::clone(&disk),
             archive_retention: config.archive_retention,
             stop: Arc::clone(&stop),
         };
@@ -236,6 +239,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let state = AppState {
         stream: writer.clone(),
         store: Arc::clone(&store),
+        disk,
         keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),

@@ -1,7 +1,8 @@
 //! Local mode's background upkeep, on a thread of its own at the consumers' priority: the
 //! store's merges, closing its partitions on time and removing those past `--retention`,
-//! and removing archive files older than `--archive-retention`. A failure (a full disk,
-//! say) is logged once and tried again; it never stops the pipeline.
+//! removing archive files older than `--archive-retention`, and measuring the data
+//! directory for `/metrics` ([`crate::disk`]). A failure (a full disk, say) is logged once
+//! and tried again; it never stops the pipeline.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use crate::disk::{DiskUsage, MEASURE_EVERY};
 use crate::store::Store;
 
 /// Wait when there was nothing to merge.
@@ -23,7 +25,8 @@ pub const ARCHIVE_RETENTION_EVERY: Duration = Duration::from_secs(10);
 pub struct Upkeep {
     pub store: Arc<Store>,
     pub db: Arc<Mutex<Connection>>,
-    pub archive_root: PathBuf,
+    pub data_dir: PathBuf,
+    pub disk: Arc<DiskUsage>,
     /// `None`: archive files are kept.
     pub archive_retention: Option<Duration>,
     pub stop: Arc<AtomicBool>,
@@ -55,6 +58,8 @@ pub fn run(upkeep: Upkeep) {
     let (mut merging, mut expiring, mut archiving) = (Once::default(), Once::default(), Once::default());
     let mut last_retention = Instant::now();
     let mut last_archive = Instant::now();
+    let mut last_measure: Option<Instant> = None;
+    let archive_root = upkeep.data_dir.join("archive");
     while !upkeep.stop.load(Ordering::Relaxed) {
         let store = &upkeep.store;
         store.close_stale_partition(chrono::Utc::now().timestamp());
@@ -70,12 +75,16 @@ pub fn run(upkeep: Upkeep) {
         if let Some(keep) = upkeep.archive_retention {
             if last_archive.elapsed() >= ARCHIVE_RETENTION_EVERY.min(keep) {
                 last_archive = Instant::now();
-                if let Some(n) = archiving.report("remove old archive files", crate::archive::remove_older_than(&upkeep.archive_root, keep)) {
+                if let Some(n) = archiving.report("remove old archive files", crate::archive::remove_older_than(&archive_root, keep)) {
                     if n > 0 {
                         tracing::info!(files = n, "removed archive files past --archive-retention");
                     }
                 }
             }
+        }
+        if last_measure.is_none_or(|t| t.elapsed() >= MEASURE_EVERY) {
+            last_measure = Some(Instant::now());
+            upkeep.disk.measure(&upkeep.data_dir, store);
         }
         if !merged {
             std::thread::sleep(IDLE_WAIT);

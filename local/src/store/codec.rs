@@ -64,6 +64,16 @@ impl OwnedKey {
         Self { bytes, ends, sub: key.sub }
     }
 
+    /// Becomes `key`, reusing its buffer (no allocation once it is large enough).
+    pub fn assign(&mut self, key: Key<'_>) {
+        self.bytes.clear();
+        for (i, part) in key.parts.iter().enumerate() {
+            self.bytes.extend_from_slice(part);
+            self.ends[i] = self.bytes.len();
+        }
+        self.sub = key.sub;
+    }
+
     pub fn key(&self) -> Key<'_> {
         Key { parts: [&self.bytes[..self.ends[0]], &self.bytes[self.ends[0]..self.ends[1]], &self.bytes[self.ends[1]..self.ends[2]]], sub: self.sub }
     }
@@ -158,7 +168,8 @@ impl BlockEncoder {
     pub fn push(&mut self, entry: &Entry<'_>, kind: u32, base: i64) {
         if self.first.is_none() {
             self.first = Some(OwnedKey::new(entry.key));
-            self.prev = OwnedKey::default();
+            self.prev.assign(Key { parts: [b"", b"", b""], sub: 0 });
+            self.buf.reserve(KEY_BLOCK_BYTES + 1024);
         }
         let prev = self.prev.key();
         for (part, before) in entry.key.parts.iter().zip(prev.parts) {
@@ -174,7 +185,7 @@ impl BlockEncoder {
         put_varint(&mut self.buf, v.offset);
         put_varint(&mut self.buf, u64::from(v.len));
         put_varint(&mut self.buf, u64::from(v.item));
-        self.prev = OwnedKey::new(entry.key);
+        self.prev.assign(entry.key);
         self.count += 1;
     }
 
@@ -189,7 +200,7 @@ impl BlockEncoder {
     /// The finished block (entries, count, checksum), its entry count and first key; the
     /// encoder is empty again.
     pub fn finish(&mut self) -> (Vec<u8>, u32, OwnedKey) {
-        let mut block = std::mem::take(&mut self.buf);
+        let mut block = std::mem::replace(&mut self.buf, Vec::with_capacity(KEY_BLOCK_BYTES + 1024));
         block.extend_from_slice(&self.count.to_le_bytes());
         let crc = crc32fast::hash(&block);
         block.extend_from_slice(&crc.to_le_bytes());

@@ -108,7 +108,10 @@ impl IndexWriter {
         w.max_arrival = w.max_arrival.max(entry.arrival);
         w.encoder.push(entry, kind, base);
         w.entries += 1;
-        w.last = Some(OwnedKey::new(entry.key));
+        match &mut w.last {
+            Some(last) => last.assign(entry.key),
+            None => w.last = Some(OwnedKey::new(entry.key)),
+        }
         if w.encoder.is_full() {
             self.flush_block(s)?;
         }
