@@ -149,8 +149,18 @@ pub fn get_bytes<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(bytes)
 }
 
+/// Bytes `a` and `b` begin with in common, compared eight at a time.
 fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes")) ^ u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
 }
 
 /// Builds key blocks from entries given in key order.
@@ -404,6 +414,13 @@ mod tests {
         damaged[3] ^= 1;
         assert!(DecodedBlock::decode(&damaged, 100).is_err());
         assert!(DecodedBlock::decode(&block[..5], 100).is_err());
+    }
+
+    #[test]
+    fn shared_prefixes_are_counted_to_the_byte() {
+        for (a, b, n) in [("", "", 0), ("abc", "abd", 2), ("0123456789abcdef", "0123456789abcdeX", 15), ("0123456789", "0123456789", 10), ("01234567", "012345678", 8), ("x", "y", 0)] {
+            assert_eq!(shared_prefix(a.as_bytes(), b.as_bytes()), n, "{a} {b}");
+        }
     }
 
     #[test]

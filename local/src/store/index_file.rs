@@ -336,6 +336,11 @@ impl<'f> SectionCursor<'f> {
         (self.pos < self.decoded.len()).then(|| self.decoded.entry(self.pos, &self.index.section(self.section).kinds))
     }
 
+    /// The key under the cursor (cheaper than [`SectionCursor::peek`]).
+    pub fn peek_key(&self) -> Option<Key<'_>> {
+        (self.pos < self.decoded.len()).then(|| self.decoded.key(self.pos))
+    }
+
     pub fn advance(&mut self) -> Result<(), IndexError> {
         self.pos += 1;
         self.settle()

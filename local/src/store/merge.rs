@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, params};
 
 use super::index_file::{IndexWriter, Section, SectionCursor};
-use super::{PartitionView, Store, StoreError, StoredFile, now_seconds, sync_dir};
+use super::{OwnedKey, PartitionView, Store, StoreError, StoredFile, now_seconds, sync_dir};
 
 /// Files of one level merged together: each entry is rewritten about log16 of (the
 /// partition's entries / a unit's) times, 3 or 4 within a partition of 10M.
@@ -93,32 +93,30 @@ impl Store {
         let mut out = IndexWriter::create(path)?;
         for section in Section::ALL {
             let mut cursors = Vec::with_capacity(inputs.len());
+            let mut units = Vec::with_capacity(inputs.len());
             for f in inputs {
                 let handle = self.file_handle(&f.index.path).map_err(StoreError::io(&f.index.path))?;
-                cursors.push((f.units.1, SectionCursor::new(&f.index, handle, section, None)?));
+                cursors.push(SectionCursor::new(&f.index, handle, section, None)?);
+                units.push(f.units.1);
             }
-            let mut equal = Vec::with_capacity(cursors.len());
-            loop {
-                equal.clear();
+            let mut heap = CursorHeap::new(&cursors, &units);
+            let mut last: Option<OwnedKey> = None;
+            while let Some(top) = heap.top() {
                 {
-                    // The lowest key; among equal keys the newest write, which is kept.
-                    let mut best: Option<(usize, super::Entry<'_>, u64)> = None;
-                    for (i, (units, c)) in cursors.iter().enumerate() {
-                        let Some(e) = c.peek() else { continue };
-                        match &best {
-                            Some((_, b, bunits)) if e.key > b.key || (e.key == b.key && units <= bunits) => {}
-                            _ => best = Some((i, e, *units)),
+                    let entry = cursors[top].peek().expect("a cursor in the heap has an entry");
+                    // Of equal keys the newest write comes first: the others are dropped.
+                    if last.as_ref().is_none_or(|l| l.key() != entry.key) {
+                        if !self.expired(entry.arrival, now) {
+                            out.push(section, &entry)?;
+                        }
+                        match &mut last {
+                            Some(l) => l.assign(entry.key),
+                            None => last = Some(OwnedKey::new(entry.key)),
                         }
                     }
-                    let Some((_, entry, _)) = best else { break };
-                    if !self.expired(entry.arrival, now) {
-                        out.push(section, &entry)?;
-                    }
-                    equal.extend(cursors.iter().enumerate().filter(|(_, (_, c))| c.peek().is_some_and(|e| e.key == entry.key)).map(|(i, _)| i));
                 }
-                for &i in &equal {
-                    cursors[i].1.advance()?;
-                }
+                cursors[top].advance()?;
+                heap.replace_top(&cursors, &units);
             }
         }
         out.finish()?;
@@ -181,6 +179,73 @@ impl Store {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::Io { path: p.dir.clone(), source: e }),
+        }
+    }
+}
+
+/// A binary heap of cursor indices, lowest key first and of equal keys the newest write
+/// (highest unit number) first; keys are compared in place, never copied.
+struct CursorHeap {
+    heap: Vec<usize>,
+}
+
+impl CursorHeap {
+    fn new(cursors: &[SectionCursor<'_>], units: &[u64]) -> Self {
+        let mut h = Self { heap: Vec::with_capacity(cursors.len()) };
+        for i in (0..cursors.len()).filter(|&i| cursors[i].peek().is_some()) {
+            h.heap.push(i);
+            h.sift_up(cursors, units, h.heap.len() - 1);
+        }
+        h
+    }
+
+    fn before(cursors: &[SectionCursor<'_>], units: &[u64], a: usize, b: usize) -> bool {
+        let (ka, kb) = (cursors[a].peek_key().expect("in the heap"), cursors[b].peek_key().expect("in the heap"));
+        ka < kb || (ka == kb && units[a] > units[b])
+    }
+
+    fn top(&self) -> Option<usize> {
+        self.heap.first().copied()
+    }
+
+    /// The top cursor moved on: drop it if it is exhausted, and restore the order.
+    fn replace_top(&mut self, cursors: &[SectionCursor<'_>], units: &[u64]) {
+        if cursors[self.heap[0]].peek().is_none() {
+            let last = self.heap.len() - 1;
+            self.heap.swap(0, last);
+            self.heap.pop();
+        }
+        if !self.heap.is_empty() {
+            self.sift_down(cursors, units, 0);
+        }
+    }
+
+    fn sift_up(&mut self, cursors: &[SectionCursor<'_>], units: &[u64], mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !Self::before(cursors, units, self.heap[i], self.heap[parent]) {
+                return;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn sift_down(&mut self, cursors: &[SectionCursor<'_>], units: &[u64], mut i: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut first = i;
+            if l < self.heap.len() && Self::before(cursors, units, self.heap[l], self.heap[first]) {
+                first = l;
+            }
+            if r < self.heap.len() && Self::before(cursors, units, self.heap[r], self.heap[first]) {
+                first = r;
+            }
+            if first == i {
+                return;
+            }
+            self.heap.swap(i, first);
+            i = first;
         }
     }
 }
