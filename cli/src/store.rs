@@ -48,7 +48,11 @@ enum StoreCommand {
     /// The partitions and their files.
     Partitions,
     /// Every stored event as NDJSON (the enriched event).
-    Events,
+    Events {
+        /// Each event's index entry instead: `{"pk", "sk", "event_type", "arrival"}`.
+        #[arg(long)]
+        keys: bool,
+    },
     /// Every stored bad row as NDJSON.
     BadRows,
 }
@@ -61,16 +65,22 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
     match &args.command {
         StoreCommand::Stats { json } => stats(&store, &args.data_dir, *json),
         StoreCommand::Partitions => partitions(&store),
-        StoreCommand::Events => dump(&store, Section::Events),
-        StoreCommand::BadRows => dump(&store, Section::BadRows),
+        StoreCommand::Events { keys } => dump(&store, Section::Events, *keys),
+        StoreCommand::BadRows => dump(&store, Section::BadRows, false),
     }
 }
 
-fn dump(store: &Store, section: Section) -> Result<ExitCode> {
+fn dump(store: &Store, section: Section, keys: bool) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let now = chrono::Utc::now().timestamp();
-    let written = store.scan(section, now, |_, bytes| {
+    let written = store.scan(section, now, |found, bytes| {
         let io = |e: std::io::Error| store::StoreError::Io { path: "stdout".into(), source: e };
+        if keys {
+            let k = found.entry.key.key();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let line = json!({"pk": text(k.parts[0]), "sk": text(k.parts[1]), "event_type": &*found.entry.kind, "arrival": found.entry.arrival});
+            return writeln!(out, "{line}").map_err(io);
+        }
         out.write_all(bytes).and_then(|()| out.write_all(b"\n")).map_err(io)
     });
     match written {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
-use pipeline::{BadRowType, Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::{BadRowType, MAX_RECORD_BYTES, Outcome, Record, SchemaRegistry, process_batch};
 
 /// Lines checked per parallel batch: large enough for rayon, small enough to stream.
 const LINES_PER_BATCH: usize = 8192;
@@ -56,10 +56,12 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
         let first = line_no + 1;
         line_no += lines.len() as u64;
         let records: Vec<Record> = lines
-            .into_iter()
+            .iter()
             .enumerate()
-            .map(|(i, data)| Record {
-                data,
+            .map(|(i, line)| Record {
+                // An over-long line is checked as the processor checks a record over 1 MiB:
+                // its first bytes past the limit are enough to refuse it.
+                data: line.bytes.clone(),
                 partition_key: String::new(),
                 sequence_number: (first + i as u64).to_string(),
                 sub_sequence_number: 0,
@@ -67,7 +69,17 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
                 arrival: Utc::now(),
             })
             .collect();
-        for (i, outcome) in process_batch(&registry, &records, Utc::now()).iter().enumerate() {
+        let mut outcomes = process_batch(&registry, &records, Utc::now());
+        for (line, outcome) in lines.iter().zip(&mut outcomes) {
+            if let (Some(len), Outcome::Bad(bad)) = (line.cut_from, outcome) {
+                bad.errors = vec![pipeline::Violation::new(
+                    "",
+                    "maxBytes",
+                    format!("the line is {len} bytes; the limit is {MAX_RECORD_BYTES} bytes (1 MiB): send large content by reference instead"),
+                )];
+            }
+        }
+        for (i, outcome) in outcomes.iter().enumerate() {
             let line = first + i as u64;
             if args.json {
                 write_json_line(&mut out, line, outcome)?;
@@ -82,20 +94,52 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
     Ok(if summary.invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Up to `max` lines, without their `\n`; a last line without one counts too.
-fn read_lines(reader: &mut impl BufRead, max: usize) -> io::Result<Vec<Vec<u8>>> {
+/// One input line: its bytes (without the `\n`), at most one past the record limit.
+struct Line {
+    bytes: Vec<u8>,
+    /// The whole line's length when it was longer than the limit (the rest was skipped).
+    cut_from: Option<u64>,
+}
+
+/// Up to `max` lines; a last line without `\n` counts too. A line over the record limit
+/// keeps only its first [`MAX_RECORD_BYTES`] + 1 bytes, so a file with no line break does
+/// not have to fit in memory.
+fn read_lines(reader: &mut impl BufRead, max: usize) -> io::Result<Vec<Line>> {
     let mut lines = Vec::new();
     while lines.len() < max {
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
+        let Some(line) = read_line(reader)? else { break };
         lines.push(line);
     }
     Ok(lines)
+}
+
+fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Line>> {
+    let keep = MAX_RECORD_BYTES + 1;
+    let mut bytes = Vec::new();
+    let mut len = 0u64;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            if len == 0 {
+                return Ok(None);
+            }
+            break;
+        }
+        let (chunk, done) = match memchr::memchr(b'\n', buf) {
+            Some(at) => (&buf[..at], Some(at + 1)),
+            None => (buf, None),
+        };
+        let room = keep.saturating_sub(bytes.len()).min(chunk.len());
+        bytes.extend_from_slice(&chunk[..room]);
+        len += chunk.len() as u64;
+        let used = done.unwrap_or(buf.len());
+        reader.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    let cut_from = (len > MAX_RECORD_BYTES as u64).then_some(len);
+    Ok(Some(Line { bytes, cut_from }))
 }
 
 /// One `--json` line: `{"line": N, "valid": true}` or with the bad-row type and errors.

@@ -3,15 +3,20 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn pipeline(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+/// `pipeline ARGS` with every stream piped.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(args)
         .env_remove("SCHEMAS_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn pipeline(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args);
     // A child that fails before reading its input (a usage error) closes the pipe first.
     if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
@@ -95,4 +100,52 @@ fn the_example_file_has_the_documented_outcomes() {
         kinds,
         ["valid", "valid", "valid", "valid", "valid", "schema_violation", "unknown_event_type", "unknown_schema_version", "malformed"]
     );
+}
+
+#[test]
+fn a_line_of_any_length_is_one_size_violation_in_bounded_memory() {
+    // 256 MiB without a line break, then a valid line: the long one is refused with its real
+    // length, the next one still checked, and the process never holds the long line.
+    let long = 256usize << 20;
+    let mut child = spawn(&["validate", "--json", "-"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..(long >> 20) {
+            stdin.write_all(&chunk).unwrap();
+        }
+        stdin.write_all(format!("\n{VALID}\n").as_bytes()).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lines[0]["type"], "size_violation");
+    assert_eq!(lines[0]["errors"][0]["keyword"], "maxBytes");
+    assert!(lines[0]["errors"][0]["message"].as_str().unwrap().contains(&long.to_string()), "{}", lines[0]);
+    assert_eq!(lines[1], serde_json::json!({"line": 2, "valid": true}));
+    #[cfg(target_os = "linux")]
+    {
+        // The largest child this test process has waited for (other tests' children are small).
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+        let peak_mib = usage.ru_maxrss / 1024;
+        assert!(peak_mib < 128, "validate held {peak_mib} MiB for a {} MiB line", long >> 20);
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_it_quietly() {
+    // `pipeline validate --json big.ndjson | head -1`
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, format!("{VALID}\n").repeat(200_000)).unwrap();
+    let mut child = spawn(&["validate", "--json", file.to_str().unwrap()]);
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "no panic, no error: {stderr}");
+    assert_ne!(out.status.code(), Some(101), "a panic's exit status");
 }

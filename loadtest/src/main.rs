@@ -8,7 +8,8 @@ fn main() -> ExitCode {
     let args = loadtest::Args::parse();
     match loadtest::run(&args) {
         Ok(outcome) => {
-            print!("{}", outcome.summary());
+            // A closed stdout (`| head`) must not hide the run's problems below with a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), outcome.summary().as_bytes());
             for problem in &outcome.problems {
                 eprintln!("error: {problem}");
             }

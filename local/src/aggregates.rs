@@ -3,18 +3,19 @@
 //! ([`pipeline::rollup`]) runs over every `--aggregate-interval`, and the rows
 //! `GET /v1/aggregates` reads.
 //!
-//! Tables (in `pipeline.db`): `aggregate_partials` (one row per batch, event type and
-//! minute), `aggregate_dirty` (minutes touched since their last merge) and `aggregates`
-//! (merged rows per granularity, event type and window).
+//! Tables (in `pipeline.db`): `aggregate_partials` (one row per event type, minute and first
+//! record counted, see [`pipeline::aggregate::batch_partials`]), `aggregate_dirty` (minutes
+//! touched since their last merge) and `aggregates` (merged rows per granularity, event type
+//! and window).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pipeline::aggregate::{EncodedAggregate, Granularity};
-use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, MAX_WINDOWS_PER_RUN, roll_up};
+use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, roll_up};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use rusqlite::{Connection, params};
 
@@ -53,9 +54,9 @@ pub struct StagedPartial {
     pub event_type: String,
     /// The minute's start, as `format_seconds` writes it.
     pub minute: String,
-    /// The batch's identity ([`pipeline::sink::BatchKey::id`]): a retried batch
-    /// overwrites its own partial.
-    pub batch: String,
+    /// The partial's identity, its first record counted
+    /// ([`pipeline::aggregate::PartialAggregate::key`]): a retry overwrites its own partial.
+    pub key: String,
     pub partial: EncodedAggregate,
 }
 
@@ -70,8 +71,8 @@ pub fn insert_partials(tx: &rusqlite::Transaction<'_>, partials: &[StagedPartial
     )?;
     for s in partials {
         let p = &s.partial;
-        insert.execute(params![s.event_type, s.minute, s.batch, p.count as i64, p.users, p.revenue])?;
-        touch.execute(params![s.event_type, s.minute, s.batch])?;
+        insert.execute(params![s.event_type, s.minute, s.key, p.count as i64, p.users, p.revenue])?;
+        touch.execute(params![s.event_type, s.minute, s.key])?;
     }
     Ok(())
 }
@@ -94,7 +95,8 @@ pub fn read_rows(
     let mut out = Vec::new();
     for row in rows {
         let (start, count, users, revenue, version) = row?;
-        let window_start = parse_rfc3339(&start).ok_or_else(|| anyhow::anyhow!("aggregates row with window_start {start:?}"))?;
+        let window_start = parse_rfc3339(&start)
+            .ok_or_else(|| AggregateError::Window(format!("aggregates row with window_start {start:?}")))?;
         let aggregate = EncodedAggregate { count: count as u64, users, revenue }.decode()?;
         out.push(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate, version: version as u64 });
     }
@@ -127,19 +129,39 @@ impl LocalAggregateTable {
 impl AggregateTable for LocalAggregateTable {
     type Error = anyhow::Error;
 
-    async fn dirty_windows(&self, limit: usize) -> anyhow::Result<Vec<DirtyWindow>> {
+    /// Stored data that does not read back: a partial or row that does not decode, or a
+    /// column of the wrong type.
+    fn is_bad_data(error: &anyhow::Error) -> bool {
+        use rusqlite::Error as E;
+        error.downcast_ref::<AggregateError>().is_some()
+            || matches!(
+                error.downcast_ref::<rusqlite::Error>(),
+                Some(E::InvalidColumnType(..) | E::FromSqlConversionFailure(..) | E::IntegralValueOutOfRange(..))
+            )
+    }
+
+    async fn dirty_windows(&self, limit: usize) -> anyhow::Result<DirtyWindows> {
         self.with(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT event_type, minute, token FROM aggregate_dirty ORDER BY minute LIMIT ?1")?;
+            let mut stmt = conn.prepare_cached("SELECT event_type, CAST(minute AS TEXT), CAST(token AS TEXT) FROM aggregate_dirty ORDER BY minute LIMIT ?1")?;
             let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
             })?;
-            let mut out = Vec::new();
+            let mut found = DirtyWindows::default();
+            let mut unmergeable = Vec::new();
             for row in rows {
-                let (event_type, minute, token) = row?;
-                let minute = parse_rfc3339(&minute).ok_or_else(|| anyhow::anyhow!("aggregate_dirty row with minute {minute:?}"))?;
-                out.push(DirtyWindow { event_type, minute, token });
+                let (event_type, minute_text, token) = row?;
+                match parse_rfc3339(&minute_text) {
+                    Some(minute) => found.windows.push(DirtyWindow { event_type, minute, token }),
+                    None => unmergeable.push((event_type, minute_text)),
+                }
             }
-            Ok(out)
+            drop(stmt);
+            // A marker whose minute is not a time can never be merged: drop it.
+            for (event_type, minute) in unmergeable {
+                conn.execute("DELETE FROM aggregate_dirty WHERE event_type = ?1 AND CAST(minute AS TEXT) = ?2", params![event_type, minute])?;
+                found.unreadable.push(format!("aggregate_dirty marker {event_type} {minute:?}: the minute is not a time"));
+            }
+            Ok(found)
         })
     }
 
@@ -207,17 +229,32 @@ impl AggregateTable for LocalAggregateTable {
 /// this often.
 pub const CAUGHT_UP_MERGE_EVERY: Duration = Duration::from_secs(1);
 
+/// Totals of the merges, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct MergeStats {
+    /// Merge runs that completed.
+    pub runs: AtomicU64,
+    /// Windows and markers skipped because their stored data does not read back.
+    pub skipped: AtomicU64,
+}
+
 /// Merges touched windows every `every` until `stop`, then once more so that a clean
 /// shutdown leaves nothing unmerged. When the stream has no lag and a minute waits to be
 /// merged, it merges sooner (every [`CAUGHT_UP_MERGE_EVERY`]), so aggregates follow the
-/// events within about a second when the pipeline is not busy.
-pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<AtomicBool>, stream: Arc<StreamCounters>) {
+/// events within about a second when the pipeline is not busy. A window that cannot be
+/// merged is skipped, logged and counted; it never holds up the others.
+pub async fn run_merges(table: LocalAggregateTable, every: Duration, stop: Arc<AtomicBool>, stream: Arc<StreamCounters>, stats: Arc<MergeStats>) {
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         loop {
             match roll_up(&table, MAX_WINDOWS_PER_RUN).await {
                 Ok(report) => {
                     tracing::debug!(?report, "merged aggregates");
+                    stats.runs.fetch_add(1, Ordering::Relaxed);
+                    stats.skipped.fetch_add(report.skipped as u64, Ordering::Relaxed);
+                    for window in &report.skipped_windows {
+                        tracing::warn!(window = %window, "skipped an aggregate window that cannot be merged");
+                    }
                     if report.windows < MAX_WINDOWS_PER_RUN {
                         break;
                     }

@@ -23,7 +23,9 @@ use pipeline::SchemaRegistry;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
+use crate::stats::StatsHistory;
 use crate::ingest::BodyBudget;
 use crate::store::Store;
 use crate::stream::StreamWriter;
@@ -36,16 +38,22 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The data directory's size by part, as last measured.
     pub disk: Arc<crate::disk::DiskUsage>,
+    /// How long finished archive files are kept (`None`: for ever).
+    pub archive_retention: Option<Duration>,
     pub keys: ApiKeys,
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,
     pub stats: Arc<ConsumerStats>,
+    pub merges: Arc<MergeStats>,
     pub db_path: Arc<Path>,
     pub registry: Arc<SchemaRegistry>,
     /// Bytes of request bodies held in memory at once, across all requests.
     pub body_budget: BodyBudget,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// The counts' history for `GET /v1/stats`.
+    pub history: Arc<StatsHistory>,
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -63,6 +71,22 @@ impl AppState {
             )?;
             conn.busy_timeout(Duration::from_secs(5))?;
             f(&conn).map_err(Into::into)
+        })
+        .await?
+    }
+}
+
+impl AppState {
+    /// Runs `f` on a fresh read-write connection to `pipeline.db`, off the async threads
+    /// (for the few writes of the query API: SQLite serialises them with the consumers').
+    pub async fn db_write<T: Send + 'static, E: Into<anyhow::Error>>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let path = self.db_path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = crate::sqlite::open(&path, false)?;
+            f(&mut conn).map_err(Into::into)
         })
         .await?
     }
@@ -97,6 +121,45 @@ impl ApiKeys {
 /// `{"message": text}` with `status`: the error body of every route.
 pub fn message(status: StatusCode, text: impl Into<String>) -> Response {
     (status, axum::Json(json!({"message": text.into()}))).into_response()
+}
+
+/// Bytes of a non-JSON error body (an extractor's refusal) carried into its JSON message.
+const MAX_REWRAPPED_ERROR: usize = 4096;
+
+/// Middleware: every error answer is `{"message": ...}`, also the plain-text refusals of
+/// axum's extractors (a query string or path that does not decode).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REWRAPPED_ERROR).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let text = if text.trim().is_empty() { parts.status.canonical_reason().unwrap_or("error").to_owned() } else { text.trim().to_owned() };
+    let mut json = message(parts.status, text);
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+/// `404 {"message": ...}` for a path no route has.
+pub async fn not_found(request: Request) -> Response {
+    message(StatusCode::NOT_FOUND, format!("no route {} {}: see GET /openapi.yaml", request.method(), request.uri().path()))
+}
+
+/// `405 {"message": ...}` for a route asked with a method it does not take.
+pub async fn method_not_allowed(request: Request) -> Response {
+    message(StatusCode::METHOD_NOT_ALLOWED, format!("{} {} is not allowed: see GET /openapi.yaml", request.method(), request.uri().path()))
 }
 
 /// `403 {"message": "Forbidden"}`, as API Gateway answers a missing or wrong key.

@@ -9,9 +9,19 @@
 //! ([`query`]) reads the stores. The routes share [`http`] (state, keys, error bodies) and
 //! are served by [`server`] (connection cap, timeouts, bounded drain).
 
+/// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
+/// head`) must not stop the pipeline, as `println!`'s panic would.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod aggregates;
 pub mod archive;
 pub mod consumer;
+pub mod dashboard;
 pub mod disk;
 pub mod http;
 pub mod ingest;
@@ -23,6 +33,7 @@ pub mod server;
 pub mod shard;
 pub mod sinks;
 pub mod sqlite;
+pub mod stats;
 pub mod store;
 pub mod stream;
 pub mod unit;
@@ -130,8 +141,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bad-rows/recovered", post(query::mark_recovered))
         .route("/v1/aggregates", get(query::aggregates))
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
-    let open = Router::new().route("/health", get(query::health)).route("/metrics", get(metrics::metrics));
-    Router::new().merge(ingest).merge(read).merge(open).with_state(state)
+    let open = Router::new()
+        .route("/health", get(query::health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/stats", get(stats::stats))
+        .route("/", get(dashboard::index))
+        .route("/assets/dashboard.js", get(dashboard::script))
+        .route("/assets/dashboard.css", get(dashboard::style))
+        .route("/assets/uplot.js", get(dashboard::uplot_js))
+        .route("/assets/uplot.css", get(dashboard::uplot_css))
+        .route("/openapi.yaml", get(dashboard::openapi));
+    Router::new()
+        .merge(ingest)
+        .merge(read)
+        .merge(open)
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(middleware::from_fn(http::json_errors))
+        .with_state(state)
 }
 
 /// Runs local mode until SIGINT or SIGTERM, then drains and returns.
@@ -189,6 +216,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     // A consumer that cannot go on (a damaged stream) stops the pipeline with its error.
     let failed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(ConsumerStats::default());
+    let merge_stats = Arc::new(aggregates::MergeStats::default());
     let mut consumers = Vec::new();
     for shard in 0..config.shards {
         let consumer = ConsumerConfig {
@@ -240,30 +268,35 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         stream: writer.clone(),
         store: Arc::clone(&store),
         disk,
+        archive_retention: config.archive_retention,
         keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
         stats: Arc::clone(&stats),
+        merges: Arc::clone(&merge_stats),
         db_path: db_path.clone().into(),
         registry: Arc::clone(&registry),
         body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
         body_timeout: config.body_timeout,
+        history: Arc::new(stats::StatsHistory::default()),
+        started: std::time::Instant::now(),
     };
+    stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
-        let (every, stop, stream) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters));
+        let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream));
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream, stats));
             Ok(())
         })
     };
-    println!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
+    say!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
     let stored = |new: bool, file: &str| {
         if new { format!(" (new, stored in {})", config.data_dir.join(file).display()) } else { String::new() }
     };
-    println!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
-    println!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
-    println!(
+    say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
+    say!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
+    say!(
         "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {read_key}' http://{addr}/v1/users/123/events"
     );
 
@@ -275,7 +308,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         }
     };
     server::serve(listener, router(state), limits, stopping).await;
-    println!("shutting down: no new requests; processing what was accepted ...");
+    say!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
         tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
@@ -286,7 +319,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     if let Some(p) = progress {
         p.abort();
     }
-    println!("stopped cleanly: every accepted event is processed");
+    say!("stopped cleanly: every accepted event is processed");
     Ok(())
 }
 
@@ -302,7 +335,7 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
             let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
             let rate = (processed - last) as f64 / every.as_secs_f64();
             last = processed;
-            println!(
+            say!(
                 "accepted {} | processed {processed} ({rate:.0}/s) | lag {} | bad rows {bad}",
                 accepted.load(Ordering::Relaxed),
                 writer.counters.lag()

@@ -33,6 +33,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let counters = &state.stream.counters;
     let lag: Vec<(String, u64)> =
         (0..counters.shards()).map(|shard| (format!("{{shard=\"{}\"}}", crate::shard::shard_id(shard)), counters.shard_lag(shard))).collect();
+    metric(
+        "pipeline_aggregate_windows_skipped_total",
+        "counter",
+        "Aggregate windows skipped by the merge because their stored data does not read back.",
+        &[(String::new(), state.merges.skipped.load(Ordering::Relaxed))],
+    );
     metric("pipeline_stream_lag_records", "gauge", "Records accepted but not yet processed, per shard.", &lag);
     // Batch latency as a Prometheus summary without quantiles: rate(sum) / rate(count) is the mean.
     let _ = writeln!(

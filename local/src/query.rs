@@ -13,7 +13,7 @@ use pipeline::BadRowType;
 use pipeline::bad_row::BadRowId;
 use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, encode_cursor, page_of, param};
 use pipeline::time_format::format_seconds;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::aggregates::read_rows;
 use crate::http::{AppState, message};
@@ -90,7 +90,10 @@ pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<Stri
     if let Some(before) = before.filter(|b| *b < to) {
         to = before;
     }
-    let pk = format!("USER#{user_id}");
+    let pk = match pipeline::query::user_partition_key(&user_id) {
+        Ok(pk) => pk,
+        Err(e) => return bad_request(e),
+    };
     let store = Arc::clone(&state.store);
     let read = tokio::task::spawn_blocking(move || {
         let query = EventsQuery { pk: &pk, from: &from, to: &to, limit: limit + 1 };
@@ -129,7 +132,12 @@ fn bad_rows_query(q: &[(String, String)]) -> Result<(BadRowsQuery, usize), Query
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(other) => return Err(QueryError(format!("recovered {other:?} must be true or false"))),
+        Some(other) => return Err(QueryError(format!("recovered {other:?} is not true or false"))),
+    };
+    let newest_first = match param(q, "order") {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(other) => return Err(QueryError(format!("order {other:?} is not oldest or newest"))),
     };
     let after = match page.cursor_parts(4)? {
         None => None,
@@ -141,7 +149,7 @@ fn bad_rows_query(q: &[(String, String)]) -> Result<(BadRowsQuery, usize), Query
     // `failed_at` has second precision, so the range compares on that text form.
     let from = page.from.map(format_seconds).unwrap_or_default();
     let to = page.to.map(|t| format_seconds(t) + "~").unwrap_or_else(|| "~".into());
-    Ok((BadRowsQuery { kind, from, to, after, recovered, limit: page.limit + 1 }, page.limit))
+    Ok((BadRowsQuery { kind, from, to, after, recovered, newest_first, limit: page.limit + 1 }, page.limit))
 }
 
 pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Response {
@@ -182,36 +190,70 @@ fn with_recovered_at(row: &mut Vec<u8>, at: &str) {
     }
 }
 
+/// The body of `POST /v1/bad-rows/recovered`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MarkRequest {
-    bad_rows: Vec<BadRowId>,
+pub struct MarkRecovered {
+    bad_rows: Vec<MarkedId>,
 }
 
-/// `POST /v1/bad-rows/recovered` (the read key): marks the bad rows named in the body
-/// recovered; `{"marked": n, "newly_marked": k, "not_found": m}` of the distinct rows asked.
-pub async fn mark_recovered(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
-    let request: MarkRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
+/// A bad row's id as sent: the sub-sequence number may be any JSON integer, `3.0` included,
+/// and may be left out (0); `null` is refused.
+#[derive(serde::Deserialize)]
+struct MarkedId {
+    shard_id: String,
+    sequence_number: String,
+    #[serde(default = "no_sub_sequence_number")]
+    sub_sequence_number: Value,
+}
+
+fn no_sub_sequence_number() -> Value {
+    Value::from(0)
+}
+
+impl MarkedId {
+    fn id(self) -> Option<BadRowId> {
+        let Value::Number(n) = self.sub_sequence_number else { return None };
+        let sub = match (n.as_u64(), n.as_f64()) {
+            (Some(n), _) => u32::try_from(n).ok()?,
+            (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => f as u32,
+            _ => return None,
+        };
+        Some(BadRowId { shard_id: self.shard_id, sequence_number: self.sequence_number, sub_sequence_number: sub })
+    }
+}
+
+/// Bytes of a `POST /v1/bad-rows/recovered` body at most (room for the most ids allowed).
+pub const MARK_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// `POST /v1/bad-rows/recovered`: marks bad rows recovered (`pipeline recover` calls it
+/// once their events are acknowledged). Idempotent: a row marked again keeps its first time.
+/// Answers `{"marked": <ids that name a bad row>, "not_found": <ids that name none>}`.
+pub async fn mark_recovered(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let read = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(request.into_body(), MARK_BODY_BYTES));
+    let body = match read.await {
+        Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
+        Ok(Err(_)) => return message(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MARK_BODY_BYTES} bytes: send fewer bad rows at once")),
+        Ok(Ok(body)) => body,
+    };
+    let ids = match serde_json::from_slice::<MarkRecovered>(&body) {
+        Ok(m) => match m.bad_rows.into_iter().map(MarkedId::id).collect::<Option<Vec<_>>>() {
+            Some(ids) => ids,
+            None => return bad_request(QueryError("a sub_sequence_number of bad_rows is not a whole number from 0 to 4294967295".into())),
+        },
         Err(e) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                format!("the body must be {{\"bad_rows\": [{{\"shard_id\": ..., \"sequence_number\": ..., \"sub_sequence_number\": ...}}, ...]}}: {e}"),
-            );
+            return bad_request(QueryError(format!(
+                "the body must be {{\"bad_rows\": [{{\"shard_id\": ..., \"sequence_number\": ..., \"sub_sequence_number\": ...}}]}}: {e}"
+            )));
         }
     };
-    if request.bad_rows.len() > MAX_MARKS_PER_REQUEST {
-        return message(StatusCode::BAD_REQUEST, format!("{} bad rows in one request; send at most {MAX_MARKS_PER_REQUEST}", request.bad_rows.len()));
+    if ids.len() > MAX_MARKS_PER_REQUEST {
+        return bad_request(QueryError(format!("{} bad rows in one request: at most {MAX_MARKS_PER_REQUEST}", ids.len())));
     }
-    let (store, path) = (Arc::clone(&state.store), state.db_path.to_path_buf());
-    let marked = tokio::task::spawn_blocking(move || {
-        let mut conn = crate::sqlite::open(&path, false)?;
-        let at = pipeline::time_format::format_millis(Utc::now());
-        Ok::<_, anyhow::Error>(store.mark_recovered(&mut conn, &request.bad_rows, &at)?)
-    });
-    match marked.await {
-        Ok(Ok(report)) => axum::Json(report).into_response(),
-        Ok(Err(e)) => busy(e),
+    let store = Arc::clone(&state.store);
+    let at = pipeline::time_format::format_millis(Utc::now());
+    match state.db_write(move |conn| store.mark_recovered(conn, &ids, &at)).await {
+        Ok(report) => axum::Json(report).into_response(),
         Err(e) => busy(e),
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pipeline::aggregate::partials;
+use pipeline::aggregate::PartialAggregate;
 use pipeline::gzip::{Compression, gzip};
 use pipeline::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 use pipeline::time_format::format_seconds;
@@ -75,19 +75,18 @@ impl Archive for LocalArchive {
     }
 }
 
-/// The aggregates: one partial per event type and minute of the batch.
+/// The aggregates: the batch flow's partials (one per event type and minute).
 pub struct LocalAggregateStore(pub Arc<UnitOfWork>);
 
 impl AggregateStore for LocalAggregateStore {
-    async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
-        let batch_id = batch.id();
-        let staged: Vec<StagedPartial> = partials(events.iter().map(|e| e.item))
-            .into_iter()
-            .map(|(key, partial)| StagedPartial {
-                event_type: key.event_type.to_string(),
-                minute: format_seconds(key.minute),
-                batch: batch_id.clone(),
-                partial: partial.encode(),
+    async fn put_partials(&self, partials: &[PartialAggregate], _: Instant) -> SinkReport {
+        let staged: Vec<StagedPartial> = partials
+            .iter()
+            .map(|p| StagedPartial {
+                event_type: p.window.event_type.to_string(),
+                minute: format_seconds(p.window.minute),
+                key: p.key.clone(),
+                partial: p.aggregate.encode(),
             })
             .collect();
         let written = staged.len();

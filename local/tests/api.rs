@@ -175,6 +175,47 @@ fn accepted_events_are_processed_and_queryable_with_cursors() {
     assert_eq!(get(b, "/v1/users/u-7/events?cursor=garbage").0, 400);
     let (_, window) = get(b, "/v1/users/u-7/events?from=2026-11-27T12:00:05Z&to=2026-11-27T12:00:09Z");
     assert_eq!(window["events"].as_array().unwrap().len(), 5);
+    assert_eq!(get(b, &format!("/v1/users/{}/events", "u".repeat(129))).0, 400, "no user id is that long");
+    assert_eq!(get(b, "/v1/aggregates?event_type=").0, 400);
+    assert_eq!(get(b, "/v1/bad-rows?order=sideways").0, 400);
+}
+
+#[test]
+fn bad_rows_page_oldest_or_newest_first() {
+    let local = start();
+    let b = &local.base;
+    for i in 0..5 {
+        let event = json!([{"event_type": format!("nope_{i}"), "user_id": i}]);
+        assert_eq!(post(b, "/v1/events", Some(KEY), serde_json::to_vec(&event).unwrap(), false).0, 200);
+        // Distinct failure seconds, so the order is by time and not only by key.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let start = Instant::now();
+    while get(b, "/v1/bad-rows").1["bad_rows"].as_array().map_or(0, Vec::len) < 5 {
+        assert!(start.elapsed() < Duration::from_secs(30), "bad rows not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let types = |path: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_owned(),
+            };
+            let (status, page) = get(b, &url);
+            assert_eq!(status, 200, "{page}");
+            out.extend(page["bad_rows"].as_array().unwrap().iter().map(|r| r["event_type"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    };
+    let oldest = types("/v1/bad-rows?limit=2");
+    assert_eq!(oldest, ["nope_0", "nope_1", "nope_2", "nope_3", "nope_4"]);
+    let newest = types("/v1/bad-rows?order=newest&limit=2");
+    assert_eq!(newest, ["nope_4", "nope_3", "nope_2", "nope_1", "nope_0"]);
 }
 
 /// Sums `count` over every row of one granularity, and the month rows' unique users per type.
@@ -298,4 +339,70 @@ fn an_old_event_is_kept_for_the_retention_from_its_arrival() {
     }
     // Retention counts from arrival: an event six years old by its own time is kept (and
     // returned) like a new one.
+}
+
+#[test]
+fn bad_rows_are_marked_recovered_with_the_read_key_and_filtered() {
+    let local = start();
+    let b = &local.base;
+    let events: Vec<Value> = (0..5).map(|i| json!({"event_type": "nope", "user_id": format!("u-{i}")})).collect();
+    assert_eq!(post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false).0, 200);
+    let start = Instant::now();
+    let rows = loop {
+        let (_, bad) = get(b, "/v1/bad-rows");
+        let rows = bad["bad_rows"].as_array().cloned().unwrap_or_default();
+        if rows.len() == 5 {
+            break rows;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "not processed: {bad}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(rows.iter().all(|r| r.get("recovered_at").is_none()));
+    let id = |r: &Value| json!({"shard_id": r["shard_id"], "sequence_number": r["sequence_number"], "sub_sequence_number": r["sub_sequence_number"]});
+    let two = serde_json::to_vec(&json!({"bad_rows": [id(&rows[0]), id(&rows[3]), {"shard_id": "shardId-000000000000", "sequence_number": "1"}]})).unwrap();
+
+    // The ingest key cannot mark; the read key can, and again changes nothing.
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(KEY), two.clone(), false).0, 403);
+    assert_eq!(post(b, "/v1/bad-rows/recovered", None, two.clone(), false).0, 403);
+    let (status, reply, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), two.clone(), false);
+    assert_eq!((status, reply), (200, json!({"marked": 2, "not_found": 1})));
+    let (_, marked) = get(b, "/v1/bad-rows?recovered=true");
+    let marked = marked["bad_rows"].as_array().unwrap().clone();
+    assert_eq!(marked.len(), 2);
+    let first_time = marked[0]["recovered_at"].as_str().unwrap().to_owned();
+    assert!(pipeline::time_format::parse_rfc3339(&first_time).is_some(), "{first_time}");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(READ_KEY), two, false).1["marked"], 2);
+    let (_, again) = get(b, "/v1/bad-rows?recovered=true&type=unknown_event_type");
+    assert_eq!(again["bad_rows"][0]["recovered_at"], first_time.as_str(), "a second mark keeps the first time");
+    let (_, left) = get(b, "/v1/bad-rows?recovered=false&limit=2");
+    assert_eq!(left["bad_rows"].as_array().unwrap().len(), 2);
+    let cursor = left["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = get(b, &format!("/v1/bad-rows?recovered=false&limit=2&cursor={cursor}"));
+    assert_eq!(rest["bad_rows"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let (_, newest) = get(b, "/v1/bad-rows?recovered=true&order=newest");
+    assert_eq!(newest["bad_rows"].as_array().unwrap().len(), 2);
+
+    // Refusals: a bad filter, a body of the wrong shape, too many ids at once.
+    assert_eq!(get(b, "/v1/bad-rows?recovered=yes").0, 400);
+    let as_float = serde_json::to_vec(&json!({"bad_rows": [{"shard_id": rows[1]["shard_id"], "sequence_number": rows[1]["sequence_number"], "sub_sequence_number": 0.0}]})).unwrap();
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(READ_KEY), as_float, false).1["marked"], 1, "0.0 is the integer 0");
+    for body in [
+        &b"not json"[..],
+        b"{}",
+        b"{\"bad_rows\": [{\"shard_id\": 1}]}",
+        b"[]",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": 1.5}]}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": -1}]}",
+        b"{\"bad_rows\": [], \"more\": 1}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": null}]}",
+    ] {
+        let (status, reply, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), body.to_vec(), false);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(body));
+        assert!(reply["message"].as_str().unwrap().contains("bad_rows"), "{reply}");
+    }
+    let many: Vec<Value> = (0..10_001).map(|i| json!({"shard_id": "s", "sequence_number": i.to_string()})).collect();
+    let (status, _, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), serde_json::to_vec(&json!({"bad_rows": many})).unwrap(), false);
+    assert_eq!(status, 400);
 }

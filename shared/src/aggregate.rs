@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Timelike
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::EnrichedEvent;
+use crate::record::Record;
 
 /// HyperLogLog precision: 2^14 registers of 6 bits (12 KiB once a sketch holds more than
 /// 128 users; below that the users' hashes are kept and counted exactly).
@@ -36,6 +37,8 @@ pub enum AggregateError {
     Sketch(String),
     #[error("stored revenue {text:?} is not a map of currency to millionths ({reason})")]
     Revenue { text: String, reason: String },
+    #[error("a stored window or marker is unreadable: {0}")]
+    Window(String),
 }
 
 type Estimator = CardinalityEstimator<str, wyhash::WyHash, SKETCH_PRECISION, SKETCH_WIDTH>;
@@ -118,15 +121,19 @@ impl Aggregate {
         self.count += 1;
         self.users.insert(&event.user_id);
         if let Some(money) = &event.revenue {
-            *self.revenue.entry(money.currency.clone()).or_default() += money.micros;
+            let total = self.revenue.entry(money.currency.clone()).or_default();
+            *total = total.saturating_add(money.micros);
         }
     }
 
     pub fn merge(&mut self, other: &Aggregate) {
-        self.count += other.count;
+        self.count = self.count.saturating_add(other.count);
         self.users.merge(&other.users);
         for (currency, micros) in &other.revenue {
-            *self.revenue.entry(currency.clone()).or_default() += micros;
+            // Saturates rather than wrapping: ~3.4e32 units of one currency in one window
+            // cannot be a real sum, and a wrapped one would look plausible.
+            let total = self.revenue.entry(currency.clone()).or_default();
+            *total = total.saturating_add(*micros);
         }
     }
 
@@ -216,14 +223,18 @@ impl Granularity {
         start.unwrap_or(t)
     }
 
-    /// The start of the window after the one starting at `start`.
+    /// The start of the window after the one starting at `start`, and at most the last
+    /// representable event time (so a range's end of December 9999 keeps a four-digit year,
+    /// whose text sorts as time).
     pub fn next_window(self, start: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            Granularity::Minute => start + Duration::minutes(1),
-            Granularity::Hour => start + Duration::hours(1),
-            Granularity::Day => start + Duration::days(1),
-            Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start + Duration::days(31)),
-        }
+        let next = match self {
+            Granularity::Minute => start.checked_add_signed(Duration::minutes(1)),
+            Granularity::Hour => start.checked_add_signed(Duration::hours(1)),
+            Granularity::Day => start.checked_add_signed(Duration::days(1)),
+            Granularity::Month => start.checked_add_months(Months::new(1)),
+        };
+        let latest = crate::time_format::latest_event_time();
+        next.map_or(latest, |next| next.min(latest))
     }
 
     /// The next coarser granularity, which is made from rows of this one.
@@ -278,13 +289,65 @@ impl WindowKey {
     }
 }
 
-/// A batch's partial aggregates: one per event type and event-time minute it touches.
+/// A set of events' aggregates: one per event type and event-time minute they touch.
 pub fn partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -> BTreeMap<WindowKey, Aggregate> {
     let mut partials: BTreeMap<WindowKey, Aggregate> = BTreeMap::new();
     for event in events {
         partials.entry(WindowKey::of(event)).or_default().add(event);
     }
     partials
+}
+
+/// The aggregate of one window over a run of a shard's records, as the aggregates table
+/// stores it: keyed by the first record it counts, so that every record is counted in
+/// exactly one stored partial however Lambda retries, resumes or bisects (see
+/// [`batch_partials`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialAggregate {
+    pub window: WindowKey,
+    /// [`partial_key`] of the first record counted in the window.
+    pub key: String,
+    pub aggregate: Aggregate,
+    /// The counted records (indexes into the batch): they fail together if the partial does.
+    pub records: Vec<usize>,
+}
+
+/// `<shard_id>#<sequence number>`, and `#<sub-sequence number>` after it for a user record
+/// of a KPL aggregated record other than the first: a record's place in its shard.
+pub fn partial_key(shard_id: &str, sequence_number: &str, sub_sequence_number: u32) -> String {
+    if sub_sequence_number == 0 {
+        format!("{shard_id}#{sequence_number}")
+    } else {
+        format!("{shard_id}#{sequence_number}#{sub_sequence_number}")
+    }
+}
+
+/// The partials of a run of one shard's records: for each window, the aggregate of the
+/// counted events, keyed by the first counted record in that window. `counted` is
+/// (index in the batch, record, its event), in record order.
+///
+/// Why the key makes counts exact: the runs a consumer completes partition the shard into
+/// ranges, each starting at a checkpoint; each writes, per window, one partial keyed by its
+/// first record in that window, so completed runs never share a key. A run that fails (and
+/// is retried from its start `c`, or bisected) may leave a partial for window `W` keyed by
+/// `r`, its first `W` record at or after `c`. The completed range holding `r` starts at a
+/// checkpoint `s` with `c <= s <= r` (checkpoints only move forward, and `c` was one), and no
+/// `W` record lies in `[c, r)`, so none in `[s, r)`: that range's first `W` record is `r`
+/// too, and its partial overwrites the stale one.
+pub fn batch_partials<'a>(counted: impl IntoIterator<Item = (usize, &'a Record, &'a EnrichedEvent)>) -> Vec<PartialAggregate> {
+    let mut by_window: BTreeMap<WindowKey, PartialAggregate> = BTreeMap::new();
+    for (index, record, event) in counted {
+        let window = WindowKey::of(event);
+        let partial = by_window.entry(window.clone()).or_insert_with(|| PartialAggregate {
+            window,
+            key: partial_key(&record.shard_id, &record.sequence_number, record.sub_sequence_number),
+            aggregate: Aggregate::default(),
+            records: Vec::new(),
+        });
+        partial.aggregate.add(event);
+        partial.records.push(index);
+    }
+    by_window.into_values().collect()
 }
 
 #[cfg(test)]
@@ -338,5 +401,28 @@ mod tests {
         assert!(corrupt.decode().unwrap_err().to_string().contains("millionths"));
         assert_eq!(Money::new("USD", 19.99).unwrap().micros, 19_990_000);
         assert!(Money::new("USD", -1.0).is_none());
+    }
+
+    #[test]
+    fn revenue_saturates_instead_of_wrapping() {
+        let huge = Money::new("USD", 1e300).unwrap();
+        assert_eq!(huge.micros, u128::MAX);
+        let mut a = Aggregate::default();
+        a.revenue.insert("USD".into(), huge.micros);
+        let mut b = a.clone();
+        b.merge(&a);
+        assert_eq!(b.revenue["USD"], u128::MAX);
+        assert_eq!(b.encode().decode().unwrap().revenue["USD"], u128::MAX);
+    }
+
+    #[test]
+    fn the_last_windows_end_within_year_9999() {
+        let last = |g: Granularity| g.window_start(crate::time_format::latest_event_time());
+        for g in Granularity::ALL {
+            let end = g.next_window(last(g));
+            assert!(end > last(g) && end <= crate::time_format::latest_event_time(), "{g}: {end}");
+            assert!(crate::time_format::format_seconds(end).starts_with("9999-12-31T23:59:59"), "{g}: {end}");
+        }
+        assert_eq!(Granularity::Day.next_window(at("2026-11-27T00:00:00Z")), at("2026-11-28T00:00:00Z"));
     }
 }

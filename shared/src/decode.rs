@@ -136,10 +136,8 @@ fn check_root(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
 fn check_structure(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
     for (i, node) in nodes.iter().enumerate() {
         if let TapeNode::Object { len, .. } = *node {
-            if len > 1 && may_repeat_a_key(&nodes[i..], len) {
-                if let Some(key) = duplicate_key(&nodes[i..], len) {
-                    return Err(malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one")));
-                }
+            if let Some(key) = duplicate_key(&nodes[i..], len) {
+                return Err(malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one")));
             }
         }
     }
@@ -160,32 +158,29 @@ fn keys<'a>(nodes: &[TapeNode<'a>], len: usize) -> impl Iterator<Item = &'a str>
     })
 }
 
-/// A cheap filter: false when no two keys share length, first and last byte (the usual case),
-/// so the exact comparison runs only on objects that might repeat a key.
-fn may_repeat_a_key(nodes: &[TapeNode<'_>], len: usize) -> bool {
-    let mut seen = 0u64;
-    for key in keys(nodes, len) {
-        let b = key.as_bytes();
-        let h = b.len().wrapping_mul(31) ^ usize::from(*b.first().unwrap_or(&0)).wrapping_mul(7) ^ usize::from(*b.last().unwrap_or(&0));
-        let bit = 1u64 << (h % 64);
-        if seen & bit != 0 {
-            return true;
-        }
-        seen |= bit;
-    }
-    false
-}
+/// Objects of at most this many members are checked pair by pair, which is faster than
+/// hashing for the few keys events usually have; larger ones through a hash set, so an
+/// object of 85,000 keys costs linear time, not quadratic.
+const PAIRWISE_MAX_MEMBERS: usize = 16;
 
 /// The first repeated key of the object at `nodes[0]` with `len` members.
 fn duplicate_key<'a>(nodes: &[TapeNode<'a>], len: usize) -> Option<&'a str> {
-    let mut seen: Vec<&str> = Vec::with_capacity(len);
-    for key in keys(nodes, len) {
-        if seen.contains(&key) {
-            return Some(key);
-        }
-        seen.push(key);
+    if len < 2 {
+        return None;
     }
-    None
+    if len <= PAIRWISE_MAX_MEMBERS {
+        let mut seen: [&str; PAIRWISE_MAX_MEMBERS] = [""; PAIRWISE_MAX_MEMBERS];
+        for (n, key) in keys(nodes, len).enumerate() {
+            if seen[..n].contains(&key) {
+                return Some(key);
+            }
+            seen[n] = key;
+        }
+        return None;
+    }
+    // SipHash with a random key: keys chosen to collide cannot make this quadratic.
+    let mut seen = std::collections::HashSet::with_capacity(len);
+    keys(nodes, len).find(|key| !seen.insert(*key))
 }
 
 #[cfg(test)]
@@ -220,6 +215,20 @@ mod tests {
         assert_eq!(kind(br#"{"a": {"b": 1, "c": [], "b": 2}}"#).unwrap_err().1, "duplicateKey");
         let many: String = (0..40).map(|i| format!("\"k{i}\": {i},")).collect();
         assert_eq!(kind(format!("{{{many} \"k3\": 0}}").as_bytes()).unwrap_err().1, "duplicateKey");
+        // At the boundary between the pairwise and the hashed check, and inside arrays.
+        for n in [15, 16, 17, 200] {
+            let keys: String = (0..n).map(|i| format!("\"k{i}\": [{{\"a\": {i}}}],")).collect();
+            assert_eq!(kind(format!("{{{keys} \"k0\": 0}}").as_bytes()).unwrap_err().1, "duplicateKey", "{n}");
+            assert_eq!(kind(format!("{{{keys} \"z\": 0}}").as_bytes()), Ok(()), "{n}");
+            let nested = format!("{{\"a\": [{{{keys} \"k1\": 0}}]}}");
+            assert_eq!(kind(nested.as_bytes()).unwrap_err().1, "duplicateKey", "{n}");
+        }
+        // At the boundary between the pairwise and the hashed check, and inside arrays.
+        for n in [15, 16, 17, 200] {
+            let keys: String = (0..n).map(|i| format!("\"k{i}\": [{{\"a\": {i}}}],")).collect();
+            assert_eq!(kind(format!("{{{keys} \"k0\": 0}}").as_bytes()).unwrap_err().1, "duplicateKey", "{n}");
+            assert_eq!(kind(format!("{{{keys} \"z\": 0}}").as_bytes()), Ok(()), "{n}");
+        }
     }
 
     #[test]

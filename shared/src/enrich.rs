@@ -10,7 +10,7 @@ use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
-use crate::time_format::{parse_rfc3339, push_date, push_hour, push_millis};
+use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
 use crate::user_agent::ua_json;
 use crate::validation::Envelope;
 
@@ -106,18 +106,24 @@ pub fn enrich(
     envelope: &Envelope<'_>,
     clock: &BatchClock,
 ) -> Result<EnrichedEvent, Rejection> {
+    let timestamp_violation = |message: String| Rejection {
+        kind: BadRowType::SchemaViolation,
+        event_type: Some(schema.event_type().to_owned()),
+        schema: Some(schema.key().to_owned()),
+        errors: vec![Violation::new("/timestamp", "format", message)],
+    };
     let event_time = match envelope.timestamp {
         None => record.arrival,
-        Some(text) => parse_rfc3339(text).ok_or_else(|| Rejection {
-            kind: BadRowType::SchemaViolation,
-            event_type: Some(schema.event_type().to_owned()),
-            schema: Some(schema.key().to_owned()),
-            errors: vec![Violation::new(
-                "/timestamp",
-                "format",
-                format!("{text:?} is not an RFC 3339 date-time this pipeline can represent"),
-            )],
-        })?,
+        Some(text) => match parse_rfc3339(text) {
+            None => return Err(timestamp_violation(format!("{text:?} is not an RFC 3339 date-time this pipeline can represent"))),
+            // Keys, partitions and windows are four-digit years in UTC (DESIGN section 2).
+            Some(t) if !is_representable(t) => {
+                return Err(timestamp_violation(format!(
+                    "{text:?} is {t} in UTC, outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999Z: send the event's time in that range"
+                )));
+            }
+            Some(t) => t,
+        },
     };
     let event_id = match envelope.event_id {
         Some(id) => id.to_owned(),

@@ -28,9 +28,13 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 fn time(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     param(params, name)
-        .map(|text| {
-            parse_rfc3339(text)
-                .ok_or_else(|| QueryError(format!("{name} {text:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z")))
+        .map(|text| match parse_rfc3339(text) {
+            None => Err(QueryError(format!("{name} {text:?} is not an RFC 3339 date-time, e.g. 2026-11-27T12:00:00Z"))),
+            // Keys compare as text, which is time order only for four-digit years in UTC.
+            Some(t) if !crate::time_format::is_representable(t) => Err(QueryError(format!(
+                "{name} {text:?} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999Z, the times events can have"
+            ))),
+            Some(t) => Ok(t),
         })
         .transpose()
 }
@@ -44,6 +48,18 @@ fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result
         ))),
         _ => Ok(()),
     }
+}
+
+/// Longest `user_id` (DESIGN section 2): a longer one names no stored user.
+pub const MAX_USER_ID_CHARS: usize = 128;
+
+/// The events table's partition key of `user_id` as a query names it (`USER#<user_id>`).
+pub fn user_partition_key(user_id: &str) -> Result<String, QueryError> {
+    let chars = user_id.chars().count();
+    if chars == 0 || chars > MAX_USER_ID_CHARS {
+        return Err(QueryError(format!("user_id has {chars} characters; user ids have 1 to {MAX_USER_ID_CHARS}")));
+    }
+    Ok(format!("USER#{user_id}"))
 }
 
 /// A page of a time-ordered list: `from`, `to` (RFC 3339), `limit`, `cursor`.
@@ -67,7 +83,8 @@ impl PageRequest {
         };
         let (from, to) = (time(params, "from")?, time(params, "to")?);
         check_range(from, to)?;
-        Ok(Self { from, to, limit, cursor: param(params, "cursor").map(str::to_owned) })
+        // An empty cursor is the first page, as an absent one.
+        Ok(Self { from, to, limit, cursor: param(params, "cursor").filter(|c| !c.is_empty()).map(str::to_owned) })
     }
 
     /// `from` as the events table's sort-key text (`"0"`, before every key, for none:
@@ -130,7 +147,7 @@ impl AggregatesRequest {
             None => Granularity::Hour,
             Some(text) => text.parse().map_err(QueryError)?,
         };
-        let event_type = param(params, "event_type").filter(|t| !t.is_empty());
+        let event_type = param(params, "event_type");
         if let Some(t) = event_type {
             if !crate::schema_registry::is_valid_event_type(t) {
                 return Err(QueryError(format!("event_type {t:?} is not an event type: names match ^[a-z][a-z0-9_]{{0,63}}$")));
@@ -157,7 +174,10 @@ impl AggregatesRequest {
                 "from..to spans more than {MAX_WINDOWS} {granularity} windows: narrow the range or use a coarser granularity"
             )));
         }
-        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until: to + Duration::seconds(1) })
+        // Within year 9999, so that the bound's text (the stores compare keys as text) keeps
+        // four digits of year: windows start on whole minutes, so none is lost.
+        let until = (to + Duration::seconds(1)).min(crate::time_format::latest_event_time());
+        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until })
     }
 }
 
@@ -213,5 +233,15 @@ mod tests {
         let page = PageRequest::parse(&params(&[("cursor", &cursor)])).unwrap();
         assert_eq!(page.cursor_parts(2).unwrap().unwrap()[0], "USER#1");
         assert!(page.cursor_parts(1).is_err());
+    }
+
+    #[test]
+    fn times_outside_the_event_range_are_refused() {
+        let at = |from: &str| PageRequest::parse(&[("from".to_owned(), from.to_owned())]);
+        assert!(at("9999-12-31T23:59:59-00:01").unwrap_err().0.contains("outside"));
+        assert!(at("0000-01-01T00:00:00Z").is_err());
+        assert!(at("0001-01-01T00:00:00Z").is_ok());
+        let now = Utc::now();
+        assert!(AggregatesRequest::parse(&[("to".to_owned(), "9999-12-31T23:59:59-00:01".to_owned())], now).is_err());
     }
 }

@@ -8,6 +8,11 @@
 //! refuses a row older than the one it holds, so a slow concurrent run cannot overwrite a
 //! newer result. A touched-window marker is cleared only if nobody touched it again since
 //! it was read (its `token` is unchanged), so a partial landing mid-run is merged next run.
+//!
+//! One window that cannot be merged (stored data that does not read back) never stops the
+//! others: it is skipped, counted in the report ([`RollupReport::skipped`]) and its marker
+//! cleared; only a failure of the table itself (unreachable, throttled) ends the run, to
+//! be tried again by the next one.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -16,6 +21,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::aggregate::{Aggregate, EncodedAggregate, Granularity};
+use crate::time_format::format_seconds;
 
 /// A minute of an event type that received partials since it was last merged.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,12 +43,25 @@ pub struct AggregateRow {
     pub version: u64,
 }
 
+/// Touched windows as a table reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DirtyWindows {
+    pub windows: Vec<DirtyWindow>,
+    /// Markers that did not read back (say, a minute that is not a time): the table has
+    /// removed them, since they can never be merged; each names the marker and why.
+    pub unreadable: Vec<String>,
+}
+
 /// The aggregates table as the merge sees it (DynamoDB, or SQLite locally).
 pub trait AggregateTable: Send + Sync {
     type Error: std::fmt::Display + Send;
 
+    /// Whether `error` is about one window's stored data (it does not read back), as
+    /// opposed to the table as a whole (unreachable, throttled): such a window is skipped.
+    fn is_bad_data(error: &Self::Error) -> bool;
+
     /// Up to `limit` touched windows, oldest first.
-    fn dirty_windows(&self, limit: usize) -> impl Future<Output = Result<Vec<DirtyWindow>, Self::Error>> + Send;
+    fn dirty_windows(&self, limit: usize) -> impl Future<Output = Result<DirtyWindows, Self::Error>> + Send;
 
     /// Every partial of one event type's minute, in a stable order.
     fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> impl Future<Output = Result<Vec<Aggregate>, Self::Error>> + Send;
@@ -75,6 +94,10 @@ pub struct RollupReport {
     pub rows: [usize; 4],
     /// Rows not stored because a newer one was already there.
     pub superseded: usize,
+    /// Windows (and markers) that could not be merged and were skipped.
+    pub skipped: usize,
+    /// What was skipped and why (this run only; [`RollupReport::add`] keeps the count).
+    pub skipped_windows: Vec<String>,
 }
 
 impl RollupReport {
@@ -86,6 +109,7 @@ impl RollupReport {
             *total += n;
         }
         self.superseded += other.superseded;
+        self.skipped += other.skipped;
     }
 }
 
@@ -95,40 +119,61 @@ pub const MAX_WINDOWS_PER_RUN: usize = 5_000;
 /// Merges the touched windows of `table` into rows at every granularity.
 pub async fn roll_up<T: AggregateTable>(table: &T, max_windows: usize) -> Result<RollupReport, T::Error> {
     let dirty = table.dirty_windows(max_windows).await?;
-    let mut report = RollupReport::default();
+    let mut report = RollupReport { skipped: dirty.unreadable.len(), skipped_windows: dirty.unreadable, ..RollupReport::default() };
     let mut touched: BTreeSet<(String, DateTime<Utc>)> =
-        dirty.iter().map(|d| (d.event_type.clone(), d.minute)).collect();
+        dirty.windows.iter().map(|d| (d.event_type.clone(), d.minute)).collect();
     report.windows = touched.len();
     for granularity in Granularity::ALL {
         let mut parents = BTreeSet::new();
         for (event_type, start) in &touched {
-            let (aggregate, version) = match granularity.child() {
-                None => {
-                    let partials = table.partials(event_type, *start).await?;
-                    report.partials += partials.len();
-                    (Aggregate::merged(&partials), partials.len() as u64)
+            match merge_window(table, granularity, event_type, *start, &mut report).await {
+                Ok(()) => {}
+                Err(e) if T::is_bad_data(&e) => {
+                    report.skipped += 1;
+                    report.skipped_windows.push(format!("{granularity} {event_type} {}: {e}", format_seconds(*start)));
                 }
-                Some(child) => {
-                    let rows = table.rows(child, event_type, *start, granularity.next_window(*start)).await?;
-                    (Aggregate::merged(rows.iter().map(|r| &r.aggregate)), rows.iter().map(|r| r.version).sum())
-                }
-            };
-            if version > 0 {
-                let row = AggregateRow { granularity, event_type: event_type.clone(), window_start: *start, aggregate, version };
-                if table.put_row(&row).await? {
-                    report.rows[granularity as usize] += 1;
-                } else {
-                    report.superseded += 1;
-                }
+                Err(e) => return Err(e),
             }
+            // The parent is recomputed even when this window was skipped: its other
+            // children may have changed.
             if let Some(parent) = granularity.parent() {
                 parents.insert((event_type.clone(), parent.window_start(*start)));
             }
         }
         touched = parents;
     }
-    table.clear_dirty(&dirty).await?;
+    table.clear_dirty(&dirty.windows).await?;
     Ok(report)
+}
+
+/// Recomputes one window's row from its partials (minutes) or child rows, and stores it.
+async fn merge_window<T: AggregateTable>(
+    table: &T,
+    granularity: Granularity,
+    event_type: &str,
+    start: DateTime<Utc>,
+    report: &mut RollupReport,
+) -> Result<(), T::Error> {
+    let (aggregate, version) = match granularity.child() {
+        None => {
+            let partials = table.partials(event_type, start).await?;
+            report.partials += partials.len();
+            (Aggregate::merged(&partials), partials.len() as u64)
+        }
+        Some(child) => {
+            let rows = table.rows(child, event_type, start, granularity.next_window(start)).await?;
+            (Aggregate::merged(rows.iter().map(|r| &r.aggregate)), rows.iter().map(|r| r.version).sum())
+        }
+    };
+    if version > 0 {
+        let row = AggregateRow { granularity, event_type: event_type.to_owned(), window_start: start, aggregate, version };
+        if table.put_row(&row).await? {
+            report.rows[granularity as usize] += 1;
+        } else {
+            report.superseded += 1;
+        }
+    }
+    Ok(())
 }
 
 /// An [`AggregateTable`] in memory: the reference the adapters are tested against, and the
@@ -159,10 +204,15 @@ impl MemoryAggregateTable {
     /// Stores a batch's partial for one minute (keyed by `batch`, so a retried batch
     /// overwrites it) and marks the minute touched.
     pub fn put_partial(&self, event_type: &str, minute: DateTime<Utc>, batch: &str, partial: &Aggregate) {
+        self.put_encoded_partial(event_type, minute, batch, partial.encode());
+    }
+
+    /// [`Self::put_partial`] of a partial's stored form, which need not read back.
+    pub fn put_encoded_partial(&self, event_type: &str, minute: DateTime<Utc>, batch: &str, partial: EncodedAggregate) {
         let mut state = self.state();
         state.touches += 1;
         let token = state.touches.to_string();
-        state.partials.insert((event_type.to_owned(), minute, batch.to_owned()), partial.encode());
+        state.partials.insert((event_type.to_owned(), minute, batch.to_owned()), partial);
         state.dirty.insert((event_type.to_owned(), minute), token);
     }
 
@@ -174,14 +224,20 @@ impl MemoryAggregateTable {
 impl AggregateTable for MemoryAggregateTable {
     type Error = MemoryTableError;
 
-    async fn dirty_windows(&self, limit: usize) -> Result<Vec<DirtyWindow>, MemoryTableError> {
-        Ok(self
+    /// The only failure of this table is stored data that does not read back.
+    fn is_bad_data(_: &MemoryTableError) -> bool {
+        true
+    }
+
+    async fn dirty_windows(&self, limit: usize) -> Result<DirtyWindows, MemoryTableError> {
+        let windows = self
             .state()
             .dirty
             .iter()
             .take(limit)
             .map(|((t, m), token)| DirtyWindow { event_type: t.clone(), minute: *m, token: token.clone() })
-            .collect())
+            .collect();
+        Ok(DirtyWindows { windows, unreadable: Vec::new() })
     }
 
     async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, MemoryTableError> {

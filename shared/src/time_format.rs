@@ -1,6 +1,6 @@
 //! The pipeline's timestamp formats: RFC 3339 in UTC with a `Z`, so text order is time order.
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, TimeZone, Timelike, Utc};
 
 /// Millisecond precision: `2026-11-27T12:00:00.123Z` (event times, sort keys, `_pipeline` times).
 pub fn format_millis(t: DateTime<Utc>) -> String {
@@ -62,6 +62,24 @@ pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// The earliest event time the pipeline keeps: 0001-01-01T00:00:00Z (DESIGN section 2).
+pub fn earliest_event_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The latest event time the pipeline keeps: 9999-12-31T23:59:59.999Z. Every time in
+/// between has a four-digit year in UTC, so its text (keys, partitions) sorts as time.
+pub fn latest_event_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+        .single()
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t + chrono::Duration::milliseconds(999))
+}
+
+/// Whether `t` lies in [`earliest_event_time`]..=[`latest_event_time`].
+pub fn is_representable(t: DateTime<Utc>) -> bool {
+    (earliest_event_time()..=latest_event_time()).contains(&t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +93,23 @@ mod tests {
         let a = format_millis(parse_rfc3339("2026-11-27T09:59:59.999Z").unwrap());
         let b = format_millis(parse_rfc3339("2026-11-27T10:00:00Z").unwrap());
         assert!(a < b);
+    }
+
+    #[test]
+    fn the_representable_range_is_years_1_to_9999_in_utc() {
+        for inside in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "0001-01-01T00:59:00+00:59", "9999-12-31T23:59:59.999+00:00"] {
+            assert!(is_representable(parse_rfc3339(inside).unwrap()), "{inside}");
+        }
+        for outside in [
+            "9999-12-31T23:59:59-00:01",
+            "0000-01-01T00:00:00+00:01",
+            "0001-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59.9999Z",
+            "0000-12-31T23:59:59.999Z",
+            "9999-12-31T23:59:60Z",
+        ] {
+            let t = parse_rfc3339(outside).unwrap();
+            assert!(!is_representable(t), "{outside} is {t}");
+        }
     }
 }

@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+pub mod hostile;
+
 use crate::bad_row::BadRowType;
 use crate::record::{MAX_RECORD_BYTES, Record};
 

@@ -152,6 +152,26 @@ async fn late_events_update_the_windows_they_belong_to() {
     assert_eq!(day.iter().map(|r| r.aggregate.count).sum::<u64>(), 3);
 }
 
+#[tokio::test]
+async fn a_window_that_cannot_be_merged_does_not_stop_the_others() {
+    let table = MemoryAggregateTable::default();
+    load(&table, &[&[event("click", 1, 0, None), event("click", 2, 3_600, None), event("pageview", 3, 7_200, None)]]);
+    // A partial whose sketch does not read back, in a minute of its own.
+    let corrupt = pipeline::aggregate::EncodedAggregate { count: 5, users: vec![0xff; 7], revenue: "{}".into() };
+    table.put_encoded_partial("click", start() + Duration::minutes(30), "shardId-000000000009#1", corrupt);
+    let report = roll_up(&table, usize::MAX).await.unwrap();
+    assert_eq!(report.skipped, 1, "{report:?}");
+    assert!(report.skipped_windows[0].contains("click"), "{report:?}");
+    // Every other window is merged, up to the month.
+    let minutes = all_rows(&table, Granularity::Minute).await;
+    assert_eq!(minutes.iter().map(|r| r.aggregate.count).sum::<u64>(), 3);
+    let months = all_rows(&table, Granularity::Month).await;
+    assert_eq!(months.iter().map(|r| r.aggregate.count).sum::<u64>(), 3);
+    // The unmergeable window is not tried again and again: its marker is gone.
+    assert_eq!(table.dirty_count(), 0);
+    assert_eq!(roll_up(&table, usize::MAX).await.unwrap().windows, 0);
+}
+
 #[test]
 fn unique_users_are_within_the_sketch_error_and_counts_exact_on_the_workload() {
     // 300,000 events of the reference workload over 40 days, 60,000 users.

@@ -44,6 +44,26 @@ fn assert_bad(data: &str, kind: BadRowType, path: &str) {
 }
 
 #[test]
+fn timestamps_outside_years_1_to_9999_in_utc_are_schema_violations() {
+    for edge in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59+00:00", "0001-01-01T01:00:00+01:00"] {
+        assert_valid(&format!(r#"{{"event_type": "pageview", "user_id": 1, "timestamp": "{edge}"}}"#));
+    }
+    for outside in [
+        "9999-12-31T23:59:59-00:01",
+        "0000-01-01T00:00:00+00:01",
+        "0000-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59.9999Z",
+        "9999-12-31T23:59:60Z",
+    ] {
+        let data = format!(r#"{{"event_type": "pageview", "user_id": 1, "timestamp": "{outside}"}}"#);
+        let Outcome::Bad(bad) = outcome(&data) else { panic!("{outside} was accepted") };
+        assert_eq!(bad.kind, BadRowType::SchemaViolation, "{outside}");
+        assert_eq!((bad.errors[0].path.as_str(), bad.errors[0].keyword.as_str()), ("/timestamp", "format"), "{outside}: {bad:?}");
+    }
+}
+
+#[test]
 fn pageview() {
     assert_valid(r#"{"event_type": "pageview", "user_id": 123}"#);
     assert_valid(r#"{"event_type": "pageview", "user_id": "u-1", "schema_version": "1-0-0",

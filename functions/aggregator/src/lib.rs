@@ -10,6 +10,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::LambdaEvent;
 use pipeline::rollup::{MAX_WINDOWS_PER_RUN, RollupReport, roll_up};
 use pipeline_aws::aggregates::AggregateTableError;
+use pipeline_aws::emf::{self, Metric};
 use pipeline_aws::{DynamoAggregateTable, TablesConfig};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -38,27 +39,65 @@ impl Aggregator {
         let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
         let started = Instant::now();
         let report = self.run(started + remaining.saturating_sub(DEADLINE_MARGIN)).await?;
+        let millis = started.elapsed().as_millis() as u64;
+        println!("{}", emf_line(&report, millis, SystemTime::now()));
         let summary = json!({
             "windows": report.windows,
             "partials": report.partials,
             "rows": {"minute": report.rows[0], "hour": report.rows[1], "day": report.rows[2], "month": report.rows[3]},
             "superseded": report.superseded,
-            "millis": started.elapsed().as_millis() as u64,
+            "skipped": report.skipped,
+            "millis": millis,
         });
         tracing::info!(%summary, scheduled = ?event.payload.time, "merged partial aggregates");
         Ok(summary)
     }
 
     /// Merge rounds until no touched minute is left or `deadline` passes (the rest waits
-    /// for the next invocation: markers stay until their windows are merged).
+    /// for the next invocation: markers stay until their windows are merged). A window that
+    /// cannot be merged is skipped and logged once, in the round that meets it.
     pub async fn run(&self, deadline: Instant) -> Result<RollupReport, AggregateTableError> {
         let mut total = RollupReport::default();
         loop {
             let round = roll_up(&self.table, MAX_WINDOWS_PER_RUN).await?;
+            for window in &round.skipped_windows {
+                tracing::warn!(window = %window, "skipped an aggregate window that cannot be merged");
+            }
             total.add(&round);
             if round.windows < MAX_WINDOWS_PER_RUN || Instant::now() >= deadline {
                 return Ok(total);
             }
         }
+    }
+}
+
+/// The EMF line of one invocation: what the merge did, for the dashboard and the alarm on
+/// skipped windows.
+pub fn emf_line(report: &RollupReport, millis: u64, now: SystemTime) -> String {
+    let now_ms = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
+    let metrics = [
+        Metric::count("AggregateWindowsMerged", report.windows),
+        Metric::count("AggregatePartialsRead", report.partials),
+        Metric::count("AggregateRowsWritten", report.rows.iter().sum::<usize>()),
+        Metric::count("AggregateRowsSuperseded", report.superseded),
+        Metric::count("AggregateWindowsSkipped", report.skipped),
+        Metric::millis("AggregatorMilliseconds", millis),
+    ];
+    emf::line(now_ms, &metrics, serde_json::Map::from_iter([("function".to_owned(), json!("aggregator"))]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emf_line_counts_skipped_windows() {
+        let report = RollupReport { windows: 7, partials: 9, rows: [7, 2, 1, 1], skipped: 2, ..RollupReport::default() };
+        let line: Value = serde_json::from_str(&emf_line(&report, 12, SystemTime::now())).unwrap();
+        assert_eq!(line["AggregateWindowsSkipped"], 2);
+        assert_eq!(line["AggregateRowsWritten"], 11);
+        let declared: Vec<&str> =
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert!(declared.contains(&"AggregateWindowsSkipped"), "{declared:?}");
     }
 }

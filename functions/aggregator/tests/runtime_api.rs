@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use pipeline::sink::{AggregateStore, BatchKey, Indexed};
+use pipeline::sink::AggregateStore;
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline_aws::aggregates::DynamoAggregateStore;
 
@@ -27,14 +27,33 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
     let records = Workload::new(WorkloadConfig { users: 50, oversize_ratio: 0.0, ..WorkloadConfig::default() })
         .records(400, "shardId-000000000000");
     let outcomes = pipeline::batch::process_batch(&registry, &records, chrono::Utc::now());
-    let events: Vec<Indexed<'_, pipeline::EnrichedEvent>> =
-        outcomes.iter().enumerate().filter_map(|(record, o)| o.as_event().map(|item| Indexed { record, item })).collect();
-    let windows: BTreeSet<_> = events.iter().map(|e| pipeline::aggregate::WindowKey::of(e.item)).collect();
-    let batch = BatchKey { shard_id: "shardId-000000000000".into(), first_sequence_number: records[0].sequence_number.clone() };
+    let partials = pipeline::aggregate::batch_partials(
+        outcomes.iter().enumerate().filter_map(|(i, o)| o.as_event().map(|event| (i, &records[i], event))),
+    );
+    let windows: BTreeSet<_> = partials.iter().map(|p| p.window.clone()).collect();
     let written = DynamoAggregateStore::new(dynamo.clone(), &table)
-        .put_partials(&batch, &events, tokio::time::Instant::now() + std::time::Duration::from_secs(60))
+        .put_partials(&partials, tokio::time::Instant::now() + std::time::Duration::from_secs(60))
         .await;
     assert!(written.failed.is_empty(), "{written:?}");
+    // Stored data that cannot be merged must not hold up the rest: a partial whose sketch
+    // is garbage, in a minute of its own, and a marker whose minute is not a time.
+    let unmergeable = "2001-01-01T00:00:00Z";
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let put = |item: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>| {
+        let request = dynamo.put_item().table_name(&table).set_item(Some(item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
+        async move { request.send().await.unwrap() }
+    };
+    put(vec![
+        ("pk", s(&format!("PARTIAL#pageview#{unmergeable}"))),
+        ("sk", s("shardId-000000000009#1")),
+        ("count", aws_sdk_dynamodb::types::AttributeValue::N("3".into())),
+        ("users", aws_sdk_dynamodb::types::AttributeValue::B(vec![0xff, 0xfe, 0xfd].into())),
+        ("revenue", s("{}")),
+    ])
+    .await;
+    let dirty_pk = format!("DIRTY#{}", pipeline_aws::dynamodb::stable_hash(&format!("pageview#{unmergeable}")) % 16);
+    put(vec![("pk", s(&dirty_pk)), ("sk", s(&format!("{unmergeable}#pageview"))), ("event_type", s("pageview")), ("minute", s(unmergeable)), ("token", s("1"))]).await;
+    put(vec![("pk", s("DIRTY#3")), ("sk", s("garbage#pageview")), ("event_type", s("pageview")), ("minute", s("+10000-01-01T00:00:00Z")), ("token", s("1"))]).await;
 
     let emulator = Emulator::start();
     let _function = Running(
@@ -50,8 +69,9 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
     );
     let fixture = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scheduled_event.json"));
     let summary = emulator.invoke(fixture);
-    assert_eq!(summary["windows"], windows.len(), "{summary}");
+    assert_eq!(summary["windows"], windows.len() + 1, "{summary}");
     assert_eq!(summary["rows"]["minute"], windows.len(), "{summary}");
+    assert_eq!(summary["skipped"], 2, "the garbage partial's minute and the unreadable marker: {summary}");
 
     // The minute rows add up to the batch's valid events.
     let items = dynamo.scan().table_name(&table).send().await.unwrap().items.unwrap_or_default();
@@ -60,7 +80,7 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
         .filter(|i| i["pk"].as_s().unwrap().starts_with("AGG#minute#"))
         .map(|i| i["count"].as_n().unwrap().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(minute_counts, events.len() as u64);
+    assert_eq!(minute_counts, outcomes.iter().filter(|o| o.as_event().is_some()).count() as u64);
 
     // Nothing is left to merge: a second invocation finds no window.
     let again = emulator.invoke(fixture);

@@ -6,21 +6,23 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
-use pipeline::flow::{BatchFlow, BatchReport, Sinks};
+use pipeline::flow::{BatchFlow, BatchReport};
 use pipeline::{Record, SchemaRegistry};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+
+pub use pipeline_aws::AwsSinks;
 use tokio::time::Instant;
 
+pub mod event;
 pub mod metrics;
+
+pub use event::KinesisBatch;
 
 /// Time kept back from the invocation's deadline to answer Lambda after the writes stop.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-/// The sinks of the processor.
-pub type AwsSinks = Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 
 /// Everything an invocation needs, built once per container.
@@ -38,19 +40,8 @@ impl Processor {
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
-        let dynamo = aws_sdk_dynamodb::Client::new(aws);
-        let sinks = Sinks {
-            events: DynamoEventStore::new(
-                dynamo.clone(),
-                &config.events_table,
-                config.event_ttl_days,
-                config.gsi_write_shards,
-            ),
-            archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
-            bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
-            aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),
-        };
-        Ok(Self::with_sinks(Arc::new(registry), sinks))
+        config.check_query_event_types(&registry.event_types())?;
+        Ok(Self::with_sinks(Arc::new(registry), pipeline_aws::sinks(config, aws)))
     }
 
     pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
@@ -58,10 +49,10 @@ impl Processor {
     }
 
     /// One invocation: writes every outcome and reports where Lambda must retry from.
-    pub async fn handle(&self, event: LambdaEvent<KinesisEvent>) -> Result<KinesisEventResponse, lambda_runtime::Error> {
+    pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> Result<KinesisEventResponse, lambda_runtime::Error> {
         let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
         let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
-        let (response, report, records) = self.process(event.payload, deadline).await;
+        let (response, report, records) = self.process(&event.payload, deadline).await;
         println!("{}", metrics::emf_line(&report, &records, SystemTime::now()));
         Ok(response)
     }
@@ -72,8 +63,8 @@ impl Processor {
     }
 
     /// The handler without the Lambda context, for tests and other callers.
-    pub async fn process(&self, event: KinesisEvent, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
-        let records = records_of(event);
+    pub async fn process(&self, batch: &KinesisBatch, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
+        let records = event::records_of(batch, chrono::Utc::now());
         let report = self.run(&records, deadline).await;
         if let Some(from) = &report.retry_from {
             tracing::warn!(
@@ -94,28 +85,4 @@ impl Processor {
             .collect();
         (response, report, records)
     }
-}
-
-/// Core records from a Lambda Kinesis event, in order. The shard id is the part of
-/// `eventID` before the colon (`shardId-000000000000:4950...`).
-pub fn records_of(event: KinesisEvent) -> Vec<Record> {
-    event
-        .records
-        .into_iter()
-        .map(|r| {
-            let shard_id = r
-                .event_id
-                .as_deref()
-                .and_then(|id| id.split_once(':').map(|(shard, _)| shard.to_owned()))
-                .unwrap_or_else(|| "shardId-unknown".to_owned());
-            Record {
-                data: r.kinesis.data.0,
-                partition_key: r.kinesis.partition_key,
-                sequence_number: r.kinesis.sequence_number,
-                sub_sequence_number: 0,
-                shard_id,
-                arrival: r.kinesis.approximate_arrival_timestamp.0,
-            }
-        })
-        .collect()
 }

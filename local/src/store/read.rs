@@ -51,6 +51,8 @@ pub struct BadRowsQuery {
     pub after: Option<OwnedKey>,
     /// `Some(true)`: only rows marked recovered; `Some(false)`: only rows not marked.
     pub recovered: Option<bool>,
+    /// Newest first (`order=newest`): the rows before `after`, highest key first.
+    pub newest_first: bool,
     pub limit: usize,
 }
 
@@ -82,49 +84,71 @@ impl Store {
     }
 
     /// Up to `q.limit` bad rows in `(failed_at, shard_id, sequence_number,
-    /// sub_sequence_number)` order.
+    /// sub_sequence_number)` order, or the reverse with `q.newest_first`.
     pub fn bad_rows(&self, q: &BadRowsQuery, now: i64) -> Result<Vec<Found>, StoreError> {
-        let start = Key { parts: [q.from.as_bytes(), b"", b""], sub: 0 };
-        let after = q.after.as_ref().map(OwnedKey::key);
-        let from = match after {
-            Some(a) if a > start => a,
-            _ => start,
-        };
         let marks = self.marks.read().unwrap_or_else(|e| e.into_inner());
+        let wanted = |e: &super::Entry<'_>| {
+            q.kind.as_deref().is_none_or(|k| k == e.kind)
+                && !self.expired(e.arrival, now)
+                && q.recovered.is_none_or(|r| r == marks.contains_key(&bad_row_id(&e.key)))
+        };
+        let low = Key { parts: [q.from.as_bytes(), b"", b""], sub: 0 };
+        let high = Key { parts: [q.to.as_bytes(), b"", b""], sub: 0 };
+        let after = q.after.as_ref().map(OwnedKey::key);
         let mut found = Vec::new();
         for p in self.snapshot() {
             for file in &p.files {
                 let s = file.index.section(Section::BadRows);
-                if s.entries == 0 || self.expired(s.max_arrival, now) || s.last.as_ref().is_some_and(|l| l.key() < from) {
+                if s.entries == 0 || self.expired(s.max_arrival, now) || s.last.as_ref().is_some_and(|l| l.key() < low) {
                     continue;
                 }
-                if s.blocks.first().is_some_and(|b| b.first.key().parts[0] >= q.to.as_bytes()) {
+                if s.blocks.first().is_some_and(|b| b.first.key() >= high) {
                     continue;
                 }
-                let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::BadRows, Some(from))?;
-                let mut taken = 0;
-                while let Some(e) = cursor.peek() {
-                    if e.key.parts[0] >= q.to.as_bytes() {
-                        break;
-                    }
-                    let wanted = Some(e.key) != after
-                        && q.kind.as_deref().is_none_or(|k| k == e.kind)
-                        && !self.expired(e.arrival, now)
-                        && q.recovered.is_none_or(|r| r == marks.contains_key(&bad_row_id(&e.key)));
-                    if wanted {
-                        found.push(Found { partition: p.id, entry: OwnedEntry::new(&e, cursor.kinds()), rank: (p.id, file.units.1) });
-                        taken += 1;
-                        if taken >= q.limit {
-                            break;
-                        }
-                    }
-                    cursor.advance()?;
-                }
+                let rank = (p.id, file.units.1);
+                let entries = if q.newest_first {
+                    let hi = after.filter(|a| *a < high).unwrap_or(high);
+                    range_desc(&file.index, &*handle(self, file)?, Section::BadRows, low, hi, q.limit, &wanted)?
+                } else {
+                    self.range_asc(file, after.filter(|a| *a >= low), low, high, q.limit, &wanted)?
+                };
+                found.extend(entries.into_iter().map(|entry| Found { partition: p.id, entry, rank }));
             }
         }
         found.sort_by(|a, b| a.entry.key.key().cmp(&b.entry.key.key()));
+        if q.newest_first {
+            found.reverse();
+        }
         found.truncate(q.limit);
         Ok(found)
+    }
+
+    /// Up to `limit` bad-row entries of `file` that `keep` takes, lowest first, from
+    /// `low` (or just after `after`) up to `high`.
+    fn range_asc(
+        &self,
+        file: &StoredFile,
+        after: Option<Key<'_>>,
+        low: Key<'_>,
+        high: Key<'_>,
+        limit: usize,
+        keep: impl Fn(&super::Entry<'_>) -> bool,
+    ) -> Result<Vec<OwnedEntry>, StoreError> {
+        let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::BadRows, Some(after.unwrap_or(low)))?;
+        let mut out = Vec::new();
+        while let Some(e) = cursor.peek() {
+            if e.key >= high {
+                break;
+            }
+            if Some(e.key) != after && keep(&e) {
+                out.push(OwnedEntry::new(&e, cursor.kinds()));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            cursor.advance()?;
+        }
+        Ok(out)
     }
 
     /// The stored bytes (JSON) of each found item, in order. Each value block is read
@@ -192,18 +216,20 @@ impl Store {
 
     /// Marks the bad rows with these identities recovered at `at` (a row keeps its first
     /// mark); stored in `pipeline.db` through `conn`. Idempotent: the same request again
-    /// marks nothing new and answers the same `marked`.
+    /// marks nothing new and answers the same.
     pub fn mark_recovered(&self, conn: &mut Connection, ids: &[BadRowId], at: &str) -> Result<MarkReport, StoreError> {
-        let mut ids: Vec<BadRowId> = ids.to_vec();
-        ids.sort();
-        ids.dedup();
-        let unmarked: Vec<BadRowId> = {
+        let mut unmarked: Vec<BadRowId> = {
             let marks = self.marks.read().unwrap_or_else(|e| e.into_inner());
             ids.iter().filter(|id| !marks.contains_key(id)).cloned().collect()
         };
-        let already = ids.len() - unmarked.len();
+        unmarked.sort();
+        unmarked.dedup();
+        let report = |marks: &HashMap<BadRowId, Mark>| {
+            let marked = ids.iter().filter(|id| marks.contains_key(id)).count();
+            MarkReport { marked, not_found: ids.len() - marked }
+        };
         if unmarked.is_empty() {
-            return Ok(MarkReport { marked: already, newly_marked: 0, not_found: 0 });
+            return Ok(report(&self.marks.read().unwrap_or_else(|e| e.into_inner())));
         }
         let found = self.find_bad_rows(&unmarked)?;
         let tx = conn.transaction()?;
@@ -224,10 +250,7 @@ impl Store {
         for (id, partition) in &marked {
             marks.entry(id.clone()).or_insert_with(|| Mark { recovered_at: at.to_owned(), partition: *partition });
         }
-        let newly = marked.len();
-        // Found but not newly marked: marked by a concurrent request in between.
-        let found_marked = found.len();
-        Ok(MarkReport { marked: already + found_marked, newly_marked: newly, not_found: unmarked.len() - found_marked })
+        Ok(report(&marks))
     }
 
     /// The partitions and their files, for `pipeline store` and `/metrics`.
@@ -236,14 +259,13 @@ impl Store {
     }
 }
 
-/// What marking bad rows recovered did, of the distinct rows asked for.
+/// What marking bad rows recovered found, counted over the ids asked for (a repeated id
+/// counts each time).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MarkReport {
-    /// Rows now marked recovered (by this request or an earlier one).
+    /// Ids that name a bad row, now marked recovered (by this request or an earlier one).
     pub marked: usize,
-    /// Rows this request marked.
-    pub newly_marked: usize,
-    /// Rows that are not in the store (never there, or past retention).
+    /// Ids that name no bad row (never there, or past retention).
     pub not_found: usize,
 }
 
