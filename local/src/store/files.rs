@@ -15,14 +15,14 @@ pub const MAX_OPEN_FILES: usize = 256;
 /// merge's inputs and output.
 pub const WORKING_FILES: usize = 32;
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Open {
     files: HashMap<PathBuf, (Arc<File>, u64)>,
     clock: u64,
 }
 
 /// Open read handles by path.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct FileCache {
     open: Mutex<Open>,
 }

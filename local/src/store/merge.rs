@@ -79,10 +79,7 @@ impl Store {
             }
         }
         for f in inputs {
-            self.files.forget(&f.index.path);
-            if let Err(e) = std::fs::remove_file(&f.index.path) {
-                tracing::warn!(file = %f.index.path.display(), error = %e, "cannot delete a merged index file; it goes at the next start");
-            }
+            let _ = f.replaced.set(Arc::clone(&self.files));
         }
         Ok(())
     }

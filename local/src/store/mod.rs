@@ -147,6 +147,20 @@ pub struct StoredFile {
     pub index: IndexFile,
     /// Each shard's lowest and highest bad-row sequence number in the file, read on first use.
     pub(crate) bad_row_seqs: std::sync::OnceLock<HashMap<String, (String, String)>>,
+    /// Set once a merge has replaced the file: it is deleted when the last reader's
+    /// snapshot lets go of it, so that a query that began before the merge can finish.
+    pub(crate) replaced: std::sync::OnceLock<Arc<FileCache>>,
+}
+
+impl Drop for StoredFile {
+    fn drop(&mut self) {
+        if let Some(cache) = self.replaced.get() {
+            cache.forget(&self.index.path);
+            if let Err(e) = std::fs::remove_file(&self.index.path) {
+                tracing::warn!(file = %self.index.path.display(), error = %e, "cannot delete a merged index file; it goes at the next start");
+            }
+        }
+    }
 }
 
 /// A partition as readers see it.
@@ -204,7 +218,7 @@ pub struct PreparedWrite {
 pub struct Store {
     root: PathBuf,
     pub config: StoreConfig,
-    files: FileCache,
+    files: Arc<FileCache>,
     state: RwLock<BTreeMap<u64, PartitionState>>,
     current: Mutex<Current>,
     writers: Vec<Mutex<ShardWriter>>,
@@ -240,7 +254,7 @@ impl Store {
         let store = Self {
             root,
             config,
-            files: FileCache::default(),
+            files: Arc::default(),
             state: RwLock::new(BTreeMap::new()),
             current: Mutex::new(Current::default()),
             writers: (0..config.shards).map(|_| Mutex::new(ShardWriter { partition: 0, file: None, len: 0 })).collect(),
@@ -312,7 +326,7 @@ impl Store {
             _ => StoreError::Io { path: path.clone(), source: e },
         })?;
         let index = IndexFile::open(&path, &handle)?;
-        Ok(StoredFile { partition, id, level, units, index, bad_row_seqs: Default::default() })
+        Ok(StoredFile { partition, id, level, units, index, bad_row_seqs: Default::default(), replaced: Default::default() })
     }
 
     /// Deletes files no committed unit of work or merge left (an unfinished write, a
@@ -588,7 +602,7 @@ pub fn open_for_reading(data_dir: &Path, retention: Duration) -> anyhow::Result<
     let store = Store {
         root: data_dir.join("store"),
         config: StoreConfig { shards, retention },
-        files: FileCache::default(),
+        files: Arc::default(),
         state: RwLock::new(BTreeMap::new()),
         current: Mutex::new(Current::default()),
         writers: Vec::new(),
@@ -596,6 +610,20 @@ pub fn open_for_reading(data_dir: &Path, retention: Duration) -> anyhow::Result<
         next_partition: AtomicU64::new(1),
         marks: RwLock::new(HashMap::new()),
     };
-    store.load_catalog(&conn)?;
-    Ok(store)
+    // `pipeline up` may merge files away between our reading of the catalog and our opening
+    // of them: a listed file gone means the catalog has moved on, so read it again (each
+    // time as one snapshot). Once open, a file stays readable if it is deleted.
+    let mut tries = 0;
+    loop {
+        let snapshot = conn.unchecked_transaction()?;
+        match store.load_catalog(&snapshot) {
+            Err(StoreError::Inconsistent { .. }) if tries < READ_CATALOG_TRIES => tries += 1,
+            loaded => return loaded.map(|()| store).map_err(Into::into),
+        }
+        drop(snapshot);
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
+
+/// How often [`open_for_reading`] reads the catalog again when a file it lists is gone.
+const READ_CATALOG_TRIES: u32 = 20;

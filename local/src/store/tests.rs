@@ -140,6 +140,39 @@ fn a_users_events_come_newest_first_and_the_latest_write_of_a_key_wins() {
     assert!(f.user(3, 1000, NOW).contains(&(10, "resent".into())));
 }
 
+/// Index files under the store's directory.
+fn index_files_on_disk(f: &Fixture) -> usize {
+    let mut n = 0;
+    for p in std::fs::read_dir(f.dir.path().join("store")).unwrap().flatten() {
+        n += std::fs::read_dir(p.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".idx")).count();
+    }
+    n
+}
+
+#[test]
+fn a_merge_deletes_its_inputs_only_once_no_read_that_began_before_it_holds_them() {
+    let f = fixture();
+    for unit in 0..6u32 {
+        f.commit(unit % 2, (0..50).map(|i| event(i % 3, unit * 50 + i, NOW, "x")).collect(), Vec::new());
+    }
+    let all = f.user(1, 1000, NOW);
+    // A query's snapshot, taken before the merges.
+    let before = f.store.snapshot();
+    let replaced: Vec<_> = before.iter().flat_map(|p| p.files.iter().map(|file| file.index.path.clone())).collect();
+    f.store.close_stale_partition(NOW + 10 * 86_400);
+    while f.store.merge_once(&f.db).unwrap() {}
+    assert_eq!(f.files(), 1);
+    // The old snapshot's files are all still readable, through the store's handles too.
+    for path in &replaced {
+        assert!(f.store.file_handle(path).is_ok(), "{} gone under a reader", path.display());
+    }
+    assert_eq!(f.user(1, 1000, NOW), all);
+    // Once the last reader lets go, the replaced files leave the disk.
+    drop(before);
+    assert_eq!(index_files_on_disk(&f), 1);
+    assert!(replaced.iter().all(|p| !p.exists()));
+}
+
 #[test]
 fn a_restart_keeps_what_was_committed_and_drops_an_unfinished_write() {
     let f = fixture();
