@@ -11,7 +11,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{KEY, READ_KEY, Up, free_port, up_with};
+use common::{KEY, READ_KEY, Up, finished_archive_files, free_port, up_with};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into()
@@ -52,22 +52,6 @@ fn users_on_disk(data: &Path) -> Vec<String> {
     let mut users: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["user_id"].as_str().unwrap().to_owned()).collect();
     users.dedup();
     users
-}
-
-fn finished_archive_files(data: &Path) -> usize {
-    let mut n = 0;
-    let mut dirs = vec![data.join("archive/events")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if !entry.file_name().to_string_lossy().starts_with('.') {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 fn terminate(mut running: Up) {
@@ -114,8 +98,8 @@ fn archive_files_older_than_the_archive_retention_are_removed() {
     let running = up_with(dir.path(), free_port(), &["--archive-retention", "3s"]);
     post(&running.base, "archived");
     // Finished once idle (about 5 s), then removed once 3 s old.
-    wait_for("an archive file finished", Duration::from_secs(30), || finished_archive_files(dir.path()) > 0);
-    wait_for("the archive file removed", Duration::from_secs(30), || finished_archive_files(dir.path()) == 0);
+    wait_for("an archive file finished", Duration::from_secs(30), || !finished_archive_files(dir.path()).is_empty());
+    wait_for("the archive file removed", Duration::from_secs(30), || finished_archive_files(dir.path()).is_empty());
     // The events themselves are kept (--retention is 30 days).
     assert_eq!(stored(&running.base, "archived"), 50);
 }
