@@ -25,7 +25,8 @@ use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use tokio::time::Instant;
 
 use crate::event_item::stable_hash;
-use crate::retry::{Backoff, describe, is_retryable};
+use crate::retry::{BACKOFF, failed};
+use pipeline::retry::{Answer, RequestLimits, until_taken};
 
 /// Bytes of one Firehose record (Firehose's limit is 1,000 KiB).
 pub const MAX_RECORD_BYTES: usize = 1_000 * 1024;
@@ -119,24 +120,9 @@ pub fn pack(events: &[Indexed<'_, EnrichedEvent>]) -> Vec<PackedRecord> {
     packed
 }
 
-/// Groups packed records into requests within the request limits.
+/// Groups packed records into requests within PutRecordBatch's limits.
 fn requests(packed: Vec<PackedRecord>) -> Vec<Vec<PackedRecord>> {
-    let mut requests: Vec<Vec<PackedRecord>> = Vec::new();
-    let mut bytes = 0;
-    for record in packed {
-        let full = requests
-            .last()
-            .is_none_or(|r| r.len() == MAX_RECORDS_PER_REQUEST || bytes + record.data.len() > MAX_REQUEST_BYTES);
-        if full {
-            requests.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += record.data.len();
-        if let Some(request) = requests.last_mut() {
-            request.push(record);
-        }
-    }
-    requests
+    RequestLimits { items: MAX_RECORDS_PER_REQUEST, bytes: MAX_REQUEST_BYTES }.split(packed, |p| p.data.len())
 }
 
 impl Archive for FirehoseArchive {
@@ -162,55 +148,34 @@ impl Archive for FirehoseArchive {
 }
 
 impl FirehoseArchive {
-    async fn put_batch(&self, stream: String, mut pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
+    async fn put_batch(&self, stream: String, pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
         let mut report = SinkReport::default();
-        let mut backoff = Backoff::until(deadline);
-        loop {
-            let records: Vec<FirehoseRecord> = pending
-                .iter()
-                .filter_map(|p| FirehoseRecord::builder().data(Blob::new(p.data.clone())).build().ok())
-                .collect();
-            let result = self
-                .client
-                .put_record_batch()
-                .delivery_stream_name(&stream)
-                .set_records(Some(records))
-                .send()
-                .await;
-            match result {
-                Ok(output) if output.failed_put_count() == 0 => {
-                    report.written += pending.iter().map(|p| p.records.len()).sum::<usize>();
-                    pending.clear();
-                }
-                Ok(output) => {
-                    // Entries answer the request's records in order; keep the refused ones.
-                    let responses = output.request_responses();
-                    let mut refused = Vec::new();
-                    for (i, record) in pending.into_iter().enumerate() {
-                        let failed = responses.get(i).is_none_or(|r| r.error_code().is_some());
-                        if failed {
-                            refused.push(record);
-                        } else {
-                            report.written += record.records.len();
+        let events: usize = pending.iter().map(|p| p.records.len()).sum();
+        let what = format!("PutRecordBatch to {stream}");
+        let retried = until_taken(BACKOFF, deadline, pending, |pending: &[PackedRecord]| {
+            let records: Vec<FirehoseRecord> =
+                pending.iter().filter_map(|p| FirehoseRecord::builder().data(Blob::new(p.data.clone())).build().ok()).collect();
+            let request = self.client.put_record_batch().delivery_stream_name(&stream).set_records(Some(records));
+            let (sent, stream, what) = (pending.len(), &stream, &what);
+            async move {
+                match request.send().await {
+                    Ok(output) => {
+                        // Entries answer the request's records in order; keep the refused ones.
+                        let responses = output.request_responses();
+                        let refused: Vec<usize> = (0..sent).filter(|&i| responses.get(i).is_none_or(|r| r.error_code().is_some())).collect();
+                        if !refused.is_empty() {
+                            tracing::warn!(refused = refused.len(), stream = %stream, "PutRecordBatch partly failed; retrying the refused records");
                         }
+                        Answer::Left(refused)
                     }
-                    tracing::warn!(refused = refused.len(), stream = %stream, "PutRecordBatch partly failed; retrying the refused records");
-                    pending = refused;
-                }
-                Err(err) if is_retryable(&err) => {
-                    tracing::warn!(error = %describe(&err), stream = %stream, "PutRecordBatch failed; retrying");
-                }
-                Err(err) => {
-                    tracing::error!(error = %describe(&err), stream = %stream, "PutRecordBatch refused; not retrying");
-                    break;
+                    Err(err) => failed(&err, what),
                 }
             }
-            if pending.is_empty() || !backoff.wait().await {
-                break;
-            }
-            report.retries += 1;
-        }
-        report.failed.extend(pending.iter().flat_map(|p| p.records.iter().copied()));
+        })
+        .await;
+        report.retries = retried.retries;
+        report.written = events - retried.left.iter().map(|p| p.records.len()).sum::<usize>();
+        report.failed.extend(retried.left.iter().flat_map(|p| p.records.iter().copied()));
         report
     }
 }

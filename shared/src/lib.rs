@@ -26,6 +26,8 @@ pub mod record;
 pub mod rollup;
 pub mod schema_registry;
 #[cfg(feature = "flow")]
+pub mod retry;
+#[cfg(feature = "flow")]
 pub mod sink;
 pub mod time_format;
 pub mod user_agent;
