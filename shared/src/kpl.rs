@@ -20,7 +20,7 @@ pub const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
 pub const DIGEST_BYTES: usize = 16;
 /// Kinesis' limit on one record, counting its data and its partition key: what one
 /// aggregated record may fill ([`Aggregator::new`]).
-pub const MAX_AGGREGATED_BYTES: usize = 1024 * 1024;
+pub const MAX_AGGREGATED_BYTES: usize = crate::limits::KINESIS_RECORD_BYTES_MAX;
 
 /// `AggregatedRecord` of the format document.
 #[derive(Clone, PartialEq, Message)]

@@ -7,6 +7,7 @@
 //! before that, so each user record follows the same path.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), and the query API's requests and bodies ([`query`]).
+//! The contract's limits, each with its source, are in [`limits`].
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
@@ -24,10 +25,14 @@ pub mod flow;
 pub mod gzip;
 pub mod json_tape;
 pub mod kpl;
+pub mod limits;
+pub mod money;
 pub mod query;
 pub mod record;
 pub mod rollup;
 pub mod schema_registry;
+#[cfg(feature = "flow")]
+pub mod retry;
 #[cfg(feature = "flow")]
 pub mod sink;
 pub mod time_format;

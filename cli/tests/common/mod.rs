@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,4 +49,21 @@ pub fn up_with(data: &Path, port: u16, extra: &[&str]) -> Up {
         std::thread::sleep(Duration::from_millis(50));
     }
     Up { child, base }
+}
+
+/// The finished archive files under `data`'s `archive/events/` (not the hidden open ones).
+pub fn finished_archive_files(data: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![data.join("archive/events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

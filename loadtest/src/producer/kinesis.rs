@@ -24,7 +24,7 @@ use crate::batches::Batch;
 /// Records in one `PutRecords` call.
 pub const MAX_RECORDS_PER_CALL: usize = 500;
 /// Data plus partition keys in one `PutRecords` call.
-pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
+pub const MAX_BYTES_PER_CALL: usize = pipeline::limits::KINESIS_PUT_RECORDS_BYTES_MAX;
 
 pub struct KinesisProducer {
     client: Client,

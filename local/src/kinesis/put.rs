@@ -18,11 +18,11 @@ use crate::shard::{shard_id, shard_of, shard_of_hash};
 use crate::stream::{AppendError, Appended, NewRecord};
 
 /// Records in one `PutRecords`.
-pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+pub const MAX_RECORDS_PER_REQUEST: usize = pipeline::limits::KINESIS_PUT_RECORDS_MAX;
 /// One record: decoded data plus partition key.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub const MAX_RECORD_BYTES: usize = pipeline::limits::KINESIS_RECORD_BYTES_MAX;
 /// One `PutRecords`: decoded data plus partition keys of every record.
-pub const MAX_REQUEST_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = pipeline::limits::KINESIS_PUT_RECORDS_BYTES_MAX;
 /// A partition key's length, in characters.
 pub const MAX_PARTITION_KEY_CHARS: usize = 256;
 
