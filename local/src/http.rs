@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
-use crate::stats::StatsHistory;
+use crate::stats_history::StatsHistory;
 use crate::ingest::BodyBudget;
 use crate::store::Store;
 use crate::stream::StreamWriter;

@@ -34,6 +34,7 @@ pub mod shard;
 pub mod sinks;
 pub mod sqlite;
 pub mod stats;
+pub mod stats_history;
 pub mod store;
 pub mod stream;
 pub mod unit;
@@ -279,7 +280,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         registry: Arc::clone(&registry),
         body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
         body_timeout: config.body_timeout,
-        history: Arc::new(stats::StatsHistory::default()),
+        history: Arc::new(stats_history::StatsHistory::default()),
         started: std::time::Instant::now(),
     };
     stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
