@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
 use crate::body::BodyBudget;
-use crate::stats::StatsHistory;
+use crate::stats_history::StatsHistory;
 use crate::store::Store;
 use crate::stream::StreamWriter;
 

@@ -37,6 +37,7 @@ pub mod shard;
 pub mod sinks;
 pub mod sqlite;
 pub mod stats;
+pub mod stats_history;
 pub mod store;
 pub mod stream;
 pub mod unit;
@@ -303,7 +304,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         body_budget: body_budget.clone(),
         body_timeout: config.body_timeout,
         kinesis_accepted: Arc::clone(&kinesis_accepted),
-        history: Arc::new(stats::StatsHistory::default()),
+        history: Arc::new(stats_history::StatsHistory::default()),
         started: std::time::Instant::now(),
     };
     let kinesis_state = kinesis::KinesisState {
