@@ -99,12 +99,14 @@ impl BatchClock {
     }
 }
 
-/// Builds the enriched event for a validated record.
+/// Builds the enriched event for a validated record; `aggregated`: the record is a user
+/// record of a KPL aggregated record, and `_pipeline` names its `sub_sequence_number`.
 pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
     clock: &BatchClock,
+    aggregated: bool,
 ) -> Result<EnrichedEvent, Rejection> {
     let timestamp_violation = |message: String| Rejection {
         kind: BadRowType::SchemaViolation,
@@ -165,6 +167,10 @@ pub fn enrich(
     push_json_str(&mut added, &record.shard_id);
     added.push_str(",\"sequence_number\":");
     push_json_str(&mut added, &record.sequence_number);
+    if aggregated {
+        added.push_str(",\"sub_sequence_number\":");
+        added.push_str(&record.sub_sequence_number.to_string());
+    }
     added.push_str(",\"dt\":\"");
     push_date(&mut added, event_time);
     added.push_str("\",\"hr\":\"");

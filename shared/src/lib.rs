@@ -2,7 +2,9 @@
 //!
 //! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
 //! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
-//! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
+//! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]). KPL
+//! aggregated records ([`kpl`]) are turned into their user records ([`user_records`])
+//! before that, so each user record follows the same path.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), and the query API's requests and bodies ([`query`]).
 //! The contract's limits, each with its source, are in [`limits`].
@@ -22,6 +24,7 @@ pub mod flow;
 #[cfg(feature = "gzip")]
 pub mod gzip;
 pub mod json_tape;
+pub mod kpl;
 pub mod limits;
 pub mod money;
 pub mod query;
@@ -34,12 +37,13 @@ pub mod retry;
 pub mod sink;
 pub mod time_format;
 pub mod user_agent;
+pub mod user_records;
 pub mod validation;
 #[cfg(feature = "workload")]
 pub mod workload;
 
 pub use bad_row::{BadRow, BadRowType, Violation};
-pub use batch::{Outcome, OutcomeCounts, process_batch, process_record};
+pub use batch::{Outcome, OutcomeCounts, Processed, process_batch, process_record, process_records};
 pub use enrich::{BatchClock, EnrichedEvent};
 pub use record::{MAX_RECORD_BYTES, Record};
 pub use schema_registry::{SchemaError, SchemaRegistry};
