@@ -30,6 +30,11 @@ pub struct ProcessorConfig {
     /// How many keys the per-type index's partition is spread over.
     pub gsi_write_shards: u32,
     pub schemas_dir: Option<PathBuf>,
+    /// `ENRICHMENTS_DIR`: replaces the embedded enrichments.
+    pub enrichments_dir: Option<PathBuf>,
+    /// The function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MiB, set by Lambda): lookup
+    /// tables may take a quarter of it.
+    pub memory_mib: Option<u64>,
 }
 
 impl ProcessorConfig {
@@ -73,6 +78,15 @@ impl ProcessorConfig {
             event_ttl_days: number("EVENT_TTL_DAYS", 30, "a whole number of days >= 1")?,
             gsi_write_shards: number("GSI_WRITE_SHARDS", 32, "a whole number >= 1")?,
             schemas_dir: lookup("SCHEMAS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            enrichments_dir: lookup("ENRICHMENTS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            memory_mib: match lookup("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    value: v,
+                    expected: "the function's memory in MiB (Lambda sets it)",
+                })?),
+            },
         })
     }
 }
@@ -121,10 +135,17 @@ mod tests {
         assert_eq!(c.archive_streams, ["archive-0", "archive-1"]);
         assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days, c.gsi_write_shards), ("bad-rows/", 30, 32));
         let mut vars = ALL.to_vec();
-        vars.extend([("BAD_ROWS_PREFIX", "bad"), ("EVENT_TTL_DAYS", "7"), ("SCHEMAS_DIR", "/opt/schemas")]);
+        vars.extend([
+            ("BAD_ROWS_PREFIX", "bad"),
+            ("EVENT_TTL_DAYS", "7"),
+            ("SCHEMAS_DIR", "/opt/schemas"),
+            ("ENRICHMENTS_DIR", "/opt/enrichments"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+        ]);
         let c = config(&vars).unwrap();
         assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days), ("bad/", 7));
         assert_eq!(c.schemas_dir, Some(PathBuf::from("/opt/schemas")));
+        assert_eq!((c.enrichments_dir, c.memory_mib), (Some(PathBuf::from("/opt/enrichments")), Some(1769)));
     }
 
     #[test]

@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pipeline::{SchemaRegistry, process_batch};
+use pipeline::{CoreConfig, SchemaRegistry, process_batch};
 use pipeline_benches::{pool, reference_batch};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn batch_flow(c: &mut Criterion) {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let registry = CoreConfig::embedded().unwrap();
     let mut group = c.benchmark_group("batch_flow");
     for size in [100usize, 10_000] {
         let records = reference_batch(size);

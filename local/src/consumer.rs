@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
 use pipeline::flow::{BatchFlow, Sinks};
 use rusqlite::Connection;
 use tokio::time::Instant;
@@ -32,7 +32,7 @@ pub const RETRY_WAIT: Duration = Duration::from_millis(500);
 pub struct ConsumerStats {
     pub processed: AtomicU64,
     pub events: AtomicU64,
-    pub bad_rows: [AtomicU64; 5],
+    pub bad_rows: [AtomicU64; pipeline::BadRowType::COUNT],
     pub batches: AtomicU64,
     pub batch_micros: AtomicU64,
 }
@@ -42,7 +42,7 @@ pub struct ConsumerConfig {
     /// The connection every consumer writes `pipeline.db` through, one at a time.
     pub db: Arc<Mutex<Connection>>,
     pub archive_root: PathBuf,
-    pub registry: Arc<SchemaRegistry>,
+    pub core: Arc<CoreConfig>,
     pub reader: StreamReader,
     pub counters: Arc<StreamCounters>,
     pub stats: Arc<ConsumerStats>,
@@ -56,7 +56,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let reader = &config.reader;
     let staged = Arc::new(Staged::default());
     let flow = BatchFlow::new(
-        Arc::clone(&config.registry),
+        Arc::clone(&config.core),
         Sinks {
             events: LocalEventStore(Arc::clone(&staged)),
             archive: LocalArchive::recover(&config.archive_root, &id, Arc::clone(&staged), &db())?,

@@ -33,7 +33,7 @@ pub struct Sample {
     pub processed: u64,
     pub events_stored: u64,
     /// Per type, in [`BadRowType::ALL`] order.
-    pub bad_rows: [u64; 5],
+    pub bad_rows: [u64; BadRowType::COUNT],
     pub lag: u64,
     pub batches: u64,
     pub batch_seconds: f64,
@@ -63,7 +63,7 @@ impl StatsHistory {
 
 /// The totals now.
 pub fn sample(accepted: u64, stats: &ConsumerStats, stream: &StreamCounters) -> Sample {
-    let mut bad_rows = [0u64; 5];
+    let mut bad_rows = [0u64; BadRowType::COUNT];
     for (slot, n) in bad_rows.iter_mut().zip(&stats.bad_rows) {
         *slot = n.load(Ordering::Relaxed);
     }

@@ -11,7 +11,7 @@ use crate::decode::{DecodeScratch, decode};
 use crate::enrich::{BatchClock, EnrichedEvent, enrich};
 use crate::json_tape::TapeValue;
 use crate::record::Record;
-use crate::schema_registry::SchemaRegistry;
+use crate::core_config::CoreConfig;
 use crate::validation::validate_event;
 
 /// Fewest records one rayon task takes: below this, splitting costs more than it saves.
@@ -45,15 +45,15 @@ thread_local! {
 }
 
 /// Decodes, validates and enriches one record.
-pub fn process_record(registry: &SchemaRegistry, record: &Record, clock: &BatchClock) -> Outcome {
+pub fn process_record(config: &CoreConfig, record: &Record, clock: &BatchClock) -> Outcome {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let result = decode(&record.data, &mut scratch, |tape| {
             let Some(event) = TapeValue::root(tape) else {
                 unreachable!("decode hands over a tape holding an object")
             };
-            let (schema, envelope) = validate_event(registry, event)?;
-            enrich(record, schema, &envelope, clock)
+            let (schema, envelope) = validate_event(&config.schemas, event)?;
+            enrich(record, schema, &envelope, &config.enrichments, clock)
         });
         match result {
             Ok(event) => Outcome::Event(event),
@@ -63,12 +63,12 @@ pub fn process_record(registry: &SchemaRegistry, record: &Record, clock: &BatchC
 }
 
 /// Every record's outcome, in record order, using the current rayon pool.
-pub fn process_batch(registry: &SchemaRegistry, records: &[Record], processed_at: DateTime<Utc>) -> Vec<Outcome> {
+pub fn process_batch(config: &CoreConfig, records: &[Record], processed_at: DateTime<Utc>) -> Vec<Outcome> {
     let clock = BatchClock::new(processed_at);
     records
         .par_iter()
         .with_min_len(MIN_RECORDS_PER_TASK)
-        .map(|record| process_record(registry, record, &clock))
+        .map(|record| process_record(config, record, &clock))
         .collect()
 }
 
@@ -77,7 +77,7 @@ pub fn process_batch(registry: &SchemaRegistry, records: &[Record], processed_at
 pub struct OutcomeCounts {
     pub valid: usize,
     /// Bad rows per type, in [`BadRowType::ALL`] order.
-    pub bad: [usize; 5],
+    pub bad: [usize; BadRowType::COUNT],
 }
 
 impl OutcomeCounts {

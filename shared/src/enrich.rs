@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
+use crate::enrichments::Enrichments;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -104,6 +105,7 @@ pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
+    enrichments: &Enrichments,
     clock: &BatchClock,
 ) -> Result<EnrichedEvent, Rejection> {
     let timestamp_violation = |message: String| Rejection {
@@ -174,6 +176,12 @@ pub fn enrich(
         added.push_str(",\"ua\":");
         ua_json(ua, &mut added);
     }
+    enrichments.apply(envelope.event, schema.event_type(), &mut added).map_err(|errors| Rejection {
+        kind: BadRowType::EnrichmentFailure,
+        event_type: Some(schema.event_type().to_owned()),
+        schema: Some(schema.key().to_owned()),
+        errors,
+    })?;
     added.push_str("}}");
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
@@ -219,7 +227,7 @@ fn closing_brace(data: &[u8]) -> Option<usize> {
 }
 
 /// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     // A fold without early exit vectorises; the texts here are short and rarely need escapes.
     let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
     if plain {

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::batch::{Outcome, OutcomeCounts, process_batch};
 use crate::record::Record;
-use crate::schema_registry::SchemaRegistry;
+use crate::core_config::CoreConfig;
 use crate::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 
 /// The sinks of one flow.
@@ -38,15 +38,15 @@ pub struct BatchReport {
     pub total_time: Duration,
 }
 
-/// The batch flow over a registry and a set of sinks.
+/// The batch flow over the core's configuration and a set of sinks.
 pub struct BatchFlow<E, A, B, G> {
-    registry: Arc<SchemaRegistry>,
+    config: Arc<CoreConfig>,
     sinks: Sinks<E, A, B, G>,
 }
 
 impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, A, B, G> {
-    pub fn new(registry: Arc<SchemaRegistry>, sinks: Sinks<E, A, B, G>) -> Self {
-        Self { registry, sinks }
+    pub fn new(config: Arc<CoreConfig>, sinks: Sinks<E, A, B, G>) -> Self {
+        Self { config, sinks }
     }
 
     pub fn sinks(&self) -> &Sinks<E, A, B, G> {
@@ -58,7 +58,7 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
     pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
         let started = Instant::now();
         let Some(first) = records.first() else { return BatchReport::default() };
-        let outcomes = process_batch(&self.registry, records, Utc::now());
+        let outcomes = process_batch(&self.config, records, Utc::now());
         let core_time = started.elapsed();
 
         let mut events = Vec::with_capacity(outcomes.len());

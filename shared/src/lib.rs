@@ -2,7 +2,9 @@
 //!
 //! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
 //! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
-//! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]).
+//! ([`validation`]), enrichment ([`enrich`], with the configured [`enrichments`]: campaign,
+//! referer, lookup tables) and the parallel batch flow ([`batch`]), configured by a
+//! [`CoreConfig`] loaded once at start.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), and the query API's requests and bodies ([`query`]).
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
@@ -14,8 +16,10 @@
 pub mod aggregate;
 pub mod bad_row;
 pub mod batch;
+pub mod core_config;
 pub mod decode;
 pub mod enrich;
+pub mod enrichments;
 #[cfg(feature = "flow")]
 pub mod flow;
 #[cfg(feature = "gzip")]
@@ -36,5 +40,7 @@ pub mod workload;
 pub use bad_row::{BadRow, BadRowType, Violation};
 pub use batch::{Outcome, OutcomeCounts, process_batch, process_record};
 pub use enrich::{BatchClock, EnrichedEvent};
+pub use core_config::{CoreConfig, CoreConfigError};
+pub use enrichments::{EnrichmentError, Enrichments};
 pub use record::{MAX_RECORD_BYTES, Record};
 pub use schema_registry::{SchemaError, SchemaRegistry};

@@ -328,6 +328,7 @@ impl Workload {
                 }
             }
             BadRowType::SizeViolation => return self.oversize(event_type),
+            BadRowType::EnrichmentFailure => unreachable!("the workload makes no enrichment failures: they depend on the enrichments configured"),
         };
         GeneratedEvent { data, event_type, expected: Expected::Bad(kind) }
     }

@@ -23,10 +23,10 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
     moto::create_table(&dynamo, &table).await;
 
     // One processed batch's partials, as the processor writes them.
-    let registry = pipeline::SchemaRegistry::embedded().unwrap();
+    let core = pipeline::CoreConfig::embedded().unwrap();
     let records = Workload::new(WorkloadConfig { users: 50, oversize_ratio: 0.0, ..WorkloadConfig::default() })
         .records(400, "shardId-000000000000");
-    let outcomes = pipeline::batch::process_batch(&registry, &records, chrono::Utc::now());
+    let outcomes = pipeline::batch::process_batch(&core, &records, chrono::Utc::now());
     let events: Vec<Indexed<'_, pipeline::EnrichedEvent>> =
         outcomes.iter().enumerate().filter_map(|(record, o)| o.as_event().map(|item| Indexed { record, item })).collect();
     let windows: BTreeSet<_> = events.iter().map(|e| pipeline::aggregate::WindowKey::of(e.item)).collect();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use pipeline::flow::{BatchFlow, Sinks};
 use pipeline::sink::{Archive, BadRowStore, BatchKey, EventStore, Indexed, NoAggregates, SinkReport};
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{BadRow, EnrichedEvent, SchemaRegistry};
+use pipeline::{BadRow, CoreConfig, EnrichedEvent};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let mut init = Vec::new();
     for _ in 0..20 {
         let start = Instant::now();
-        let registry = SchemaRegistry::embedded()?;
+        let registry = CoreConfig::embedded()?;
         let aws = aws_config::load_from_env().await;
         let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
         init.push(start.elapsed());
@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     println!("init (registry + config + 3 clients), median of 20: {:.1} ms", ms(median(init)));
 
     rayon::ThreadPoolBuilder::new().num_threads(2).build_global()?;
-    let registry = Arc::new(SchemaRegistry::embedded()?);
+    let registry = Arc::new(CoreConfig::embedded()?);
     let mut core = Vec::new();
     for _ in 0..20 {
         let start = Instant::now();

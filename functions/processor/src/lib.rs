@@ -9,7 +9,8 @@ use anyhow::Context;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
 use pipeline::flow::{BatchFlow, BatchReport, Sinks};
-use pipeline::{Record, SchemaRegistry};
+use pipeline::enrichments::lookup::TableBudget;
+use pipeline::{CoreConfig, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 use tokio::time::Instant;
 
@@ -39,7 +40,10 @@ impl Processor {
     }
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
+        let budget = config.memory_mib.map_or_else(TableBudget::local, TableBudget::lambda);
+        let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), budget)
+            .context("loading the schemas and enrichments")?;
+        tracing::info!(enrichments = %core.enrichments, "enrichments loaded");
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let sinks = Sinks {
             events: DynamoEventStore::new(
@@ -52,11 +56,11 @@ impl Processor {
             bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
             aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),
         };
-        Ok(Self::with_sinks(Arc::new(registry), sinks))
+        Ok(Self::with_sinks(Arc::new(core), sinks))
     }
 
-    pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
-        Self { flow: BatchFlow::new(registry, sinks) }
+    pub fn with_sinks(core: Arc<CoreConfig>, sinks: AwsSinks) -> Self {
+        Self { flow: BatchFlow::new(core, sinks) }
     }
 
     /// One invocation: writes every outcome and reports where Lambda must retry from.

@@ -77,9 +77,9 @@ async fn processor_then_aggregator_then_query() {
         assert_eq!(report.aggregates.failed.len(), 0);
     }
     // The expected counts: the core's own verdicts on the same events.
-    let registry = pipeline::SchemaRegistry::embedded().unwrap();
+    let core = pipeline::CoreConfig::embedded().unwrap();
     for records in &batches {
-        for outcome in pipeline::process_batch(&registry, records, chrono::Utc::now()) {
+        for outcome in pipeline::process_batch(&core, records, chrono::Utc::now()) {
             if let pipeline::Outcome::Event(e) = outcome {
                 *expected.entry(e.event_type.to_string()).or_default() += 1;
             }

@@ -64,6 +64,8 @@ pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> Process
         event_ttl_days: 30,
         gsi_write_shards: 4,
         schemas_dir: None,
+        enrichments_dir: None,
+        memory_mib: None,
     }
 }
 
