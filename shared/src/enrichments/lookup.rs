@@ -285,7 +285,11 @@ impl Table<'_> {
     }
 }
 
-/// `12.3 MiB`, for messages.
+/// `12.3 MiB` (`512.0 KiB` below a MiB), for messages.
 pub(crate) fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
 }

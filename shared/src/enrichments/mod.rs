@@ -237,7 +237,8 @@ impl Enrichments {
                         continue;
                     }
                     let data = table(file, &parameters.table, &budget)?;
-                    let lookup = Lookup::load(&name, config.required, parameters, &data, &mut budget).map_err(invalid)?;
+                    let table_name = config.name.as_deref().unwrap_or_default();
+                    let lookup = Lookup::load(table_name, config.required, parameters, &data, &mut budget).map_err(invalid)?;
                     out.described.push(format!(
                         "{file}: lookup {name} ({state}, {} rows from {}, about {} in memory)",
                         lookup.rows(),
