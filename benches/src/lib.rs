@@ -10,6 +10,12 @@ pub fn reference_batch(n: usize) -> Vec<Record> {
     Workload::new(WorkloadConfig::default()).records(n, "shardId-000000000000")
 }
 
+/// `n` records of the reference workload with campaign URLs and referrers of every medium
+/// ([`WorkloadConfig::attribution`]).
+pub fn attribution_batch(n: usize) -> Vec<Record> {
+    Workload::new(WorkloadConfig { attribution: true, ..WorkloadConfig::default() }).records(n, "shardId-000000000000")
+}
+
 /// Records from NDJSON lines, numbered in order, all of one shard.
 pub fn records_from_lines(text: &[u8]) -> Vec<Record> {
     let arrival = Utc::now();

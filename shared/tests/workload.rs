@@ -108,3 +108,47 @@ fn run_scoped_workloads_tag_every_event_with_its_run_and_the_given_time() {
     let far = (1u64 << 62) - 1;
     assert_eq!(run_event_index(7, &run_event_id(7, far)), Some(far));
 }
+
+#[test]
+fn attribution_changes_only_page_urls_and_referrers() {
+    let events = |attribution: bool| {
+        let mut w = Workload::new(WorkloadConfig { attribution, ..WorkloadConfig::default() });
+        (0..3_000).map(|_| w.next_event()).collect::<Vec<_>>()
+    };
+    let (plain, attributed) = (events(false), events(true));
+    let (mut campaigns, mut referrers) = (0, std::collections::BTreeSet::new());
+    for (a, b) in plain.iter().zip(&attributed) {
+        assert_eq!(a.expected, b.expected);
+        let (Ok(mut a), Ok(mut b)) = (serde_json::from_slice::<serde_json::Value>(&a.data), serde_json::from_slice::<serde_json::Value>(&b.data)) else {
+            continue;
+        };
+        if !a.is_object() {
+            continue;
+        }
+        for url in ["/page/url", "/page_url"] {
+            if let (Some(x), Some(y)) = (a.pointer_mut(url), b.pointer_mut(url)) {
+                let (x, y) = (x.take(), y.take());
+                assert!(y.as_str().unwrap().starts_with(x.as_str().unwrap()), "{x} {y}");
+                campaigns += usize::from(y.as_str().unwrap().contains("utm_") || y.as_str().unwrap().contains("clid="));
+            }
+        }
+        if let (Some(x), Some(y)) = (a.pointer_mut("/page/referrer"), b.pointer_mut("/page/referrer")) {
+            assert_eq!(x.as_str() == Some(""), y.as_str() == Some(""), "an empty referrer stays empty");
+            referrers.insert(y.take().as_str().unwrap().to_owned());
+            x.take();
+        }
+        assert_eq!(a, b, "every other field is the same");
+    }
+    assert!(campaigns > 300, "{campaigns} campaign URLs");
+    assert!(referrers.len() > 10, "{referrers:?}");
+}
+
+/// The seed-42 workload is what every figure in docs/PERFORMANCE.md was measured on: its
+/// bytes must not change (FNV-1a of the first 20,000 events as written by `workload`).
+#[test]
+fn the_seed_42_workload_keeps_its_bytes() {
+    let mut out = Vec::new();
+    Workload::new(WorkloadConfig::default()).write_ndjson(20_000, &mut out).unwrap();
+    let hash = out.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    assert_eq!((out.len(), hash), (11_460_408, 659_658_000_751_196_537));
+}
