@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Parser;
 use pipeline::enrichments::lookup::TableBudget;
 use pipeline::{CoreConfig, Enrichments, OutcomeCounts, SchemaRegistry, process_batch};
-use pipeline_benches::{pool, records_from_lines};
+use pipeline_benches::{pool, records_from_lines, write_bench_enrichments};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,22 +26,26 @@ struct Args {
     /// Timed passes over the file; the best is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// An enrichments directory instead of the built-in enrichments (campaign, referer).
-    #[arg(long, value_name = "DIR", conflicts_with = "no_enrichments")]
-    enrichments: Option<std::path::PathBuf>,
-    /// Run with every enrichment off.
-    #[arg(long)]
-    no_enrichments: bool,
+    /// `embedded` (campaign and referer, the default), `off`, `all` (both and a lookup of
+    /// every purchase item's sku in a 100,000-row table), or an enrichments directory.
+    #[arg(long, value_name = "embedded|off|all|DIR", default_value = "embedded")]
+    enrichments: String,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let records = records_from_lines(&std::fs::read(&args.file)?);
-    let core = if args.no_enrichments {
-        CoreConfig::without_enrichments(SchemaRegistry::embedded()?)
-    } else {
-        CoreConfig { schemas: SchemaRegistry::embedded()?.into(), enrichments: Enrichments::load(args.enrichments.as_deref(), TableBudget::local())? }
+    let bench_dir = tempfile::tempdir()?;
+    let enrichments = match args.enrichments.as_str() {
+        "off" => Enrichments::none(),
+        "embedded" => Enrichments::embedded(TableBudget::local())?,
+        "all" => {
+            write_bench_enrichments(bench_dir.path())?;
+            Enrichments::from_dir(bench_dir.path(), TableBudget::local())?
+        }
+        dir => Enrichments::from_dir(std::path::Path::new(dir), TableBudget::local())?,
     };
+    let core = CoreConfig { schemas: SchemaRegistry::embedded()?.into(), enrichments };
     let pool = pool(args.threads);
     let mut best = f64::MAX;
     let mut counts = OutcomeCounts::default();
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "stack": format!("rust pipeline core ({} thread{})", args.threads, if args.threads == 1 { "" } else { "s" }),
+            "enrichments": args.enrichments,
             "events": records.len(), "valid": counts.valid, "invalid": counts.bad_total(),
             "seconds": best, "events_per_s": records.len() as f64 / best,
         })

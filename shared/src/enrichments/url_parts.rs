@@ -36,8 +36,13 @@ pub fn decode(raw: &str) -> Result<Cow<'_, str>, String> {
     }
 }
 
+/// Longest host name DNS allows; a longer "host" is no site's, and is not looked up (its
+/// parent domains would cost time in the square of its length).
+pub const MAX_HOST_BYTES: usize = 253;
+
 /// The host of an absolute URL (`scheme://[userinfo@]host[:port]...`), lower-cased, without
-/// a trailing dot; `None` when there is no `//` authority or it is empty.
+/// a trailing dot; `None` when there is no `//` authority, it is empty, or it is longer
+/// than [`MAX_HOST_BYTES`].
 pub fn host(url: &str) -> Option<Cow<'_, str>> {
     let after_scheme = url.find("://").map(|i| &url[i + 3..])?;
     let end = after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len());
@@ -49,7 +54,7 @@ pub fn host(url: &str) -> Option<Cow<'_, str>> {
         host_port.split_once(':').map_or(host_port, |(h, _)| h)
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    if host.is_empty() {
+    if host.is_empty() || host.len() > MAX_HOST_BYTES {
         return None;
     }
     Some(if host.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
@@ -92,5 +97,6 @@ mod tests {
         assert!(host("https:///path").is_none());
         assert!(host("urn:isbn:123").is_none());
         assert!(host("/relative/path").is_none());
+        assert!(host(&format!("https://{}/", "a.".repeat(200))).is_none());
     }
 }
