@@ -233,15 +233,16 @@ impl Enrichments {
                     let parameters: LookupParameters = serde_json::from_value(value).map_err(bad_params)?;
                     parameters.format().map_err(invalid)?;
                     if !config.enabled {
-                        out.described.push(format!("{file}: lookup {name} ({state}; table {} not read)", parameters.table));
+                        out.described.push(format!("{file}: {name} ({state}; table {} not read)", parameters.table));
                         continue;
                     }
                     let data = table(file, &parameters.table, &budget)?;
                     let table_name = config.name.as_deref().unwrap_or_default();
                     let lookup = Lookup::load(table_name, config.required, parameters, &data, &mut budget).map_err(invalid)?;
                     out.described.push(format!(
-                        "{file}: lookup {name} ({state}, {} rows from {}, about {} in memory)",
+                        "{file}: {name} ({state}, {} row{} from {}, about {} in memory)",
                         lookup.rows(),
+                        if lookup.rows() == 1 { "" } else { "s" },
                         lookup.table,
                         mib(lookup.bytes)
                     ));
