@@ -74,6 +74,7 @@ module "processor" {
   gsi_write_shards      = var.gsi_write_shards
   rust_log              = var.rust_log
   schemas_dir           = var.schemas_dir
+  enrichments_dir       = var.enrichments_dir
 
   batch_size                         = var.processor_batch_size
   maximum_batching_window_in_seconds = var.processor_batching_window_seconds

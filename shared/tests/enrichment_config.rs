@@ -111,3 +111,13 @@ fn directories_that_cannot_be_used() {
     let e = load(&[("campaign.json", r#"{"enrichment": "campaign", "enabled": true}"#), ("README.md", "notes"), ("t.csv", "a\n1\n")]).unwrap();
     assert_eq!(e.described().len(), 1);
 }
+
+#[test]
+fn the_example_directory_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/enrichments");
+    let e = Enrichments::from_dir(&dir, TableBudget::local()).unwrap();
+    let described = e.described().join("\n");
+    for part in ["campaign (on)", "referer (on", "lookup products (on, 3 rows", "lookup plan (on, 2 rows"] {
+        assert!(described.contains(part), "{part:?} missing from {described}");
+    }
+}

@@ -14,6 +14,7 @@ locals {
       RUST_LOG         = var.rust_log
     },
     var.schemas_dir == "" ? {} : { SCHEMAS_DIR = var.schemas_dir },
+    var.enrichments_dir == "" ? {} : { ENRICHMENTS_DIR = var.enrichments_dir },
   )
 }
 
