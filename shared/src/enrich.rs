@@ -141,10 +141,43 @@ pub fn enrich(
     let mut sort_key = String::with_capacity(64);
     push_millis(&mut sort_key, event_time);
 
+    // The enrichments' fields first, into a buffer each thread reuses: the output's size is
+    // then known, and it is allocated once.
+    FRAGMENT.with_borrow_mut(|fragment| {
+        fragment.clear();
+        enrichments.apply(envelope.event, schema.event_type(), fragment).map_err(|errors| Rejection {
+            kind: BadRowType::EnrichmentFailure,
+            event_type: Some(schema.event_type().to_owned()),
+            schema: Some(schema.key().to_owned()),
+            errors,
+        })?;
+        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment })
+    })
+}
+
+thread_local! {
+    static FRAGMENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What [`assemble`] puts together, beyond the record and its schema.
+struct Output<'f> {
+    /// Index of the producer's closing brace.
+    close: usize,
+    event_id: String,
+    event_time: DateTime<Utc>,
+    /// The event time's text; the store's sort key once the id is appended.
+    sort_key: String,
+    /// The enrichments' members of `_pipeline`.
+    fragment: &'f str,
+}
+
+/// The enriched event's bytes: the producer's, then the added fields.
+fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
+    let Output { close, event_id, event_time, mut sort_key, fragment } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
-    let mut added = String::with_capacity(close + 512);
+    let mut added = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
-    added.push_str(std::str::from_utf8(&record.data[..close]).map_err(|_| {
+    added.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
     })?);
     if envelope.event_id.is_none() {
@@ -176,12 +209,7 @@ pub fn enrich(
         added.push_str(",\"ua\":");
         ua_json(ua, &mut added);
     }
-    enrichments.apply(envelope.event, schema.event_type(), &mut added).map_err(|errors| Rejection {
-        kind: BadRowType::EnrichmentFailure,
-        event_type: Some(schema.event_type().to_owned()),
-        schema: Some(schema.key().to_owned()),
-        errors,
-    })?;
+    added.push_str(fragment);
     added.push_str("}}");
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.

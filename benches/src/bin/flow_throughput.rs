@@ -31,22 +31,35 @@ struct Args {
     /// every purchase item's sku in a 100,000-row table), or an enrichments directory.
     #[arg(long, value_name = "embedded|off|all|DIR", default_value = "embedded")]
     enrichments: String,
+    /// Instead: time these enrichment settings side by side (comma-separated, e.g.
+    /// `off,embedded,all`), each batch run under every setting in turn, so a busy machine
+    /// slows all alike; prints each setting's median CPU time per batch and its ratio to
+    /// the first.
+    #[arg(long, value_name = "A,B,...")]
+    compare: Option<String>,
+}
+
+/// The enrichments a `--enrichments` value names (`dir` holds the benches' files for `all`).
+fn enrichments_of(setting: &str, dir: &std::path::Path) -> anyhow::Result<Enrichments> {
+    Ok(match setting {
+        "off" => Enrichments::none(),
+        "embedded" => Enrichments::embedded(TableBudget::local())?,
+        "all" => {
+            write_bench_enrichments(dir)?;
+            Enrichments::from_dir(dir, TableBudget::local())?
+        }
+        other => Enrichments::from_dir(std::path::Path::new(other), TableBudget::local())?,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let records = records_from_lines(&std::fs::read(&args.file)?);
     let bench_dir = tempfile::tempdir()?;
-    let enrichments = match args.enrichments.as_str() {
-        "off" => Enrichments::none(),
-        "embedded" => Enrichments::embedded(TableBudget::local())?,
-        "all" => {
-            write_bench_enrichments(bench_dir.path())?;
-            Enrichments::from_dir(bench_dir.path(), TableBudget::local())?
-        }
-        dir => Enrichments::from_dir(std::path::Path::new(dir), TableBudget::local())?,
-    };
-    let core = CoreConfig { schemas: SchemaRegistry::embedded()?.into(), enrichments };
+    if let Some(settings) = &args.compare {
+        return compare(&args, &records, settings, bench_dir.path());
+    }
+    let core = CoreConfig { schemas: SchemaRegistry::embedded()?.into(), enrichments: enrichments_of(&args.enrichments, bench_dir.path())? };
     let pool = pool(args.threads);
     let mut best = f64::MAX;
     let mut best_cpu = f64::MAX;
@@ -87,4 +100,38 @@ fn process_cpu_seconds() -> f64 {
     // SAFETY: clock_gettime writes into the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// `--compare`: every batch under every setting in turn, `rounds` times over the file.
+fn compare(args: &Args, records: &[pipeline::Record], settings: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let names: Vec<&str> = settings.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let cores = names
+        .iter()
+        .map(|n| Ok(CoreConfig { schemas: SchemaRegistry::embedded()?.into(), enrichments: enrichments_of(n, dir)? }))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pool = pool(args.threads);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); cores.len()];
+    for _ in 0..args.rounds.max(1) {
+        for batch in records.chunks(args.batch.max(1)) {
+            for (core, times) in cores.iter().zip(&mut times) {
+                let cpu_start = process_cpu_seconds();
+                drop(pool.install(|| process_batch(core, batch, Utc::now())));
+                times.push(process_cpu_seconds() - cpu_start);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let medians: Vec<f64> = times.iter_mut().map(median).collect();
+    let batch = args.batch.max(1).min(records.len()) as f64;
+    for (name, m) in names.iter().zip(&medians) {
+        println!(
+            "{}",
+            serde_json::json!({"enrichments": name, "batches": times[0].len(), "median_cpu_seconds_per_batch": m,
+                "events_per_cpu_s": batch / m, "time_vs_first": m / medians[0]})
+        );
+    }
+    Ok(())
 }

@@ -5,11 +5,10 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::field_path::FieldPath;
-use super::url_parts::{decode, first_param, query};
+use super::field_path::{FieldPath, Roots};
+use super::url_parts::{decode, params, query};
 use super::{Issues, Output};
 use crate::enrich::push_json_str;
-use crate::json_tape::TapeValue;
 
 /// The `parameters` of a campaign file; every one has a default.
 #[derive(Clone, Debug, Deserialize)]
@@ -66,21 +65,49 @@ impl CampaignParameters {
 /// The campaign enrichment, ready to run.
 #[derive(Debug)]
 pub struct Campaign {
-    pub(crate) parameters: CampaignParameters,
+    parameters: CampaignParameters,
+    /// Bit `n` set: some parameter name is `n` bytes long (names of 128 bytes or more set
+    /// bit 127), so most of a query's parameters are passed over at a glance.
+    name_lengths: u128,
 }
 
 impl Campaign {
-    pub(crate) fn apply(&self, event: TapeValue<'_>, out: &mut Output<'_>, issues: &mut Issues) {
+    pub(crate) fn new(parameters: CampaignParameters) -> Self {
+        let names = parameters.outputs().into_iter().flat_map(|(_, n)| n.iter()).chain(&parameters.click_ids);
+        let name_lengths = names.fold(0u128, |bits, n| bits | 1u128 << n.len().min(127));
+        Self { parameters, name_lengths }
+    }
+
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues) {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
         let Some((field, url)) = found else { return };
         let Some(query) = query(url) else { return };
-        let mut object = out.object("campaign");
-        for (key, names) in self.parameters.outputs() {
-            if let Some((param, raw)) = first_param(query, names) {
-                push_json_str(object.key(key), &decoded(raw, param, field, issues));
+        let outputs = self.parameters.outputs();
+        // One pass over the query: for each output, the first value of its most preferred
+        // parameter (the lowest index in its list).
+        let mut best: [Option<(usize, &str)>; 6] = [None; 6];
+        for (name, value) in params(query) {
+            if value.is_empty() || self.name_lengths & (1u128 << name.len().min(127)) == 0 {
+                continue;
+            }
+            for (slot, names) in best.iter_mut().zip(outputs.iter().map(|(_, n)| *n).chain([&self.parameters.click_ids])) {
+                let limit = slot.map_or(names.len(), |(i, _)| i);
+                if let Some(i) = names[..limit].iter().position(|n| n.eq_ignore_ascii_case(name)) {
+                    *slot = Some((i, value));
+                }
             }
         }
-        if let Some((param, raw)) = first_param(query, &self.parameters.click_ids) {
+        if best.iter().all(Option::is_none) {
+            return;
+        }
+        let mut object = out.object("campaign");
+        for ((key, names), slot) in outputs.iter().zip(&best) {
+            if let Some((i, raw)) = slot {
+                push_json_str(object.key(key), &decoded(raw, &names[*i], field, issues));
+            }
+        }
+        if let Some((i, raw)) = best[5] {
+            let param = &self.parameters.click_ids[i];
             let click = object.key("click_id");
             click.push_str("{\"param\":");
             push_json_str(click, param);

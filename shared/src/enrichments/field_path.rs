@@ -68,9 +68,9 @@ impl FieldPath {
         self.each.is_some()
     }
 
-    /// The field's value(s) in `event`.
-    pub fn find<'a>(&self, event: TapeValue<'a>) -> Found<'a> {
-        let Some(value) = walk(event, &self.head) else { return Found::Absent };
+    /// The field's value(s) in the event.
+    pub(crate) fn find<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Found<'a> {
+        let Some(value) = self.head_value(event) else { return Found::Absent };
         match &self.each {
             None => Found::One(value),
             Some(inner) => {
@@ -84,11 +84,17 @@ impl FieldPath {
     }
 
     /// The field as a string, where the path has no `[]` and the value is a string.
-    pub fn find_str<'a>(&self, event: TapeValue<'a>) -> Option<&'a str> {
+    pub(crate) fn find_str<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Option<&'a str> {
         if self.each.is_some() {
             return None;
         }
-        walk(event, &self.head)?.as_str()
+        self.head_value(event)?.as_str()
+    }
+
+    /// The value at the members before any `[]`.
+    fn head_value<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Option<TapeValue<'a>> {
+        let (root, rest) = self.head.split_first()?;
+        walk(event.remember(root)?, rest)
     }
 
     /// JSON pointer of the field (`index`: the element, for a path with `[]`).
@@ -104,6 +110,36 @@ impl FieldPath {
             inner.iter().for_each(|m| push(m));
         }
         out
+    }
+}
+
+/// Top-level members of one event, each looked up once however many enrichments read it
+/// (`page` for the campaign's URL, the referrer and the referrer's page).
+pub(crate) struct Roots<'n, 'a> {
+    event: TapeValue<'a>,
+    seen: [(&'n str, Option<TapeValue<'a>>); ROOTS_REMEMBERED],
+    len: usize,
+}
+
+/// Top-level members remembered per event (more are looked up each time).
+const ROOTS_REMEMBERED: usize = 8;
+
+impl<'n, 'a> Roots<'n, 'a> {
+    pub(crate) fn new(event: TapeValue<'a>) -> Self {
+        Self { event, seen: [("", None); ROOTS_REMEMBERED], len: 0 }
+    }
+
+    /// The event's member `name`, remembered for the next enrichments of this event.
+    fn remember(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
+        if let Some((_, value)) = self.seen[..self.len].iter().find(|(n, _)| *n == name) {
+            return *value;
+        }
+        let value = self.event.get(name);
+        if self.len < ROOTS_REMEMBERED {
+            self.seen[self.len] = (name, value);
+            self.len += 1;
+        }
+        value
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use simd_json::StaticNode;
 
-use super::field_path::{FieldPath, Found};
+use super::field_path::{FieldPath, Found, Roots};
 use super::{Issues, ObjectWriter};
 use crate::enrich::push_json_str;
 use crate::json_tape::TapeValue;
@@ -90,6 +90,7 @@ pub struct Lookup {
     default: Option<Box<str>>,
     /// The table's estimated memory.
     pub(crate) bytes: u64,
+
     pub(crate) table: String,
 }
 
@@ -108,7 +109,16 @@ impl Lookup {
         let (rows, bytes) = (table.rows, table.bytes);
         budget.remaining -= bytes;
         let default = parameters.default.map(|d| Value::Object(d).to_string().into_boxed_str());
-        Ok(Self { name: name.to_owned(), required, key: parameters.key, event_types: parameters.event_types, rows, default, bytes, table: parameters.table })
+        Ok(Self {
+            name: name.to_owned(),
+            required,
+            key: parameters.key,
+            event_types: parameters.event_types,
+            rows,
+            default,
+            bytes,
+            table: parameters.table,
+        })
     }
 
     /// Rows in the table.
@@ -116,7 +126,7 @@ impl Lookup {
         self.rows.len()
     }
 
-    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: &str, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
         if self.event_types.as_ref().is_some_and(|types| !types.iter().any(|t| t == event_type)) {
             return;
         }

@@ -217,7 +217,7 @@ impl Enrichments {
                     parameters.check().map_err(invalid)?;
                     out.described.push(format!("{file}: campaign ({state})"));
                     if config.enabled {
-                        out.campaign = Some(On { enrichment: Campaign { parameters }, required: config.required });
+                        out.campaign = Some(On { enrichment: Campaign::new(parameters), required: config.required });
                     }
                 }
                 Kind::Referer => {
@@ -279,19 +279,20 @@ impl Enrichments {
         }
         let mut issues = Issues::default();
         let mut output = Output(out);
+        let mut event = field_path::Roots::new(event);
         if let Some(c) = &self.campaign {
             issues.now(None, c.required, Kind::Campaign);
-            c.enrichment.apply(event, &mut output, &mut issues);
+            c.enrichment.apply(&mut event, &mut output, &mut issues);
         }
         if let Some(r) = &self.referer {
             issues.now(None, r.required, Kind::Referer);
-            r.enrichment.apply(event, &mut output, &mut issues);
+            r.enrichment.apply(&mut event, &mut output, &mut issues);
         }
         if !self.lookups.is_empty() {
             let mut object = output.object("lookup");
             for lookup in &self.lookups {
                 issues.now(Some(&lookup.name), lookup.required, Kind::Lookup);
-                lookup.apply(event, event_type, &mut object, &mut issues);
+                lookup.apply(&mut event, event_type, &mut object, &mut issues);
             }
         }
         issues.finish(output.0)
@@ -353,6 +354,21 @@ impl ObjectWriter<'_> {
         push_json_str(self.out, key);
         self.out.push(':');
         self.out
+    }
+}
+
+impl ObjectWriter<'_> {
+    /// Adds members already written as JSON (`"medium":"search","source":"Google"`).
+    pub(crate) fn members(&mut self, json: &str) {
+        if self.open {
+            self.out.push(',');
+        } else {
+            self.out.push_str(",\"");
+            self.out.push_str(self.name);
+            self.out.push_str("\":{");
+            self.open = true;
+        }
+        self.out.push_str(json);
     }
 }
 

@@ -9,11 +9,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::campaign::decoded;
-use super::field_path::FieldPath;
+use super::field_path::{FieldPath, Roots};
 use super::url_parts::{first_param, host, query};
 use super::{Issues, Output};
 use crate::enrich::push_json_str;
-use crate::json_tape::TapeValue;
 
 /// The built-in table of referer sources.
 pub const BUILTIN_SOURCES: &str = include_str!("referers.json");
@@ -88,6 +87,8 @@ pub struct Referer {
     page_fields: Vec<FieldPath>,
     internal_domains: Vec<String>,
     sources: Vec<Source>,
+    /// Each source's `"medium":...,"source":...` members, written once.
+    members: Vec<String>,
     /// Host → index in `sources`.
     exact: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     /// `name` of a `name.*` domain → index in `sources`.
@@ -133,7 +134,15 @@ impl Referer {
             }
             internal_domains.push(domain);
         }
-        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, exact, wildcard })
+        let members = sources
+            .iter()
+            .map(|s| {
+                let mut json = format!("\"medium\":\"{}\",\"source\":", s.medium.as_str());
+                push_json_str(&mut json, &s.source);
+                json
+            })
+            .collect();
+        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard })
     }
 
     /// Sources in the table (built-in and the file's).
@@ -141,38 +150,38 @@ impl Referer {
         self.sources.len()
     }
 
-    pub(crate) fn apply(&self, event: TapeValue<'_>, out: &mut Output<'_>, issues: &mut Issues) {
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues) {
         let Some(referrer) = self.field.find_str(event) else { return };
         if referrer.is_empty() {
             return;
         }
         let mut object = out.object("referer");
         let Some(host) = host(referrer) else {
-            object.key("medium").push_str("\"unknown\"");
+            object.members("\"medium\":\"unknown\"");
             return;
         };
         if self.is_internal(&host, event) {
-            object.key("medium").push_str("\"internal\"");
+            object.members("\"medium\":\"internal\"");
             return;
         }
-        let Some(source) = self.source_of(&host) else {
-            object.key("medium").push_str("\"unknown\"");
+        let Some(index) = self.source_of(&host) else {
+            object.members("\"medium\":\"unknown\"");
             return;
         };
-        push_json_str(object.key("medium"), source.medium.as_str());
-        push_json_str(object.key("source"), &source.source);
+        let source = &self.sources[index];
+        object.members(&self.members[index]);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
             push_json_str(object.key("term"), &decoded(raw, param, &self.field, issues));
         }
     }
 
-    fn is_internal(&self, host: &str, event: TapeValue<'_>) -> bool {
+    fn is_internal<'n>(&'n self, host: &str, event: &mut Roots<'n, '_>) -> bool {
         let on_the_page = self.page_fields.iter().find_map(|f| f.find_str(event)).and_then(super::url_parts::host);
         on_the_page.is_some_and(|page| page == host) || self.internal_domains.iter().any(|d| is_within(host, d))
     }
 
     /// The table's entry for `host`: the longest matching domain, exact before `name.*`.
-    fn source_of(&self, host: &str) -> Option<&Source> {
+    fn source_of(&self, host: &str) -> Option<usize> {
         // Where the last label and the one before it start (`google.co.uk`: 10 and 7).
         let last = host.rfind('.').map_or(0, |i| i + 1);
         let second_last = if last > 0 { host[..last - 1].rfind('.').map_or(0, |i| i + 1) } else { 0 };
@@ -180,17 +189,17 @@ impl Referer {
         let mut start = 0;
         loop {
             if let Some(&i) = self.exact.get(&host[start..]) {
-                return Some(&self.sources[i]);
+                return Some(i);
             }
             // `name.*`: after `name` comes one label, or a short label and one more.
             if start < last {
                 if let Some(&i) = self.wildcard.get(&host[start..last - 1]) {
-                    return Some(&self.sources[i]);
+                    return Some(i);
                 }
             }
             if short_second_last && start < second_last {
                 if let Some(&i) = self.wildcard.get(&host[start..second_last - 1]) {
-                    return Some(&self.sources[i]);
+                    return Some(i);
                 }
             }
             start += host[start..].find('.')? + 1;

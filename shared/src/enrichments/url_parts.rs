@@ -3,36 +3,73 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::percent_decode_str;
-
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
-    let before_fragment = url.split_once('#').map_or(url, |(u, _)| u);
-    before_fragment.split_once('?').map(|(_, q)| q)
+    let bytes = url.as_bytes();
+    let end = memchr::memchr(b'#', bytes).unwrap_or(bytes.len());
+    let start = memchr::memchr(b'?', &bytes[..end])? + 1;
+    Some(&url[start..end])
 }
 
 /// The `name=value` pairs of a query, as sent (a pair without `=` has an empty value).
 pub fn params(query: &str) -> impl Iterator<Item = (&str, &str)> {
-    query.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, "")))
+    // Split at ASCII bytes, so every piece is at a character boundary.
+    query.as_bytes().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(move |p| {
+        let start = p.as_ptr() as usize - query.as_ptr() as usize;
+        let pair = &query[start..start + p.len()];
+        match memchr::memchr(b'=', p) {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, ""),
+        }
+    })
 }
 
 /// The first non-empty value of the first of `names` that `query` has (names compared
 /// ignoring ASCII case; the first occurrence of a repeated parameter wins), with the name.
 pub fn first_param<'q, 'n>(query: &'q str, names: &'n [String]) -> Option<(&'n str, &'q str)> {
-    names.iter().find_map(|name| {
-        params(query).find(|(n, v)| !v.is_empty() && n.eq_ignore_ascii_case(name)).map(|(_, v)| (name.as_str(), v))
-    })
+    // One pass: the value of the lowest-indexed name seen so far.
+    let mut best: Option<(usize, &str)> = None;
+    for (name, value) in params(query) {
+        let limit = best.map_or(names.len(), |(i, _)| i);
+        if !value.is_empty() {
+            if let Some(i) = names[..limit].iter().position(|n| n.eq_ignore_ascii_case(name)) {
+                best = Some((i, value));
+            }
+        }
+    }
+    best.map(|(i, value)| (names[i].as_str(), value))
 }
 
-/// A query value decoded: `Err` holds the text with invalid UTF-8 replaced by U+FFFD.
-/// A `%` not followed by two hex digits is kept as it is, as browsers do.
+/// A query value decoded: `%XX` as that byte, `+` as a space (as browsers encode forms);
+/// a `%` not followed by two hex digits is kept as it is, as browsers do. `Err` holds the
+/// text with invalid UTF-8 replaced by U+FFFD.
 pub fn decode(raw: &str) -> Result<Cow<'_, str>, String> {
-    let plus_free: Cow<str> = if raw.contains('+') { Cow::Owned(raw.replace('+', " ")) } else { Cow::Borrowed(raw) };
-    let decoded = percent_decode_str(&plus_free);
-    match decoded.decode_utf8() {
-        Ok(Cow::Borrowed(_)) if matches!(plus_free, Cow::Borrowed(_)) => Ok(Cow::Borrowed(raw)),
-        Ok(text) => Ok(Cow::Owned(text.into_owned())),
-        Err(_) => Err(percent_decode_str(&plus_free).decode_utf8_lossy().into_owned()),
+    let bytes = raw.as_bytes();
+    if memchr::memchr2(b'%', b'+', bytes).is_none() {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() && hex(bytes[i + 1]).is_some() && hex(bytes[i + 2]).is_some() => {
+                out.push(hex(bytes[i + 1]).unwrap_or(0) << 4 | hex(bytes[i + 2]).unwrap_or(0));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -44,14 +81,14 @@ pub const MAX_HOST_BYTES: usize = 253;
 /// a trailing dot; `None` when there is no `//` authority, it is empty, or it is longer
 /// than [`MAX_HOST_BYTES`].
 pub fn host(url: &str) -> Option<Cow<'_, str>> {
-    let after_scheme = url.find("://").map(|i| &url[i + 3..])?;
-    let end = after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len());
+    let after_scheme = &url[memchr::memmem::find(url.as_bytes(), b"://")? + 3..];
+    let end = memchr::memchr3(b'/', b'?', b'#', after_scheme.as_bytes()).unwrap_or(after_scheme.len());
     let authority = &after_scheme[..end];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = memchr::memrchr(b'@', authority.as_bytes()).map_or(authority, |at| &authority[at + 1..]);
     let host = if host_port.starts_with('[') {
-        host_port.find(']').map_or(host_port, |i| &host_port[..=i])
+        memchr::memchr(b']', host_port.as_bytes()).map_or(host_port, |i| &host_port[..=i])
     } else {
-        host_port.split_once(':').map_or(host_port, |(h, _)| h)
+        memchr::memchr(b':', host_port.as_bytes()).map_or(host_port, |i| &host_port[..i])
     };
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.is_empty() || host.len() > MAX_HOST_BYTES {
@@ -84,6 +121,8 @@ mod tests {
         assert_eq!(decode("caf%C3%A9").unwrap(), "café");
         assert_eq!(decode("100%").unwrap(), "100%");
         assert_eq!(decode("%zz%4").unwrap(), "%zz%4");
+        assert_eq!(decode("%41%4").unwrap(), "A%4");
+        assert_eq!(decode("%4a%4A").unwrap(), "JJ");
         assert_eq!(decode("bad%E9").unwrap_err(), "bad\u{FFFD}");
     }
 
