@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (checkov, moto, cargo-lambda), starts
-# moto_server on a free 127.0.0.1 port, runs every test including those that need the
-# emulator or the Lambda Runtime API, and stops what it started. `.ci/run` calls it.
+# The test command: installs what the tests need (checkov, moto, cargo-lambda, pytest and
+# the Velocity engine), starts moto_server on a free 127.0.0.1 port, runs every test
+# including those that need the emulator or the Lambda Runtime API and the mapping-template
+# tests, and stops what it started. `.ci/run` calls it.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh --no-tf    # skip the Terraform checks (checkov, fmt)
@@ -12,7 +13,7 @@ run_tf=1
 for arg in "$@"; do
   case "$arg" in
     --no-tf) run_tf=0 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +37,11 @@ for _ in $(seq 1 100); do
 done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+# API Gateway's mapping templates rendered with a Velocity engine and run against moto's
+# Kinesis (they use terraform for templatefile where it is installed).
+step "mapping-template tests (python3 -m pytest terraform/tests/templates)"
+python3 -m pytest -q -p no:cacheprovider terraform/tests/templates
 
 # The ignored tests are the ones that need moto_server or cargo-lambda: both are here now.
 step "cargo test --workspace (with the emulator tests)"

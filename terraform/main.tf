@@ -25,9 +25,29 @@ module "storage" {
   name_prefix                        = local.name_prefix
   kms_key_arn                        = module.kms.key_arn
   deletion_protection                = var.table_deletion_protection
+  point_in_time_recovery             = var.table_point_in_time_recovery
+  events_gsi_enabled                 = var.events_gsi_enabled
   events_gsi_projection_type         = var.events_gsi_projection_type
+  events_billing_mode                = var.events_table_billing_mode
+  aggregates_billing_mode            = var.aggregates_table_billing_mode
+  events_table_class                 = var.events_table_class
+  aggregates_table_class             = var.aggregates_table_class
+  autoscaling_target_percent         = var.table_autoscaling_target_percent
   events_max_write_request_units     = var.events_table_max_write_request_units
   aggregates_max_write_request_units = var.aggregates_table_max_write_request_units
+
+  events_capacity = {
+    min_read  = var.events_table_min_read_capacity
+    max_read  = var.events_table_max_read_capacity
+    min_write = var.events_table_min_write_capacity
+    max_write = var.events_table_max_write_capacity
+  }
+  aggregates_capacity = {
+    min_read  = var.aggregates_table_min_read_capacity
+    max_read  = var.aggregates_table_max_read_capacity
+    min_write = var.aggregates_table_min_write_capacity
+    max_write = var.aggregates_table_max_write_capacity
+  }
 }
 
 module "archive" {
@@ -71,7 +91,8 @@ module "processor" {
   bad_rows_bucket_arn   = module.archive.bucket_arn
   bad_rows_prefix       = var.bad_rows_prefix
   event_ttl_days        = var.event_ttl_days
-  gsi_write_shards      = var.gsi_write_shards
+  gsi_write_shards      = var.events_gsi_enabled ? var.gsi_write_shards : null
+  query_event_types     = var.query_event_types
   rust_log              = var.rust_log
   schemas_dir           = var.schemas_dir
   enrichments_dir       = var.enrichments_dir
@@ -119,7 +140,8 @@ module "query" {
   events_table_arn      = module.storage.events_table_arn
   aggregates_table_name = module.storage.aggregates_table_name
   aggregates_table_arn  = module.storage.aggregates_table_arn
-  gsi_write_shards      = var.gsi_write_shards
+  events_gsi_name       = var.events_gsi_enabled ? module.storage.events_gsi_name : null
+  gsi_write_shards      = var.events_gsi_enabled ? var.gsi_write_shards : null
   rust_log              = var.rust_log
 }
 
@@ -132,6 +154,7 @@ module "api" {
   kms_key_arn                 = module.kms.key_arn
   query_function_name         = module.query.function_name
   query_invoke_arn            = module.query.invoke_arn
+  type_events_route           = var.events_gsi_enabled
   stage_name                  = var.api_stage_name
   throttle_rate_limit         = var.api_throttle_rate_limit
   throttle_burst_limit        = var.api_throttle_burst_limit
@@ -169,11 +192,13 @@ module "observability" {
     aggregates = module.storage.aggregates_table_name
   }
   events_table_name = module.storage.events_table_name
-  events_gsi_name   = module.storage.events_gsi_name
+  events_gsi_name   = var.events_gsi_enabled ? module.storage.events_gsi_name : null
 
-  delivery_stream_names = module.archive.delivery_stream_names
-  api_name              = module.api.api_name
-  api_stage_name        = module.api.stage_name
+  delivery_stream_names           = module.archive.delivery_stream_names
+  archive_bucket_name             = module.archive.bucket_name
+  archive_errors_metric_filter_id = module.archive.errors_metric_filter_id
+  api_name                        = module.api.api_name
+  api_stage_name                  = module.api.stage_name
 
   iterator_age_threshold_ms            = var.iterator_age_alarm_threshold_ms
   firehose_freshness_threshold_seconds = var.firehose_freshness_alarm_threshold_seconds

@@ -3,15 +3,30 @@ output "api_invoke_url" {
   value       = module.api.invoke_url
 }
 
+output "api_rest_api_id" {
+  description = "ID of the REST API (aws apigateway test-invoke-method --rest-api-id ...)."
+  value       = module.api.rest_api_id
+}
+
+output "api_ingest_resource_ids" {
+  description = "Resource IDs of POST /v1/events and /v1/event (aws apigateway test-invoke-method --resource-id ...)."
+  value       = module.api.ingest_resource_ids
+}
+
 output "api_key_id" {
-  description = "ID of the default API key (read its value with: aws apigateway get-api-key --include-value --api-key <id>)."
+  description = "ID of the ingest API key (read its value with: aws apigateway get-api-key --include-value --api-key <id>)."
   value       = module.api.api_key_id
 }
 
 output "api_key_value" {
-  description = "Value of the default API key (header x-api-key)."
+  description = "Value of the ingest API key (header x-api-key of POST /v1/events and /v1/event; the GET routes take SigV4 instead)."
   value       = module.api.api_key_value
   sensitive   = true
+}
+
+output "query_read_policy_arn" {
+  description = "IAM policy to attach to the operators' roles or users that call the GET query routes (SigV4: awscurl --service execute-api, or an AWS SDK)."
+  value       = module.api.query_read_policy_arn
 }
 
 output "stream_name" {

@@ -8,8 +8,14 @@ variable "project" {
   default     = "event-pipeline"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,23}$", var.project))
-    error_message = "project must be 2-24 characters of lowercase letters, digits and hyphens."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.project))
+    error_message = "project must be 2-24 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+
+  # The archive bucket's default name starts with the project: S3 reserves these prefixes.
+  validation {
+    condition     = !startswith(var.project, "xn--") && !startswith(var.project, "sthree-") && !startswith(var.project, "amzn-s3-demo-")
+    error_message = "project must not start with xn--, sthree- or amzn-s3-demo- (prefixes S3 reserves in bucket names)."
   }
 }
 
@@ -27,6 +33,11 @@ variable "aws_region" {
   description = "AWS region of the deployment."
   type        = string
   default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.aws_region))
+    error_message = "aws_region must be an AWS region name such as us-east-1 or eu-central-2."
+  }
 }
 
 variable "assume_role_arn" {
@@ -106,6 +117,172 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "events_gsi_enabled" {
+  description = "Create the per-type index on the events table (and serve GET /v1/events from it). Off by default: every event written to it is a second write and more storage."
+  type        = bool
+  default     = false
+}
+
+variable "query_event_types" {
+  description = "Event types kept in the events table for per-user queries (QUERY_EVENT_TYPES); empty: every type. Other types reach the archive and the aggregates only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.query_event_types : length(regexall("^[a-z][a-z0-9_]{0,63}$", t)) > 0])
+    error_message = "query_event_types must be event type names (^[a-z][a-z0-9_]{0,63}$), e.g. [\"pageview\", \"purchase\"]; the processor also refuses types its schemas do not define."
+  }
+}
+
+variable "table_point_in_time_recovery" {
+  description = "Point-in-time recovery of the events and aggregates tables (billed per GB-month of table data; the archive in S3 keeps every event either way)."
+  type        = bool
+  default     = true
+}
+
+variable "events_table_class" {
+  description = "Table class of the events table: STANDARD, or STANDARD_INFREQUENT_ACCESS (storage 60 % cheaper, writes 25 % dearer)."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_INFREQUENT_ACCESS"], var.events_table_class)
+    error_message = "events_table_class must be STANDARD or STANDARD_INFREQUENT_ACCESS."
+  }
+}
+
+variable "aggregates_table_class" {
+  description = "Table class of the aggregates table: STANDARD or STANDARD_INFREQUENT_ACCESS."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_INFREQUENT_ACCESS"], var.aggregates_table_class)
+    error_message = "aggregates_table_class must be STANDARD or STANDARD_INFREQUENT_ACCESS."
+  }
+}
+
+variable "events_table_billing_mode" {
+  description = "PAY_PER_REQUEST (on-demand: follows any load, dearer per write) or PROVISIONED (Application Auto Scaling between events_table_min/max_*_capacity: cheaper for steady loads)."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.events_table_billing_mode)
+    error_message = "events_table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "aggregates_table_billing_mode" {
+  description = "PAY_PER_REQUEST or PROVISIONED (Application Auto Scaling between aggregates_table_min/max_*_capacity)."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.aggregates_table_billing_mode)
+    error_message = "aggregates_table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "events_table_min_write_capacity" {
+  description = "PROVISIONED events table: the fewest write capacity units/s auto scaling goes down to."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_table_min_write_capacity >= 1
+    error_message = "events_table_min_write_capacity must be at least 1."
+  }
+}
+
+variable "events_table_max_write_capacity" {
+  description = "PROVISIONED events table: the most write capacity units/s auto scaling goes up to (and the index's fixed write capacity where the index is on)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.events_table_max_write_capacity >= var.events_table_min_write_capacity
+    error_message = "events_table_max_write_capacity must be at least events_table_min_write_capacity."
+  }
+}
+
+variable "events_table_min_read_capacity" {
+  description = "PROVISIONED events table: the fewest read capacity units/s (per-user queries)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_table_min_read_capacity >= 1
+    error_message = "events_table_min_read_capacity must be at least 1."
+  }
+}
+
+variable "events_table_max_read_capacity" {
+  description = "PROVISIONED events table: the most read capacity units/s."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.events_table_max_read_capacity >= var.events_table_min_read_capacity
+    error_message = "events_table_max_read_capacity must be at least events_table_min_read_capacity."
+  }
+}
+
+variable "aggregates_table_min_write_capacity" {
+  description = "PROVISIONED aggregates table: the fewest write capacity units/s."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.aggregates_table_min_write_capacity >= 1
+    error_message = "aggregates_table_min_write_capacity must be at least 1."
+  }
+}
+
+variable "aggregates_table_max_write_capacity" {
+  description = "PROVISIONED aggregates table: the most write capacity units/s."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.aggregates_table_max_write_capacity >= var.aggregates_table_min_write_capacity
+    error_message = "aggregates_table_max_write_capacity must be at least aggregates_table_min_write_capacity."
+  }
+}
+
+variable "aggregates_table_min_read_capacity" {
+  description = "PROVISIONED aggregates table: the fewest read capacity units/s (the aggregator and queries)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.aggregates_table_min_read_capacity >= 1
+    error_message = "aggregates_table_min_read_capacity must be at least 1."
+  }
+}
+
+variable "aggregates_table_max_read_capacity" {
+  description = "PROVISIONED aggregates table: the most read capacity units/s."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.aggregates_table_max_read_capacity >= var.aggregates_table_min_read_capacity
+    error_message = "aggregates_table_max_read_capacity must be at least aggregates_table_min_read_capacity."
+  }
+}
+
+variable "table_autoscaling_target_percent" {
+  description = "PROVISIONED tables: the utilisation auto scaling keeps (consumed / provisioned, 20-90 %); the rest is headroom for what rises faster than the scaler (minutes)."
+  type        = number
+  default     = 70
+
+  validation {
+    condition     = var.table_autoscaling_target_percent >= 20 && var.table_autoscaling_target_percent <= 90
+    error_message = "table_autoscaling_target_percent must be between 20 and 90 (Application Auto Scaling's range for DynamoDB)."
+  }
+}
+
 variable "event_ttl_days" {
   description = "Days an event stays in the events table before DynamoDB TTL removes it (EVENT_TTL_DAYS)."
   type        = number
@@ -118,7 +295,7 @@ variable "event_ttl_days" {
 }
 
 variable "gsi_write_shards" {
-  description = "N, the write shards of the per-type index key gsi1pk = TYPE#<event_type>#<0..N-1> (GSI_WRITE_SHARDS); readers query all N."
+  description = "Where events_gsi_enabled: N, the write shards of the per-type index key gsi1pk = TYPE#<event_type>#<0..N-1> (GSI_WRITE_SHARDS); readers query all N."
   type        = number
   default     = 32
 
@@ -132,6 +309,11 @@ variable "events_gsi_projection_type" {
   description = "Projection of the per-type index: KEYS_ONLY (smallest index writes) or ALL."
   type        = string
   default     = "KEYS_ONLY"
+
+  validation {
+    condition     = contains(["KEYS_ONLY", "ALL"], var.events_gsi_projection_type)
+    error_message = "events_gsi_projection_type must be KEYS_ONLY or ALL."
+  }
 }
 
 variable "events_table_max_write_request_units" {
@@ -151,9 +333,14 @@ variable "aggregates_table_max_write_request_units" {
 # ---------------------------------------------------------------------------
 
 variable "archive_bucket_name" {
-  description = "Name of the archive bucket; empty: <project>-<environment>-archive-<account id>-<region>."
+  description = "Name of the archive bucket; empty: <project>-<environment>-archive-<account id>-<region> (past S3's 63 characters, <project>-<environment>-archive-<12 hex digits of a hash of account and region>)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.archive_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.archive_bucket_name))
+    error_message = "archive_bucket_name must be empty (the default name) or an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
+  }
 }
 
 variable "archive_force_destroy" {
@@ -191,13 +378,13 @@ variable "archive_transition_ia_days" {
 }
 
 variable "archive_transition_glacier_days" {
-  description = "Days after which archived objects move to GLACIER (Flexible Retrieval)."
+  description = "Days after which archived objects move to GLACIER (Flexible Retrieval); at least archive_transition_ia_days + 30."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.archive_transition_glacier_days > var.archive_transition_ia_days
-    error_message = "archive_transition_glacier_days must be greater than archive_transition_ia_days."
+    condition     = var.archive_transition_glacier_days >= var.archive_transition_ia_days + 30
+    error_message = "archive_transition_glacier_days must be at least archive_transition_ia_days + 30 (S3 refuses a GLACIER transition less than 30 days after the STANDARD_IA one in the same rule)."
   }
 }
 
@@ -311,12 +498,22 @@ variable "processor_memory_mb" {
   description = "Processor memory in MB (1,769 MB = 1 vCPU; rayon uses every vCPU)."
   type        = number
   default     = 1769
+
+  validation {
+    condition     = var.processor_memory_mb >= 128 && var.processor_memory_mb <= 10240
+    error_message = "processor_memory_mb must be between 128 and 10240 (Lambda's range)."
+  }
 }
 
 variable "processor_timeout_seconds" {
   description = "Processor timeout in seconds; bounds a batch's retries of DynamoDB and Firehose."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.processor_timeout_seconds >= 3 && var.processor_timeout_seconds <= 900
+    error_message = "processor_timeout_seconds must be between 3 (the handler keeps 1.5 s to answer) and 900 (Lambda's maximum)."
+  }
 }
 
 variable "processor_reserved_concurrency" {
@@ -386,18 +583,33 @@ variable "processor_maximum_record_age_seconds" {
     condition     = var.processor_maximum_record_age_seconds >= 60 && var.processor_maximum_record_age_seconds <= 604800
     error_message = "processor_maximum_record_age_seconds must be between 60 and 604800."
   }
+
+  validation {
+    condition     = var.processor_maximum_record_age_seconds < var.stream_retention_hours * 3600
+    error_message = "processor_maximum_record_age_seconds must be below stream_retention_hours x 3600: a skipped batch must still be in the stream to be replayed."
+  }
 }
 
 variable "aggregator_memory_mb" {
   description = "Aggregator memory in MB."
   type        = number
   default     = 1024
+
+  validation {
+    condition     = var.aggregator_memory_mb >= 128 && var.aggregator_memory_mb <= 10240
+    error_message = "aggregator_memory_mb must be between 128 and 10240 (Lambda's range)."
+  }
 }
 
 variable "aggregator_timeout_seconds" {
   description = "Aggregator timeout in seconds (keep it below the schedule period)."
   type        = number
   default     = 55
+
+  validation {
+    condition     = var.aggregator_timeout_seconds >= 15 && var.aggregator_timeout_seconds <= 900
+    error_message = "aggregator_timeout_seconds must be between 15 (the handler stops new merge rounds 10 s before its deadline) and 900."
+  }
 }
 
 variable "aggregator_reserved_concurrency" {
@@ -416,6 +628,11 @@ variable "query_memory_mb" {
   description = "Query function memory in MB."
   type        = number
   default     = 512
+
+  validation {
+    condition     = var.query_memory_mb >= 128 && var.query_memory_mb <= 10240
+    error_message = "query_memory_mb must be between 128 and 10240 (Lambda's range)."
+  }
 }
 
 variable "query_timeout_seconds" {
@@ -443,24 +660,44 @@ variable "api_stage_name" {
   description = "Stage name, part of the invoke URL (https://<id>.execute-api.<region>.amazonaws.com/<stage>/v1/...)."
   type        = string
   default     = "live"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.api_stage_name))
+    error_message = "api_stage_name must be 1-128 letters, digits, hyphens or underscores."
+  }
 }
 
 variable "api_throttle_rate_limit" {
   description = "Steady-state requests per second of the API key (usage plan) and of the stage."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.api_throttle_rate_limit >= 1
+    error_message = "api_throttle_rate_limit must be at least 1 request per second."
+  }
 }
 
 variable "api_throttle_burst_limit" {
   description = "Request burst of the API key (usage plan) and of the stage."
   type        = number
   default     = 200
+
+  validation {
+    condition     = var.api_throttle_burst_limit >= 1
+    error_message = "api_throttle_burst_limit must be at least 1 request."
+  }
 }
 
 variable "api_quota_limit_per_day" {
   description = "Maximum requests per day for the API key; null: no quota."
   type        = number
   default     = null
+
+  validation {
+    condition     = var.api_quota_limit_per_day == null || coalesce(var.api_quota_limit_per_day, 1) >= 1
+    error_message = "api_quota_limit_per_day must be null (no quota) or at least 1."
+  }
 }
 
 variable "api_minimum_compression_size" {
@@ -506,16 +743,31 @@ variable "alarm_email_addresses" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for address in var.alarm_email_addresses : length(regexall("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address)) > 0])
+    error_message = "alarm_email_addresses must be e-mail addresses (name@example.com)."
+  }
 }
 
 variable "iterator_age_alarm_threshold_ms" {
   description = "Alarm when the stream's oldest unread record is older than this many milliseconds."
   type        = number
   default     = 60000
+
+  validation {
+    condition     = var.iterator_age_alarm_threshold_ms >= 1000
+    error_message = "iterator_age_alarm_threshold_ms must be at least 1000 (a batching window of 1 s already ages records that much)."
+  }
 }
 
 variable "firehose_freshness_alarm_threshold_seconds" {
-  description = "Alarm when a delivery stream's oldest undelivered record is older than this many seconds (keep it above archive_buffering_interval_seconds)."
+  description = "Alarm when a delivery stream's oldest undelivered record is older than this many seconds (above archive_buffering_interval_seconds)."
   type        = number
   default     = 900
+
+  validation {
+    condition     = var.firehose_freshness_alarm_threshold_seconds > var.archive_buffering_interval_seconds
+    error_message = "firehose_freshness_alarm_threshold_seconds must be above archive_buffering_interval_seconds, or every buffered record raises the alarm."
+  }
 }

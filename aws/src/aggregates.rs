@@ -2,8 +2,10 @@
 //! the table the aggregator merges and the query Lambda reads ([`DynamoAggregateTable`]).
 //!
 //! Items (`pk`, `sk` strings, DESIGN section 6):
-//! - partial: `PARTIAL#<event_type>#<minute>` / `<shard_id>#<first sequence number>`: a
-//!   retried batch overwrites its own partial. Expires [`PARTIAL_RETENTION_DAYS`] after
+//! - partial: `PARTIAL#<event_type>#<minute>` / `<shard_id>#<sequence number>` of the first
+//!   record it counts (`#<sub-sequence number>` after it inside a KPL aggregated record):
+//!   a retry, resumed or bisected, overwrites the partials of its failed attempts
+//!   ([`pipeline::aggregate::batch_partials`]). Expires [`PARTIAL_RETENTION_DAYS`] after
 //!   its minute.
 //! - touched minute: `DIRTY#<n>` / `<minute>#<event_type>`, `n` a stable hash of the
 //!   window modulo [`DIRTY_PARTITIONS`], so the markers of one busy minute spread over
@@ -11,7 +13,7 @@
 //! - row: `AGG#<granularity>#<event_type>` / `<window start>`, with `count`,
 //!   `unique_users`, `users` (the sketch), `revenue`, `version`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -20,14 +22,14 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use pipeline::EnrichedEvent;
-use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, WindowKey};
+use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, PartialAggregate};
 use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows};
-use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
+use pipeline::sink::{AggregateStore, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use tokio::time::Instant;
 
-use crate::dynamodb::{BatchWriter, ItemOf, stable_hash};
+use crate::dynamodb::{BatchWriter, ItemOf};
+use crate::event_item::stable_hash;
 use crate::retry::describe;
 
 /// Days a partial is kept after its minute: late events up to this age still merge into
@@ -75,37 +77,31 @@ fn encoded_attributes(item: &mut HashMap<String, AttributeValue>, a: &EncodedAgg
     item.insert("revenue".into(), s(a.revenue.clone()));
 }
 
-/// The processor's partials and touched-minute markers for one batch.
-pub fn partial_items(batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], now: DateTime<Utc>) -> Vec<ItemOf> {
-    let batch_id = batch.id();
-    let token = format!("{batch_id}@{}", now.timestamp_nanos_opt().unwrap_or_default());
-    // Each partial stands for the records of its events: they fail together if it does.
-    let mut partials: BTreeMap<WindowKey, (Aggregate, Vec<usize>)> = BTreeMap::new();
-    for e in events {
-        let (partial, records) = partials.entry(WindowKey::of(e.item)).or_default();
-        partial.add(e.item);
-        records.push(e.record);
-    }
-    let mut items = Vec::new();
-    for (key, (partial, records)) in partials {
+/// The items of `partials` and their touched-minute markers.
+pub fn partial_items(partials: &[PartialAggregate], now: DateTime<Utc>) -> Vec<ItemOf> {
+    let mut items = Vec::with_capacity(partials.len() * 2);
+    for partial in partials {
+        let key = &partial.window;
         let minute = format_seconds(key.minute);
         let ttl = (key.minute + Duration::days(PARTIAL_RETENTION_DAYS)).timestamp();
+        let token = format!("{}@{}", partial.key, now.timestamp_nanos_opt().unwrap_or_default());
         let mut item = HashMap::from([
             ("pk".to_owned(), s(partial_pk(&key.event_type, key.minute))),
-            ("sk".to_owned(), s(batch_id.clone())),
+            ("sk".to_owned(), s(partial.key.clone())),
             ("ttl".to_owned(), n(ttl)),
         ]);
-        encoded_attributes(&mut item, &partial.encode());
+        encoded_attributes(&mut item, &partial.aggregate.encode());
         let marker = HashMap::from([
             ("pk".to_owned(), s(dirty_pk(&key.event_type, &minute))),
             ("sk".to_owned(), s(format!("{minute}#{}", key.event_type))),
             ("event_type".to_owned(), s(key.event_type.to_string())),
             ("minute".to_owned(), s(minute)),
-            ("token".to_owned(), s(token.clone())),
+            ("token".to_owned(), s(token)),
             ("ttl".to_owned(), n(ttl)),
         ]);
-        items.push((item, records.clone()));
-        items.push((marker, records));
+        // A partial stands for the records it counts: they fail together if it does.
+        items.push((item, partial.records.clone()));
+        items.push((marker, partial.records.clone()));
     }
     items
 }
@@ -124,8 +120,8 @@ impl DynamoAggregateStore {
 }
 
 impl AggregateStore for DynamoAggregateStore {
-    async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
-        let items = partial_items(batch, events, Utc::now());
+    async fn put_partials(&self, partials: &[PartialAggregate], deadline: Instant) -> SinkReport {
+        let items = partial_items(partials, Utc::now());
         let mut report = BatchWriter::new(&self.client, &self.table).write(items, deadline).await;
         report.failed.sort_unstable();
         report.failed.dedup();
@@ -145,7 +141,7 @@ impl DynamoAggregateTable {
         Self { client, table: table.into() }
     }
 
-    fn error<E: ProvideErrorMetadata + std::fmt::Debug>(&self, operation: &'static str) -> impl Fn(SdkError<E, HttpResponse>) -> AggregateTableError + '_ {
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(&self, operation: &'static str) -> impl Fn(SdkError<E, HttpResponse>) -> AggregateTableError + '_ {
         move |e| AggregateTableError::Dynamo { operation, table: self.table.clone(), message: describe(&e) }
     }
 

@@ -1,5 +1,7 @@
-//! The processor's configuration, from the environment names every deployment uses.
+//! The functions' configuration, from the environment names every deployment uses
+//! (DESIGN section 8).
 
+use std::collections::BTreeSet;
 use std::env;
 use std::path::PathBuf;
 
@@ -10,6 +12,11 @@ pub enum ConfigError {
     Missing(&'static str, &'static str),
     #[error("environment variable {name} is {value:?}: {expected}")]
     Invalid { name: &'static str, value: String, expected: &'static str },
+    #[error(
+        "QUERY_EVENT_TYPES names {unknown:?}, which the schemas do not define (they define {known:?}): \
+         a misspelt type would keep no events of the intended one"
+    )]
+    UnknownEventTypes { unknown: Vec<String>, known: Vec<String> },
 }
 
 /// A variable that must be set to something other than blanks.
@@ -27,8 +34,12 @@ pub struct ProcessorConfig {
     /// Prefix of bad-row keys, ending in `/` (default `bad-rows/`).
     pub bad_rows_prefix: String,
     pub event_ttl_days: u32,
-    /// How many keys the per-type index's partition is spread over.
-    pub gsi_write_shards: u32,
+    /// How many keys the per-type index's partition is spread over; `None` (not set): the
+    /// index is off and items carry no index keys.
+    pub gsi_write_shards: Option<u32>,
+    /// The event types kept in the events table for per-user queries; `None` (not set): all.
+    /// The others reach the archive and the aggregates only.
+    pub query_event_types: Option<BTreeSet<String>>,
     pub schemas_dir: Option<PathBuf>,
     /// `ENRICHMENTS_DIR`: replaces the embedded enrichments.
     pub enrichments_dir: Option<PathBuf>,
@@ -76,7 +87,8 @@ impl ProcessorConfig {
             bad_rows_bucket: required("BAD_ROWS_BUCKET", "set it to the S3 bucket for bad rows")?,
             bad_rows_prefix,
             event_ttl_days: number("EVENT_TTL_DAYS", 30, "a whole number of days >= 1")?,
-            gsi_write_shards: number("GSI_WRITE_SHARDS", 32, "a whole number >= 1")?,
+            gsi_write_shards: index_shards(lookup("GSI_WRITE_SHARDS"))?,
+            query_event_types: event_types(lookup("QUERY_EVENT_TYPES"))?,
             schemas_dir: lookup("SCHEMAS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             enrichments_dir: lookup("ENRICHMENTS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             memory_mib: match lookup("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
@@ -88,6 +100,74 @@ impl ProcessorConfig {
                 })?),
             },
         })
+    }
+}
+
+impl ProcessorConfig {
+    /// Fails unless every type of `QUERY_EVENT_TYPES` is one of `known` (the schemas'): a
+    /// misspelt type would keep no events of the intended one.
+    pub fn check_query_event_types(&self, known: &[&str]) -> Result<(), ConfigError> {
+        let Some(kept) = &self.query_event_types else { return Ok(()) };
+        let unknown: Vec<String> = kept.iter().filter(|t| !known.contains(&t.as_str())).cloned().collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::UnknownEventTypes { unknown, known: known.iter().map(|t| (*t).to_owned()).collect() })
+    }
+}
+
+/// Most write shards of the per-type index (terraform/variables.tf `gsi_write_shards`).
+pub const MAX_GSI_WRITE_SHARDS: u32 = 1024;
+
+/// `GSI_WRITE_SHARDS`: absent or blank means the per-type index is off.
+fn index_shards(value: Option<String>) -> Result<Option<u32>, ConfigError> {
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=MAX_GSI_WRITE_SHARDS).contains(n)).map(Some).ok_or(
+            ConfigError::Invalid {
+                name: "GSI_WRITE_SHARDS",
+                value: v,
+                expected: "a whole number from 1 to 1024, or unset when the per-type index is off",
+            },
+        ),
+    }
+}
+
+/// `QUERY_EVENT_TYPES`: comma-separated event types; absent or blank means every type.
+fn event_types(value: Option<String>) -> Result<Option<BTreeSet<String>>, ConfigError> {
+    let Some(text) = value.filter(|v| !v.trim().is_empty()) else { return Ok(None) };
+    let mut types = BTreeSet::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let valid = name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(ConfigError::Invalid {
+                name: "QUERY_EVENT_TYPES",
+                value: text,
+                expected: "comma-separated event types, each ^[a-z][a-z0-9_]{0,63}$ (e.g. pageview,purchase), or unset for every type",
+            });
+        }
+        types.insert(name.to_owned());
+    }
+    Ok(if types.is_empty() { None } else { Some(types) })
+}
+
+/// What the query Lambda reads: the tables, and the per-type index's write shards where the
+/// index is on (it then serves `GET /v1/events`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryConfig {
+    pub tables: TablesConfig,
+    pub gsi_write_shards: Option<u32>,
+}
+
+impl QueryConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self { tables: TablesConfig::from_lookup(&lookup)?, gsi_write_shards: index_shards(lookup("GSI_WRITE_SHARDS"))? })
     }
 }
 
@@ -133,7 +213,8 @@ mod tests {
     fn reads_the_design_names_with_defaults() {
         let c = config(&ALL).unwrap();
         assert_eq!(c.archive_streams, ["archive-0", "archive-1"]);
-        assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days, c.gsi_write_shards), ("bad-rows/", 30, 32));
+        assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days), ("bad-rows/", 30));
+        assert_eq!((c.gsi_write_shards, c.query_event_types.clone()), (None, None), "index off, every type kept");
         let mut vars = ALL.to_vec();
         vars.extend([
             ("BAD_ROWS_PREFIX", "bad"),
@@ -158,5 +239,47 @@ mod tests {
         let mut vars = ALL.to_vec();
         vars.push(("EVENT_TTL_DAYS", "a week"));
         assert!(config(&vars).unwrap_err().to_string().contains("EVENT_TTL_DAYS"));
+    }
+
+    #[test]
+    fn the_index_is_on_only_where_its_shards_are_set() {
+        for (value, shards) in [("", None), (" ", None), ("1", Some(1)), ("1024", Some(1024)), (" 32 ", Some(32))] {
+            let mut vars = ALL.to_vec();
+            vars.push(("GSI_WRITE_SHARDS", value));
+            assert_eq!(config(&vars).unwrap().gsi_write_shards, shards, "{value:?}");
+        }
+        for value in ["0", "1025", "-1", "many"] {
+            let mut vars = ALL.to_vec();
+            vars.push(("GSI_WRITE_SHARDS", value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains("GSI_WRITE_SHARDS") && err.contains("1 to 1024"), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn query_event_types_are_a_set_of_valid_names() {
+        let mut vars = ALL.to_vec();
+        vars.push(("QUERY_EVENT_TYPES", " purchase, pageview ,purchase,"));
+        let kept = config(&vars).unwrap().query_event_types.unwrap();
+        assert_eq!(kept.into_iter().collect::<Vec<_>>(), ["pageview", "purchase"]);
+        for blank in ["", " , "] {
+            let mut vars = ALL.to_vec();
+            vars.push(("QUERY_EVENT_TYPES", blank));
+            assert_eq!(config(&vars).unwrap().query_event_types, None, "{blank:?}: every type");
+        }
+        for bad in ["Pageview", "page view", "1click", "a-b", &"x".repeat(65)] {
+            let mut vars = ALL.to_vec();
+            vars.push(("QUERY_EVENT_TYPES", bad));
+            assert!(config(&vars).unwrap_err().to_string().contains("QUERY_EVENT_TYPES"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_query_function_reads_the_tables_and_the_index() {
+        let map: HashMap<String, String> =
+            [("EVENTS_TABLE", "e"), ("AGGREGATES_TABLE", "a"), ("GSI_WRITE_SHARDS", "8")].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let c = QueryConfig::from_lookup(|k| map.get(k).cloned()).unwrap();
+        assert_eq!((c.tables.events_table.as_str(), c.gsi_write_shards), ("e", Some(8)));
+        assert!(QueryConfig::from_lookup(|_| None).unwrap_err().to_string().contains("EVENTS_TABLE"));
     }
 }

@@ -3,29 +3,28 @@
 //! retried with backoff until the deadline.
 //!
 //! Item keys (`pk = USER#<user_id>`, `sk = <time>#<event_id>`) come from the event, so
-//! writing an event again writes the same item.
+//! writing an event again writes the same item ([`crate::event_item`] builds it). Only the
+//! event types kept for per-user queries (`QUERY_EVENT_TYPES`, default all) are written;
+//! the others reach the archive and the aggregates only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
 use pipeline::EnrichedEvent;
-use pipeline::gzip::{Compression, gzip};
 use pipeline::sink::{EventStore, Indexed, SinkReport};
 use tokio::time::Instant;
 
+use crate::event_item::{EventItems, item_bytes};
 use crate::retry::{Backoff, describe, is_retryable};
+
+pub use crate::event_item::{MAX_ITEM_BYTES, gsi_shard, stable_hash};
 
 /// Items per `BatchWriteItem` (DynamoDB's limit).
 pub const MAX_ITEMS_PER_REQUEST: usize = 25;
 /// Bytes per `BatchWriteItem` request (DynamoDB's limit is 16 MB; kept under it).
 pub const MAX_REQUEST_BYTES: usize = 15 * 1024 * 1024;
-/// Largest item DynamoDB stores (400 KB, names and values).
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// An event bigger than this is stored gzip-compressed in `payload_gz` instead of `payload`.
-pub const COMPRESS_PAYLOAD_OVER: usize = 350 * 1024;
 /// `BatchWriteItem` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 8;
 
@@ -34,54 +33,33 @@ pub const REQUESTS_IN_FLIGHT: usize = 8;
 pub struct DynamoEventStore {
     client: Client,
     table: String,
-    ttl_days: u32,
-    gsi_write_shards: u32,
+    items: EventItems,
+    /// The event types written; `None`: every type.
+    query_event_types: Option<BTreeSet<String>>,
 }
 
 impl DynamoEventStore {
-    pub fn new(client: Client, table: impl Into<String>, ttl_days: u32, gsi_write_shards: u32) -> Self {
-        Self { client, table: table.into(), ttl_days, gsi_write_shards: gsi_write_shards.max(1) }
+    /// A store writing every event type; `gsi_write_shards` `None` when the per-type index is off.
+    pub fn new(client: Client, table: impl Into<String>, ttl_days: u32, gsi_write_shards: Option<u32>) -> Self {
+        let items = EventItems { ttl_days, gsi_write_shards: gsi_write_shards.map(|n| n.max(1)) };
+        Self { client, table: table.into(), items, query_event_types: None }
+    }
+
+    /// Writes only these event types (`QUERY_EVENT_TYPES`); `None`: every type.
+    pub fn keeping_only(mut self, event_types: Option<BTreeSet<String>>) -> Self {
+        self.query_event_types = event_types;
+        self
     }
 
     /// The item stored for `event`.
     pub fn item(&self, event: &EnrichedEvent) -> HashMap<String, AttributeValue> {
-        let ttl = event.arrival.timestamp() + i64::from(self.ttl_days) * 86_400;
-        let shard = gsi_shard(&event.event_id, self.gsi_write_shards);
-        let mut item = HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(event.partition_key())),
-            ("sk".to_owned(), AttributeValue::S(event.sort_key.clone())),
-            ("event_type".to_owned(), AttributeValue::S(event.event_type.to_string())),
-            ("ttl".to_owned(), AttributeValue::N(ttl.to_string())),
-            ("gsi1pk".to_owned(), AttributeValue::S(format!("TYPE#{}#{shard}", event.event_type))),
-            ("gsi1sk".to_owned(), AttributeValue::S(event.sort_key.clone())),
-        ]);
-        if event.json.len() <= COMPRESS_PAYLOAD_OVER {
-            let text = String::from_utf8_lossy(&event.json).into_owned();
-            item.insert("payload".to_owned(), AttributeValue::S(text));
-        } else {
-            // Rare (events near the 1 MiB record limit): compressed JSON usually fits; the
-            // archive keeps the event whole either way.
-            let packed = gzip(&event.json, Compression::fast());
-            if packed.len() < MAX_ITEM_BYTES - 4096 {
-                item.insert("payload_gz".to_owned(), AttributeValue::B(Blob::new(packed)));
-            } else {
-                item.insert("payload_in_archive".to_owned(), AttributeValue::Bool(true));
-            }
-        }
-        item
+        self.items.item(event)
     }
-}
 
-/// The index shard of an event: stable for the event (so a retry writes the same key) and
-/// spread evenly (so no index partition takes a whole event type).
-pub fn gsi_shard(event_id: &str, shards: u32) -> u32 {
-    (stable_hash(event_id) % u64::from(shards.max(1))) as u32
-}
-
-/// FNV-1a: small, stable across releases and platforms (std's hasher is neither), so keys
-/// derived from it are the same in every process.
-pub fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    /// Whether events of `event_type` are kept for per-user queries.
+    pub fn keeps(&self, event_type: &str) -> bool {
+        self.query_event_types.as_ref().is_none_or(|kept| kept.contains(event_type))
+    }
 }
 
 fn key_of(item: &HashMap<String, AttributeValue>) -> (String, String) {
@@ -89,22 +67,9 @@ fn key_of(item: &HashMap<String, AttributeValue>) -> (String, String) {
     (text("pk"), text("sk"))
 }
 
-fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter()
-        .map(|(k, v)| {
-            k.len()
-                + match v {
-                    AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
-                    AttributeValue::B(b) => b.as_ref().len(),
-                    _ => 1,
-                }
-        })
-        .sum()
-}
-
 impl EventStore for DynamoEventStore {
     async fn put_events(&self, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
-        let items = events.iter().map(|e| (self.item(e.item), vec![e.record]));
+        let items = events.iter().filter(|e| self.keeps(&e.item.event_type)).map(|e| (self.item(e.item), vec![e.record]));
         BatchWriter::new(&self.client, &self.table).write(items, deadline).await
     }
 }
@@ -145,7 +110,7 @@ impl<'a> BatchWriter<'a> {
         let mut bytes = 0;
         for key in order {
             let Some(entry) = by_key.remove(&key) else { continue };
-            let size = item_size(&entry.0);
+            let size = item_bytes(&entry.0);
             let full = chunks.last().is_none_or(|c| c.len() == MAX_ITEMS_PER_REQUEST || bytes + size > MAX_REQUEST_BYTES);
             if full {
                 chunks.push(Vec::new());
@@ -214,20 +179,5 @@ impl<'a> BatchWriter<'a> {
             }
         }
         report
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_shards_are_stable_and_spread() {
-        assert_eq!(gsi_shard("0b9f3f0e-52a8-4c57-9c5a-3a1d1e4b2f10", 32), gsi_shard("0b9f3f0e-52a8-4c57-9c5a-3a1d1e4b2f10", 32));
-        let mut counts = [0u32; 8];
-        for i in 0..8_000 {
-            counts[gsi_shard(&format!("event-{i}"), 8) as usize] += 1;
-        }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
     }
 }

@@ -60,7 +60,7 @@ pub async fn user_events(client: &Client, table: &str, user_id: &str, page: &Pag
 
 /// The enriched event an item holds (`payload`, or gzip `payload_gz`); an event too big for
 /// DynamoDB is only in the archive, and says so.
-fn event_of(item: &HashMap<String, AttributeValue>) -> Value {
+pub(crate) fn event_of(item: &HashMap<String, AttributeValue>) -> Value {
     if let Some(event) = item.get("payload").and_then(|v| v.as_s().ok()).and_then(|p| serde_json::from_str(p).ok()) {
         return event;
     }

@@ -1,7 +1,19 @@
 //! The archive on Firehose: enriched events packed newline-delimited into records of at
 //! most 1,000 KiB and 500 events, at most 500 records and 4 MiB per `PutRecordBatch`,
 //! spread over the delivery streams; only the entries Firehose refused are sent again.
+//!
+//! **Routing.** Each delivery stream partitions what it receives by event type and event
+//! hour, and takes at most 500 active partitions (by default) in its buffer; records of any
+//! further partition go to the error prefix (`activePartitionExceeded`). Live traffic is a
+//! handful of partitions (types × the current hour) that needs every stream's throughput,
+//! so events within [`LIVE_HOURS`] of their record's arrival go round robin to all streams.
+//! Events of other hours (a backfill, a client with a skewed clock) are few per hour but
+//! may span thousands of hours: each such partition goes to one stream only, chosen by a
+//! stable hash of the partition, so N streams take N times the partitions instead of each
+//! seeing all of them. The cost: one late partition is bounded by one stream's Direct PUT
+//! quota (throttles are retried like any other).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_firehose::Client;
@@ -12,6 +24,7 @@ use pipeline::EnrichedEvent;
 use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use tokio::time::Instant;
 
+use crate::event_item::stable_hash;
 use crate::retry::{Backoff, describe, is_retryable};
 
 /// Bytes of one Firehose record (Firehose's limit is 1,000 KiB).
@@ -24,6 +37,9 @@ pub const MAX_RECORDS_PER_REQUEST: usize = 500;
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// `PutRecordBatch` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 4;
+/// Event hours this close to their record's arrival hour (either side) are live traffic,
+/// sent to every stream; others are routed by partition (see the module docs).
+pub const LIVE_HOURS: i64 = 1;
 
 /// Archives enriched events through Firehose delivery streams.
 #[derive(Debug)]
@@ -45,11 +61,42 @@ impl FirehoseArchive {
         Self { client, streams, next_stream: AtomicUsize::new(0) }
     }
 
-    /// The stream for the next request: round robin, so load spreads over all streams.
-    fn stream(&self) -> &str {
+    /// The stream for the next request of live traffic: round robin, so load spreads over
+    /// all streams.
+    fn next_stream(&self) -> &str {
         let i = self.next_stream.fetch_add(1, Ordering::Relaxed);
         &self.streams[i % self.streams.len().max(1)]
     }
+}
+
+/// Where an event's archive record may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Route {
+    /// Any stream (live traffic: round robin).
+    AnyStream,
+    /// Only stream `i` (a partition away from the arrival hour: all its events together).
+    Stream(usize),
+}
+
+/// The route of `event` among `streams` delivery streams.
+pub fn route(event: &EnrichedEvent, streams: usize) -> Route {
+    let hour = |t: chrono::DateTime<chrono::Utc>| t.timestamp().div_euclid(3600);
+    let hours_off = (hour(event.event_time) - hour(event.arrival)).abs();
+    if streams <= 1 || hours_off <= LIVE_HOURS {
+        return Route::AnyStream;
+    }
+    // The archive's partition: event_type, dt and hr of the event time (UTC).
+    let partition = format!("{}/{}", event.event_type, hour(event.event_time));
+    Route::Stream((stable_hash(&partition) % streams as u64) as usize)
+}
+
+/// The batch's events grouped by route, each group in batch order.
+pub fn routed<'e>(events: &[Indexed<'e, EnrichedEvent>], streams: usize) -> BTreeMap<Route, Vec<Indexed<'e, EnrichedEvent>>> {
+    let mut groups: BTreeMap<Route, Vec<Indexed<'e, EnrichedEvent>>> = BTreeMap::new();
+    for event in events {
+        groups.entry(route(event.item, streams)).or_default().push(Indexed { record: event.record, item: event.item });
+    }
+    groups
 }
 
 /// Packs events into newline-delimited records within the limits above, in order.
@@ -94,8 +141,18 @@ fn requests(packed: Vec<PackedRecord>) -> Vec<Vec<PackedRecord>> {
 
 impl Archive for FirehoseArchive {
     async fn archive(&self, _: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], deadline: Instant) -> SinkReport {
-        stream::iter(requests(pack(events)))
-            .map(|request| self.put_batch(request, deadline))
+        let mut sends: Vec<(String, Vec<PackedRecord>)> = Vec::new();
+        for (route, group) in routed(events, self.streams.len()) {
+            for request in requests(pack(&group)) {
+                let stream = match route {
+                    Route::AnyStream => self.next_stream(),
+                    Route::Stream(i) => &self.streams[i],
+                };
+                sends.push((stream.to_owned(), request));
+            }
+        }
+        stream::iter(sends)
+            .map(|(stream, request)| self.put_batch(stream, request, deadline))
             .buffer_unordered(REQUESTS_IN_FLIGHT)
             .collect::<Vec<SinkReport>>()
             .await
@@ -105,10 +162,9 @@ impl Archive for FirehoseArchive {
 }
 
 impl FirehoseArchive {
-    async fn put_batch(&self, mut pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
+    async fn put_batch(&self, stream: String, mut pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
         let mut report = SinkReport::default();
         let mut backoff = Backoff::until(deadline);
-        let stream = self.stream().to_owned();
         loop {
             let records: Vec<FirehoseRecord> = pending
                 .iter()
@@ -163,6 +219,8 @@ impl FirehoseArchive {
 mod tests {
     use super::*;
     use chrono::Utc;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
 
     fn event(bytes: usize) -> EnrichedEvent {
         EnrichedEvent {
@@ -175,6 +233,57 @@ mod tests {
             arrival: Utc::now(),
             sort_key: "k".into(),
             revenue: None,
+        }
+    }
+
+    fn at(event_hours_before_arrival: i64, event_type: &str) -> EnrichedEvent {
+        let arrival = chrono::DateTime::parse_from_rfc3339("2026-11-27T12:30:00Z").unwrap().with_timezone(&Utc);
+        EnrichedEvent {
+            event_type: event_type.into(),
+            arrival,
+            event_time: arrival - chrono::Duration::hours(event_hours_before_arrival),
+            ..event(100)
+        }
+    }
+
+    #[test]
+    fn live_hours_go_to_every_stream_and_other_hours_to_one_stream_each() {
+        for hours in [-1, 0, 1] {
+            assert_eq!(route(&at(hours, "pageview"), 24), Route::AnyStream, "{hours} h from arrival is live traffic");
+        }
+        assert!(matches!(route(&at(2, "pageview"), 24), Route::Stream(_)));
+        assert!(matches!(route(&at(-2, "pageview"), 24), Route::Stream(_)), "a clock ahead too");
+        assert_eq!(route(&at(500, "pageview"), 1), Route::AnyStream, "one stream takes everything");
+        // One partition, one stream, whatever the minute inside the hour or the event.
+        let a = at(100, "click");
+        let b = EnrichedEvent { event_time: a.event_time + chrono::Duration::minutes(29), event_id: "other".into(), ..a.clone() };
+        assert_eq!(route(&a, 24), route(&b, 24));
+    }
+
+    #[test]
+    fn a_backfill_over_many_hours_spreads_its_partitions_over_the_streams() {
+        // 2,000 distinct hours of two types: 4,000 partitions. Round robin would put all of
+        // them on every stream (8 x the default 500); routed, each stream sees its share.
+        let events: Vec<EnrichedEvent> =
+            (0..2_000).flat_map(|h| [at(h + 2, "pageview"), at(h + 2, "click"), at(h + 2, "pageview")]).collect();
+        let indexed: Vec<Indexed<'_, EnrichedEvent>> = events.iter().enumerate().map(|(record, item)| Indexed { record, item }).collect();
+        let groups = routed(&indexed, 24);
+        let mut seen: Vec<usize> = groups.values().flatten().map(|e| e.record).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..events.len()).collect::<Vec<_>>(), "every event routed once");
+        assert!(groups.values().all(|g| g.windows(2).all(|w| w[0].record < w[1].record)), "batch order within a stream");
+        let mut partitions_of: BTreeMap<(Arc<str>, i64), BTreeSet<Route>> = BTreeMap::new();
+        for (route, group) in &groups {
+            for e in group {
+                partitions_of.entry((e.item.event_type.clone(), e.item.event_time.timestamp() / 3600)).or_default().insert(*route);
+            }
+        }
+        assert_eq!(partitions_of.len(), 4_000);
+        assert!(partitions_of.values().all(|routes| routes.len() == 1), "a partition goes to one stream");
+        assert_eq!(groups.len(), 24, "every stream takes some");
+        for (route, group) in &groups {
+            let partitions: BTreeSet<_> = group.iter().map(|e| (e.item.event_type.clone(), e.item.event_time.timestamp() / 3600)).collect();
+            assert!(partitions.len() < 250, "{route:?} sees {} partitions: the default quota is 500", partitions.len());
         }
     }
 

@@ -85,7 +85,7 @@ pub fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) ->
 }
 
 /// A short description of a failed SDK call, for logs.
-pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E, HttpResponse>) -> String {
+pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
     match err {
         SdkError::ServiceError(service) => format!(
             "{} ({}): {}",
@@ -93,7 +93,8 @@ pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E, Htt
             service.raw().status().as_u16(),
             service.err().message().unwrap_or("")
         ),
-        other => format!("{other:?}"),
+        // No answer (a timeout, a refused connection): the chain of causes, on one line.
+        other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
     }
 }
 

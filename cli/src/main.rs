@@ -3,7 +3,8 @@
 //! `pipeline up` runs the whole pipeline locally (crate `pipeline-local`);
 //! `pipeline validate` checks NDJSON events against the tracking plan exactly as the
 //! processor would; `pipeline plan` sizes an AWS deployment for an event rate and size
-//! and writes its Terraform variables.
+//! and writes its Terraform variables; `pipeline recover` puts a local pipeline's bad rows
+//! back after a fix (crate `pipeline-recover`).
 
 use std::process::ExitCode;
 
@@ -13,11 +14,12 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod plan;
+mod recover;
 mod up;
 mod validate;
 
 #[derive(Parser)]
-#[command(name = "pipeline", version, about = "An event pipeline: validate events, run it locally, plan an AWS deployment.")]
+#[command(name = "pipeline", version, about = "An event pipeline: validate events, run it locally, recover its bad rows, plan an AWS deployment.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +30,7 @@ enum Command {
     Up(up::UpArgs),
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
+    Recover(recover::RecoverCmd),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Up(args) => up::run(&args),
+        Command::Recover(cmd) => recover::run(&cmd),
     };
     match result {
         Ok(code) => code,

@@ -22,10 +22,16 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Creates table `name` (on-demand, keys `pk` and `sk`).
-pub async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
-    let attribute = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
-    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
+}
+
+/// A request for table `name` (on-demand, keys `pk` and `sk`).
+fn table(dynamo: &aws_sdk_dynamodb::Client, name: &str) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
     dynamo
         .create_table()
         .table_name(name)
@@ -34,7 +40,29 @@ pub async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
         .attribute_definitions(attribute("sk"))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
+}
+
+/// Creates table `name` (on-demand, keys `pk` and `sk`).
+pub async fn create_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    table(dynamo, name).send().await.expect("create table");
+}
+
+/// Creates an events table with the per-type index `gsi1` (`gsi1pk`, `gsi1sk`; keys only),
+/// as terraform/modules/storage does where `events_gsi_enabled` is on.
+pub async fn create_table_with_index(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let index = GlobalSecondaryIndex::builder()
+        .index_name("gsi1")
+        .key_schema(key("gsi1pk", KeyType::Hash))
+        .key_schema(key("gsi1sk", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .unwrap();
+    table(dynamo, name)
+        .attribute_definitions(attribute("gsi1pk"))
+        .attribute_definitions(attribute("gsi1sk"))
+        .global_secondary_indexes(index)
         .send()
         .await
-        .expect("create table");
+        .expect("create table with index");
 }

@@ -2,8 +2,8 @@
 //! batch), the aggregates table in SQLite that the shared merge ([`pipeline::rollup`])
 //! runs over every `--aggregate-interval`, and the rows `GET /v1/aggregates` reads.
 //!
-//! Tables (in `pipeline.db`): `aggregate_partials` (one row per batch, event type and
-//! minute), `aggregate_dirty` (minutes touched since their last merge) and `aggregates`
+//! Tables (in `pipeline.db`): `aggregate_partials` (one row per event type, minute and first
+//! record counted, see [`pipeline::aggregate::batch_partials`]), `aggregate_dirty` (minutes touched since their last merge) and `aggregates`
 //! (merged rows per granularity, event type and window).
 
 use std::path::Path;
@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pipeline::EnrichedEvent;
-use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity, partials};
+use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity, PartialAggregate};
 use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, roll_up};
-use pipeline::sink::{AggregateStore, BatchKey, Indexed, SinkReport};
+use pipeline::sink::{AggregateStore, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use rusqlite::{Connection, params};
 use tokio::time::Instant;
@@ -50,7 +49,8 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
         PRIMARY KEY (granularity, event_type, window_start)
     ) WITHOUT ROWID;";
 
-/// A partial as staged for the consumer's transaction: event type, minute, batch, partial.
+/// A partial as staged for the consumer's transaction: event type, minute, key (its first
+/// record), partial.
 pub type StagedPartial = (String, String, String, EncodedAggregate);
 
 /// Writes staged partials and marks their minutes touched (inside the batch's transaction).
@@ -73,11 +73,10 @@ pub fn insert_partials(tx: &rusqlite::Transaction<'_>, partials: &[StagedPartial
 pub struct LocalAggregateStore(pub Arc<Staged>);
 
 impl AggregateStore for LocalAggregateStore {
-    async fn put_partials(&self, batch: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
-        let batch_id = batch.id();
-        let staged: Vec<StagedPartial> = partials(events.iter().map(|e| e.item))
-            .into_iter()
-            .map(|(key, partial)| (key.event_type.to_string(), format_seconds(key.minute), batch_id.clone(), partial.encode()))
+    async fn put_partials(&self, partials: &[PartialAggregate], _: Instant) -> SinkReport {
+        let staged: Vec<StagedPartial> = partials
+            .iter()
+            .map(|p| (p.window.event_type.to_string(), format_seconds(p.window.minute), p.key.clone(), p.aggregate.encode()))
             .collect();
         let written = staged.len();
         self.0.stage_partials(staged);

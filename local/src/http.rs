@@ -69,6 +69,22 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Runs `f` on a fresh read-write connection to `pipeline.db`, off the async threads
+    /// (for the few writes of the query API: SQLite serialises them with the consumers').
+    pub async fn db_write<T: Send + 'static, E: Into<anyhow::Error>>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let path = self.db_path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = crate::sqlite::open(&path, false)?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await?
+    }
+}
+
 /// The two keys: producers hold the ingest key (it ships inside apps and trackers), the
 /// operator holds the read key. Neither opens the other's routes.
 #[derive(Clone)]

@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/v1/users/{user_id}/events", get(query::user_events))
         .route("/v1/bad-rows", get(query::bad_rows))
+        .route("/v1/bad-rows/recovered", post(query::mark_recovered))
         .route("/v1/aggregates", get(query::aggregates))
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_read_key));
     let open = Router::new()

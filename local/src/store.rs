@@ -1,5 +1,6 @@
 //! The local stores in SQLite (`pipeline.db`): the events table (the DynamoDB key model:
-//! `pk`, `sk`), bad rows, each shard's checkpoint, and the aggregate tables of
+//! `pk`, `sk`), bad rows (with `recovered_at` once `pipeline recover` put them back), each
+//! shard's checkpoint, and the aggregate tables of
 //! [`crate::aggregates`]. A consumer's batch is committed in
 //! one transaction with its checkpoint, so a crash never half-applies a batch.
 //!
@@ -33,6 +34,13 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if !keyed {
         conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pk, sk);").map_err(unusable)?;
     }
+    // A database from before recovery has no `recovered_at` column yet.
+    let recoverable: bool = conn
+        .query_row("SELECT count(*) > 0 FROM pragma_table_info('bad_rows') WHERE name = 'recovered_at'", [], |r| r.get(0))
+        .map_err(unusable)?;
+    if !recoverable {
+        conn.execute_batch("ALTER TABLE bad_rows ADD COLUMN recovered_at TEXT;").map_err(unusable)?;
+    }
     conn.execute_batch(crate::aggregates::SCHEMA).map_err(unusable)?;
     conn.execute_batch(crate::archive::SCHEMA).map_err(unusable)?;
     Ok(conn)
@@ -52,6 +60,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
         type TEXT NOT NULL,
         failed_at TEXT NOT NULL,
         row TEXT NOT NULL,
+        recovered_at TEXT,
         PRIMARY KEY (shard_id, sequence_number, sub_sequence_number)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS bad_rows_by_time ON bad_rows (failed_at, shard_id, sequence_number, sub_sequence_number);
@@ -65,6 +74,27 @@ pub fn checkpoint(conn: &Connection, shard_id: &str) -> rusqlite::Result<u64> {
     conn.query_row("SELECT sequence_number FROM checkpoints WHERE shard_id = ?1", [shard_id], |r| r.get(0))
         .optional()
         .map(Option::unwrap_or_default)
+}
+
+/// Bad rows one `POST /v1/bad-rows/recovered` may mark.
+pub const MAX_MARKED_PER_REQUEST: usize = 10_000;
+
+/// Marks the bad rows `ids` recovered at `at` (RFC 3339), keeping the time of an earlier
+/// mark; returns how many of them exist.
+pub fn mark_recovered(conn: &mut Connection, ids: &[pipeline::bad_row::BadRowId], at: &str) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let mut found = 0;
+    {
+        let mut mark = tx.prepare_cached(
+            "UPDATE bad_rows SET recovered_at = coalesce(recovered_at, ?4)
+             WHERE shard_id = ?1 AND sequence_number = ?2 AND sub_sequence_number = ?3",
+        )?;
+        for id in ids {
+            found += mark.execute(params![id.shard_id, id.sequence_number, id.sub_sequence_number, at])?;
+        }
+    }
+    tx.commit()?;
+    Ok(found)
 }
 
 /// A bad row as the batch transaction stores it.
@@ -119,9 +149,12 @@ impl Staged {
             for (pk, sk, event_type, payload, ttl) in &events {
                 insert.execute(params![pk, sk, event_type, payload, ttl])?;
             }
+            // A bad row written again keeps its recovery mark.
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO bad_rows (shard_id, sequence_number, sub_sequence_number, type, failed_at, row)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO bad_rows (shard_id, sequence_number, sub_sequence_number, type, failed_at, row)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (shard_id, sequence_number, sub_sequence_number)
+                 DO UPDATE SET type = excluded.type, failed_at = excluded.failed_at, row = excluded.row",
             )?;
             for b in &bad_rows {
                 insert.execute(params![b.id.shard_id, b.id.sequence_number, b.id.sub_sequence_number, b.kind, b.failed_at, b.row])?;

@@ -342,3 +342,69 @@ fn an_old_event_is_kept_for_the_ttl_from_its_arrival() {
     let expected = chrono::Utc::now().timestamp() + pipeline_local::store::EVENT_TTL_DAYS * 86_400;
     assert!((expected - ttl).abs() < 600, "ttl {ttl} is not 30 days after arrival ({expected})");
 }
+
+#[test]
+fn bad_rows_are_marked_recovered_with_the_read_key_and_filtered() {
+    let local = start();
+    let b = &local.base;
+    let events: Vec<Value> = (0..5).map(|i| json!({"event_type": "nope", "user_id": format!("u-{i}")})).collect();
+    assert_eq!(post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false).0, 200);
+    let start = Instant::now();
+    let rows = loop {
+        let (_, bad) = get(b, "/v1/bad-rows");
+        let rows = bad["bad_rows"].as_array().cloned().unwrap_or_default();
+        if rows.len() == 5 {
+            break rows;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "not processed: {bad}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(rows.iter().all(|r| r.get("recovered_at").is_none()));
+    let id = |r: &Value| json!({"shard_id": r["shard_id"], "sequence_number": r["sequence_number"], "sub_sequence_number": r["sub_sequence_number"]});
+    let two = serde_json::to_vec(&json!({"bad_rows": [id(&rows[0]), id(&rows[3]), {"shard_id": "shardId-000000000000", "sequence_number": "1"}]})).unwrap();
+
+    // The ingest key cannot mark; the read key can, and again changes nothing.
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(KEY), two.clone(), false).0, 403);
+    assert_eq!(post(b, "/v1/bad-rows/recovered", None, two.clone(), false).0, 403);
+    let (status, reply, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), two.clone(), false);
+    assert_eq!((status, reply), (200, json!({"marked": 2, "not_found": 1})));
+    let (_, marked) = get(b, "/v1/bad-rows?recovered=true");
+    let marked = marked["bad_rows"].as_array().unwrap().clone();
+    assert_eq!(marked.len(), 2);
+    let first_time = marked[0]["recovered_at"].as_str().unwrap().to_owned();
+    assert!(pipeline::time_format::parse_rfc3339(&first_time).is_some(), "{first_time}");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(READ_KEY), two, false).1["marked"], 2);
+    let (_, again) = get(b, "/v1/bad-rows?recovered=true&type=unknown_event_type");
+    assert_eq!(again["bad_rows"][0]["recovered_at"], first_time.as_str(), "a second mark keeps the first time");
+    let (_, left) = get(b, "/v1/bad-rows?recovered=false&limit=2");
+    assert_eq!(left["bad_rows"].as_array().unwrap().len(), 2);
+    let cursor = left["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = get(b, &format!("/v1/bad-rows?recovered=false&limit=2&cursor={cursor}"));
+    assert_eq!(rest["bad_rows"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let (_, newest) = get(b, "/v1/bad-rows?recovered=true&order=newest");
+    assert_eq!(newest["bad_rows"].as_array().unwrap().len(), 2);
+
+    // Refusals: a bad filter, a body of the wrong shape, too many ids at once.
+    assert_eq!(get(b, "/v1/bad-rows?recovered=yes").0, 400);
+    let as_float = serde_json::to_vec(&json!({"bad_rows": [{"shard_id": rows[1]["shard_id"], "sequence_number": rows[1]["sequence_number"], "sub_sequence_number": 0.0}]})).unwrap();
+    assert_eq!(post(b, "/v1/bad-rows/recovered", Some(READ_KEY), as_float, false).1["marked"], 1, "0.0 is the integer 0");
+    for body in [
+        &b"not json"[..],
+        b"{}",
+        b"{\"bad_rows\": [{\"shard_id\": 1}]}",
+        b"[]",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": 1.5}]}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": -1}]}",
+        b"{\"bad_rows\": [], \"more\": 1}",
+        b"{\"bad_rows\": [{\"shard_id\": \"s\", \"sequence_number\": \"1\", \"sub_sequence_number\": null}]}",
+    ] {
+        let (status, reply, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), body.to_vec(), false);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(body));
+        assert!(reply["message"].as_str().unwrap().contains("bad_rows"), "{reply}");
+    }
+    let many: Vec<Value> = (0..10_001).map(|i| json!({"shard_id": "s", "sequence_number": i.to_string()})).collect();
+    let (status, _, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), serde_json::to_vec(&json!({"bad_rows": many})).unwrap(), false);
+    assert_eq!(status, 400);
+}

@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Timelike
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::EnrichedEvent;
+use crate::record::Record;
 
 /// HyperLogLog precision: 2^14 registers of 6 bits (12 KiB once a sketch holds more than
 /// 128 users; below that the users' hashes are kept and counted exactly).
@@ -288,13 +289,65 @@ impl WindowKey {
     }
 }
 
-/// A batch's partial aggregates: one per event type and event-time minute it touches.
+/// A set of events' aggregates: one per event type and event-time minute they touch.
 pub fn partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -> BTreeMap<WindowKey, Aggregate> {
     let mut partials: BTreeMap<WindowKey, Aggregate> = BTreeMap::new();
     for event in events {
         partials.entry(WindowKey::of(event)).or_default().add(event);
     }
     partials
+}
+
+/// The aggregate of one window over a run of a shard's records, as the aggregates table
+/// stores it: keyed by the first record it counts, so that every record is counted in
+/// exactly one stored partial however Lambda retries, resumes or bisects (see
+/// [`batch_partials`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialAggregate {
+    pub window: WindowKey,
+    /// [`partial_key`] of the first record counted in the window.
+    pub key: String,
+    pub aggregate: Aggregate,
+    /// The counted records (indexes into the batch): they fail together if the partial does.
+    pub records: Vec<usize>,
+}
+
+/// `<shard_id>#<sequence number>`, and `#<sub-sequence number>` after it for a user record
+/// of a KPL aggregated record other than the first: a record's place in its shard.
+pub fn partial_key(shard_id: &str, sequence_number: &str, sub_sequence_number: u32) -> String {
+    if sub_sequence_number == 0 {
+        format!("{shard_id}#{sequence_number}")
+    } else {
+        format!("{shard_id}#{sequence_number}#{sub_sequence_number}")
+    }
+}
+
+/// The partials of a run of one shard's records: for each window, the aggregate of the
+/// counted events, keyed by the first counted record in that window. `counted` is
+/// (index in the batch, record, its event), in record order.
+///
+/// Why the key makes counts exact: the runs a consumer completes partition the shard into
+/// ranges, each starting at a checkpoint; each writes, per window, one partial keyed by its
+/// first record in that window, so completed runs never share a key. A run that fails (and
+/// is retried from its start `c`, or bisected) may leave a partial for window `W` keyed by
+/// `r`, its first `W` record at or after `c`. The completed range holding `r` starts at a
+/// checkpoint `s` with `c <= s <= r` (checkpoints only move forward, and `c` was one), and no
+/// `W` record lies in `[c, r)`, so none in `[s, r)`: that range's first `W` record is `r`
+/// too, and its partial overwrites the stale one.
+pub fn batch_partials<'a>(counted: impl IntoIterator<Item = (usize, &'a Record, &'a EnrichedEvent)>) -> Vec<PartialAggregate> {
+    let mut by_window: BTreeMap<WindowKey, PartialAggregate> = BTreeMap::new();
+    for (index, record, event) in counted {
+        let window = WindowKey::of(event);
+        let partial = by_window.entry(window.clone()).or_insert_with(|| PartialAggregate {
+            window,
+            key: partial_key(&record.shard_id, &record.sequence_number, record.sub_sequence_number),
+            aggregate: Aggregate::default(),
+            records: Vec::new(),
+        });
+        partial.aggregate.add(event);
+        partial.records.push(index);
+    }
+    by_window.into_values().collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
+use crate::aggregate::{PartialAggregate, batch_partials};
 use crate::batch::{Outcome, OutcomeCounts, process_batch};
+use crate::enrich::EnrichedEvent;
 use crate::record::Record;
 use crate::core_config::CoreConfig;
 use crate::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
@@ -32,7 +34,8 @@ pub struct BatchReport {
     pub aggregates: SinkReport,
     /// Records any of whose writes failed, sorted, without repeats.
     pub failed_records: Vec<usize>,
-    /// The lowest sequence number among `failed_records`: where a retry must start.
+    /// Where a retry must start: the lowest sequence number among `failed_records`, or the
+    /// batch's first when a partial aggregate could not be written.
     pub retry_from: Option<String>,
     pub core_time: Duration,
     pub total_time: Duration,
@@ -53,8 +56,19 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
         &self.sinks
     }
 
+    /// The schemas and enrichments the flow runs with.
+    pub fn core(&self) -> &CoreConfig {
+        &self.config
+    }
+
     /// Processes `records` (one shard's batch, in order) and writes every outcome, giving up
     /// on writes at `deadline`. Invalid events become bad rows; they never fail the batch.
+    ///
+    /// Partial aggregates count only the records a retry will not send again (see
+    /// [`crate::aggregate::batch_partials`] for why that makes them exact): they are written
+    /// with the other sinks, for every record; when another sink fails from record `x` on,
+    /// the partials of the windows counted before `x` are written again over the records
+    /// before `x` only; when a partial cannot be written, the whole batch is retried.
     pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
         let started = Instant::now();
         let Some(first) = records.first() else { return BatchReport::default() };
@@ -70,13 +84,28 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             }
         }
         let batch = BatchKey { shard_id: first.shard_id.clone(), first_sequence_number: first.sequence_number.clone() };
+        let partials = partials_before(records, &events, None);
         let s = &self.sinks;
-        let (events_report, archive_report, bad_report, aggregates_report) = tokio::join!(
-            bounded(deadline, &events, s.events.put_events(&events, deadline)),
-            bounded(deadline, &events, s.archive.archive(&batch, &events, deadline)),
-            bounded(deadline, &bad_rows, s.bad_rows.put_bad_rows(&batch, &bad_rows, deadline)),
-            bounded(deadline, &events, s.aggregates.put_partials(&batch, &events, deadline)),
+        let (events_report, archive_report, bad_report, mut aggregates_report) = tokio::join!(
+            bounded(deadline, failed_all(&events), s.events.put_events(&events, deadline)),
+            bounded(deadline, failed_all(&events), s.archive.archive(&batch, &events, deadline)),
+            bounded(deadline, failed_all(&bad_rows), s.bad_rows.put_bad_rows(&batch, &bad_rows, deadline)),
+            self.put_partials(&partials, deadline),
         );
+
+        let mut retry_from = lowest_sequence_number(records, [&events_report, &archive_report, &bad_report]);
+        if aggregates_report.failed.is_empty() {
+            if let Some(from) = retry_from.as_deref().filter(|from| *from != first.sequence_number) {
+                // The partials counted records that will be sent again: count them without.
+                let again = self.put_partials(&partials_before(records, &events, Some(from)), deadline).await;
+                aggregates_report = [aggregates_report, again].into_iter().collect();
+            }
+        }
+        if !aggregates_report.failed.is_empty() {
+            // Another batch boundary would need other partials: retry from the start, and
+            // the retry's partials replace these.
+            retry_from = Some(first.sequence_number.clone());
+        }
 
         let mut failed: Vec<usize> = [&events_report, &archive_report, &bad_report, &aggregates_report]
             .iter()
@@ -84,11 +113,6 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             .collect();
         failed.sort_unstable();
         failed.dedup();
-        let retry_from = failed
-            .iter()
-            .map(|&i| &records[i].sequence_number)
-            .min_by(|a, b| compare_sequence_numbers(a, b))
-            .cloned();
         BatchReport {
             records: records.len(),
             counts: OutcomeCounts::of(&outcomes),
@@ -102,17 +126,50 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             total_time: started.elapsed(),
         }
     }
+
+    async fn put_partials(&self, partials: &[PartialAggregate], deadline: Instant) -> SinkReport {
+        if partials.is_empty() {
+            return SinkReport::default();
+        }
+        let all = SinkReport { failed: partials.iter().flat_map(|p| p.records.iter().copied()).collect(), ..SinkReport::default() };
+        bounded(deadline, all, self.sinks.aggregates.put_partials(partials, deadline)).await
+    }
 }
 
-/// Runs a sink's write, counting every item as failed if it outlives the deadline (a grace
-/// of one second lets an adapter that watches the deadline itself report precisely).
-async fn bounded<T>(deadline: Instant, items: &[Indexed<'_, T>], write: impl Future<Output = SinkReport>) -> SinkReport {
-    if items.is_empty() {
+/// The partials of the events whose records come before sequence number `before` (all of
+/// them for `None`).
+fn partials_before(records: &[Record], events: &[Indexed<'_, EnrichedEvent>], before: Option<&str>) -> Vec<PartialAggregate> {
+    let counted = events
+        .iter()
+        .map(|e| (e.record, &records[e.record], e.item))
+        .filter(|(_, record, _)| before.is_none_or(|b| compare_sequence_numbers(&record.sequence_number, b).is_lt()));
+    batch_partials(counted)
+}
+
+/// The lowest sequence number among the records the reports failed.
+fn lowest_sequence_number<'a>(records: &[Record], reports: impl IntoIterator<Item = &'a SinkReport>) -> Option<String> {
+    reports
+        .into_iter()
+        .flat_map(|r| r.failed.iter())
+        .map(|&i| &records[i].sequence_number)
+        .min_by(|a, b| compare_sequence_numbers(a, b))
+        .cloned()
+}
+
+fn failed_all<T>(items: &[Indexed<'_, T>]) -> SinkReport {
+    SinkReport::all_failed(items)
+}
+
+/// Runs a sink's write, reporting `timed_out` (every item failed) if it outlives the
+/// deadline (a grace of one second lets an adapter that watches the deadline itself report
+/// precisely). Nothing to write is nothing to fail.
+async fn bounded(deadline: Instant, timed_out: SinkReport, write: impl Future<Output = SinkReport>) -> SinkReport {
+    if timed_out.failed.is_empty() {
         return SinkReport::default();
     }
     match tokio::time::timeout_at(deadline + Duration::from_secs(1), write).await {
         Ok(report) => report,
-        Err(_) => SinkReport::all_failed(items),
+        Err(_) => timed_out,
     }
 }
 

@@ -5,22 +5,17 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
+use crate::aggregate::PartialAggregate;
 use crate::bad_row::BadRow;
 use crate::enrich::EnrichedEvent;
 
-/// A batch's identity: its shard and first sequence number. Keys derived from it are the
-/// same when the same batch is retried, so a retry overwrites its own earlier writes.
+/// A batch's identity: its shard and first sequence number. Keys derived from it (bad-row
+/// objects, archive files) are the same when the same batch is retried, so a retry
+/// overwrites its own earlier writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchKey {
     pub shard_id: String,
     pub first_sequence_number: String,
-}
-
-impl BatchKey {
-    /// `<shard_id>#<first sequence number>`: the batch's part of a partial aggregate's key.
-    pub fn id(&self) -> String {
-        format!("{}#{}", self.shard_id, self.first_sequence_number)
-    }
 }
 
 /// An outcome with the index of its record in the batch, so failures can be traced back.
@@ -87,15 +82,11 @@ pub trait BadRowStore: Send + Sync {
     ) -> impl Future<Output = SinkReport> + Send;
 }
 
-/// Partial aggregates of a batch (the aggregates table). The hook is here so the batch
-/// flow has its final shape; until aggregates land, [`NoAggregates`] writes nothing.
+/// Partial aggregates (the aggregates table). Each partial is stored under its window and
+/// key, replacing what that key held (see [`crate::aggregate::batch_partials`]), and its
+/// minute is marked touched for the merge.
 pub trait AggregateStore: Send + Sync {
-    fn put_partials(
-        &self,
-        batch: &BatchKey,
-        events: &[Indexed<'_, EnrichedEvent>],
-        deadline: Instant,
-    ) -> impl Future<Output = SinkReport> + Send;
+    fn put_partials(&self, partials: &[PartialAggregate], deadline: Instant) -> impl Future<Output = SinkReport> + Send;
 }
 
 /// An [`AggregateStore`] that stores nothing.
@@ -103,7 +94,7 @@ pub trait AggregateStore: Send + Sync {
 pub struct NoAggregates;
 
 impl AggregateStore for NoAggregates {
-    async fn put_partials(&self, _: &BatchKey, _: &[Indexed<'_, EnrichedEvent>], _: Instant) -> SinkReport {
+    async fn put_partials(&self, _: &[PartialAggregate], _: Instant) -> SinkReport {
         SinkReport::default()
     }
 }

@@ -13,11 +13,16 @@ stream_mode            = "ON_DEMAND"
 shard_count            = 1
 stream_retention_hours = 24
 
-# Tables and archive can be destroyed with the environment.
-table_deletion_protection = false
-archive_force_destroy     = true
-event_ttl_days            = 7
-gsi_write_shards          = 4
+# Tables and archive can be destroyed with the environment; on-demand (a dev load
+# is small and uneven), no point-in-time recovery, per-user queries kept a week.
+table_deletion_protection    = false
+table_point_in_time_recovery = false
+archive_force_destroy        = true
+event_ttl_days               = 7
+
+# The per-type index (GET /v1/events) is off, as by default; to try it:
+#   events_gsi_enabled = true
+#   gsi_write_shards   = 4
 
 archive_stream_count               = 1
 archive_buffering_size_mb          = 64

@@ -19,13 +19,31 @@ shard_count                = 128
 stream_retention_hours     = 48
 stream_shard_level_metrics = ["IncomingRecords", "WriteProvisionedThroughputExceeded"]
 
-# Tables: protected. One index partition key takes at most 1,000 write units/s,
-# so the per-type index key is spread over N write shards with
-# N >= peak events/s of the busiest type / 1,000, plus headroom: sized for a
-# single type carrying all 100,000 events/s, 128 (~780 writes/s per key).
-table_deletion_protection = true
-event_ttl_days            = 30
-gsi_write_shards          = 128
+# Tables: protected; per-user queries kept 7 days; no per-type index (the default:
+# it would double the writes). The load is steady, so both tables are
+# PROVISIONED with auto scaling: a 600 B event is one compressed write unit, so
+# 100,000 events/s take 100,000 WCU, 125,000 at an 80 % target; the maxima leave
+# 25 % above that (`pipeline plan --rate 100000 --event-bytes 600 --query-days 7`
+# plans the same; its tfvars can be applied after this file). Point-in-time
+# recovery stays on here (about $12,000 a month at this size): the plan turns it
+# off unless --pitr, since the archive keeps every event.
+# Request the table-level (>= 160,000 WCU) and account-level provisioned (>= 165,000 WCU)
+# quota increases before launch (docs/DEPLOY.md, "Sizing prod").
+table_deletion_protection           = true
+table_point_in_time_recovery        = true
+event_ttl_days                      = 7
+events_table_billing_mode           = "PROVISIONED"
+events_table_min_write_capacity     = 12500
+events_table_max_write_capacity     = 160000
+events_table_min_read_capacity      = 5
+events_table_max_read_capacity      = 1000
+aggregates_table_billing_mode       = "PROVISIONED"
+aggregates_table_class              = "STANDARD_INFREQUENT_ACCESS"
+aggregates_table_min_write_capacity = 250
+aggregates_table_max_write_capacity = 3000
+aggregates_table_min_read_capacity  = 100
+aggregates_table_max_read_capacity  = 5000
+table_autoscaling_target_percent    = 80
 
 # Archive: ~90 MB/s of enriched JSON / 5 MiB/s per Direct PUT stream = 18
 # streams at 100%; 24 keep ~30% headroom (stay under the 50-stream quota).

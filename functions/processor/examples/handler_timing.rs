@@ -1,7 +1,11 @@
 //! Times the processor: init (schema registry and AWS clients; and with the benches' three
 //! enrichments, a 100,000-row lookup table among them), the core on a 10,000-record
 //! batch of the reference workload, and the whole handler with null sinks and, when
-//! `AWS_ENDPOINT_URL` points at moto_server, against real AWS APIs.
+//! `AWS_ENDPOINT_URL` points at moto_server, against real AWS APIs. For the handler it also
+//! reports the CPU time (user + system, `getrusage`) this process spent per event: with
+//! moto that includes the SDK's request building, signing and serialisation, everything the
+//! processor itself does but the TLS (moto speaks plain HTTP) and the waiting. `pipeline
+//! plan` uses that figure for the Lambda line.
 //!
 //!   cargo run --release -p processor --example handler_timing
 //!   AWS_ENDPOINT_URL=http://127.0.0.1:5055 cargo run --release -p processor --example handler_timing
@@ -41,6 +45,18 @@ impl BadRowStore for Null {
         let _ = pipeline_aws::s3::encode(&items);
         SinkReport { written: rows.len(), ..SinkReport::default() }
     }
+}
+
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -98,23 +114,35 @@ async fn main() -> anyhow::Result<()> {
 
     let flow = BatchFlow::new(Arc::clone(&registry), Sinks { events: Null, archive: Null, bad_rows: Null, aggregates: NoAggregates });
     let mut null = Vec::new();
+    let mut null_cpu = Vec::new();
     for _ in 0..20 {
+        let cpu = cpu_time();
         let report = flow.run(&records, tokio::time::Instant::now() + Duration::from_secs(60)).await;
+        null_cpu.push(cpu_time() - cpu);
         null.push(report.total_time);
     }
     println!("handler with null sinks, 10,000 records, median of 20: {:.1} ms", ms(median(null)));
+    println!("  CPU per event (user + system, all threads), median of 20: {:.2} µs", median(null_cpu).as_secs_f64() * 1e6 / records.len() as f64);
 
     if std::env::var("AWS_ENDPOINT_URL").is_ok() {
         let aws = common::sdk_config().await;
-        let config = common::create_stack(&aws, "timing").await;
+        let mut config = common::create_stack(&aws, "timing").await;
+        config.gsi_write_shards = None; // the index is off by default
         let processor = processor::Processor::new(&config, &aws)?;
         let mut moto = Vec::new();
+        let mut moto_cpu = Vec::new();
         for _ in 0..5 {
+            let cpu = cpu_time();
             let report = processor.run(&records, tokio::time::Instant::now() + Duration::from_secs(120)).await;
+            moto_cpu.push(cpu_time() - cpu);
             anyhow::ensure!(report.failed_records.is_empty(), "writes failed: {report:?}");
             moto.push(report.total_time);
         }
         println!("handler against moto_server, 10,000 records, median of 5: {:.0} ms", ms(median(moto)));
+        println!(
+            "  CPU per event in this process (moto runs apart), median of 5: {:.2} µs",
+            median(moto_cpu).as_secs_f64() * 1e6 / records.len() as f64
+        );
     }
     Ok(())
 }

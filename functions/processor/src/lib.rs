@@ -8,10 +8,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
-use pipeline::flow::{BatchFlow, BatchReport, Sinks};
+use pipeline::flow::{BatchFlow, BatchReport};
 use pipeline::enrichments::lookup::TableBudget;
 use pipeline::{CoreConfig, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+
+pub use pipeline_aws::AwsSinks;
 use tokio::time::Instant;
 
 pub mod event;
@@ -22,8 +24,6 @@ pub use event::KinesisBatch;
 /// Time kept back from the invocation's deadline to answer Lambda after the writes stop.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
-/// The sinks of the processor.
-pub type AwsSinks = Sinks<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 type AwsFlow = BatchFlow<DynamoEventStore, FirehoseArchive, S3BadRowStore, DynamoAggregateStore>;
 
 /// Everything an invocation needs, built once per container.
@@ -43,20 +43,9 @@ impl Processor {
         let budget = config.memory_mib.map_or_else(TableBudget::local, TableBudget::lambda);
         let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), budget)
             .context("loading the schemas and enrichments")?;
+        config.check_query_event_types(&core.schemas.event_types())?;
         tracing::info!(enrichments = %core.enrichments, "enrichments loaded");
-        let dynamo = aws_sdk_dynamodb::Client::new(aws);
-        let sinks = Sinks {
-            events: DynamoEventStore::new(
-                dynamo.clone(),
-                &config.events_table,
-                config.event_ttl_days,
-                config.gsi_write_shards,
-            ),
-            archive: FirehoseArchive::new(aws_sdk_firehose::Client::new(aws), config.archive_streams.clone()),
-            bad_rows: S3BadRowStore::new(aws_sdk_s3::Client::new(aws), &config.bad_rows_bucket, &config.bad_rows_prefix),
-            aggregates: DynamoAggregateStore::new(dynamo, &config.aggregates_table),
-        };
-        Ok(Self::with_sinks(Arc::new(core), sinks))
+        Ok(Self::with_sinks(Arc::new(core), pipeline_aws::sinks(config, aws)))
     }
 
     pub fn with_sinks(core: Arc<CoreConfig>, sinks: AwsSinks) -> Self {

@@ -8,40 +8,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aggregator::Aggregator;
-use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use common::*;
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline_aws::{DynamoAggregateTable, TablesConfig};
+use pipeline_aws::DynamoAggregateTable;
 use processor::Processor;
-use query::QueryApi;
 use tokio::time::Instant;
 
 fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
-}
-
-/// The query Lambda's handler over the stack's tables.
-fn query_api(aws: &aws_config::SdkConfig, config: &pipeline_aws::ProcessorConfig) -> QueryApi {
-    let tables = TablesConfig { events_table: config.events_table.clone(), aggregates_table: config.aggregates_table.clone() };
-    QueryApi::new(aws_sdk_dynamodb::Client::new(aws), &tables, &pipeline::SchemaRegistry::embedded().unwrap())
-}
-
-fn get(path: &str, params: &[(&str, &str)]) -> ApiGatewayProxyRequest {
-    let mut request = ApiGatewayProxyRequest::default();
-    request.http_method = aws_lambda_events::http::Method::GET;
-    request.path = Some(path.to_owned());
-    request.query_string_parameters =
-        params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<std::collections::HashMap<_, _>>().into();
-    request
-}
-
-async fn call(api: &QueryApi, path: &str, params: &[(&str, &str)]) -> (i64, serde_json::Value) {
-    let response = api.respond(&get(path, params)).await;
-    let body = match response.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, body)
 }
 
 /// Every aggregate row (`AGG#...`) of the table, for before/after comparisons.

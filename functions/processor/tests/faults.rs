@@ -98,7 +98,7 @@ fn processor(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule]) -> Processor {
 /// A processor whose partial aggregates go through their own client (`aggregates` rules).
 fn processor_with(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule], aggregates: &[&Rule]) -> Processor {
     let sinks = Sinks {
-        events: DynamoEventStore::new(mocked_client!(aws_sdk_dynamodb, dynamo), "events", 30, 4),
+        events: DynamoEventStore::new(mocked_client!(aws_sdk_dynamodb, dynamo), "events", 30, Some(4)),
         archive: FirehoseArchive::new(mocked_client!(aws_sdk_firehose, firehose), vec!["a-0".into(), "a-1".into()]),
         bad_rows: S3BadRowStore::new(mocked_client!(aws_sdk_s3, s3), "bucket", "bad-rows/"),
         aggregates: DynamoAggregateStore::new(mocked_client!(aws_sdk_dynamodb, aggregates), "aggregates"),

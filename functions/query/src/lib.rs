@@ -1,7 +1,10 @@
 //! The query Lambda's handler: the GET API of DESIGN section 5 behind API Gateway (REST,
-//! proxy integration; API Gateway checks `x-api-key`). Routes:
+//! proxy integration; API Gateway checks the caller's SigV4 signature, `AWS_IAM`, so the
+//! producers' ingest key cannot read). Routes:
 //! - `GET /v1/users/{user_id}/events?from=&to=&limit=&cursor=`, newest first;
-//! - `GET /v1/aggregates?event_type=&granularity=&from=&to=`.
+//! - `GET /v1/aggregates?event_type=&granularity=&from=&to=`;
+//! - `GET /v1/events?event_type=&from=&to=&limit=&cursor=`, one type's events newest first,
+//!   where the per-type index is on (`GSI_WRITE_SHARDS` set); 404 with the reason elsewhere.
 //!
 //! Parameters and bodies are the shared ones of [`pipeline::query`], as in local mode.
 
@@ -15,8 +18,9 @@ use lambda_runtime::LambdaEvent;
 use pipeline::SchemaRegistry;
 use pipeline::query::{AggregatesRequest, PageRequest, aggregates_body};
 use pipeline::rollup::AggregateTable;
-use pipeline_aws::events_query::{EventsQueryError, user_events};
-use pipeline_aws::{DynamoAggregateTable, TablesConfig};
+use pipeline_aws::events_query::{EventsPage, EventsQueryError, user_events};
+use pipeline_aws::type_events::type_events;
+use pipeline_aws::{DynamoAggregateTable, QueryConfig};
 use serde_json::{Value, json};
 
 pub struct QueryApi {
@@ -25,24 +29,28 @@ pub struct QueryApi {
     aggregates: DynamoAggregateTable,
     /// The event types `GET /v1/aggregates` lists when none is asked for.
     event_types: Vec<String>,
+    /// Write shards of the per-type index; `None`: the index is off.
+    gsi_write_shards: Option<u32>,
 }
 
 impl QueryApi {
-    /// Reads `EVENTS_TABLE`, `AGGREGATES_TABLE` (and `SCHEMAS_DIR`) and builds the client.
+    /// Reads `EVENTS_TABLE`, `AGGREGATES_TABLE` (and `GSI_WRITE_SHARDS`, `SCHEMAS_DIR`) and
+    /// builds the client.
     pub async fn from_env() -> anyhow::Result<Self> {
-        let config = TablesConfig::from_env().context("query configuration")?;
+        let config = QueryConfig::from_env().context("query configuration")?;
         let schemas = std::env::var_os("SCHEMAS_DIR").filter(|d| !d.is_empty()).map(std::path::PathBuf::from);
         let registry = SchemaRegistry::load(schemas.as_deref()).context("loading the schemas")?;
         let aws = aws_config::load_from_env().await;
         Ok(Self::new(aws_sdk_dynamodb::Client::new(&aws), &config, &registry))
     }
 
-    pub fn new(dynamo: aws_sdk_dynamodb::Client, config: &TablesConfig, registry: &SchemaRegistry) -> Self {
+    pub fn new(dynamo: aws_sdk_dynamodb::Client, config: &QueryConfig, registry: &SchemaRegistry) -> Self {
         Self {
-            aggregates: DynamoAggregateTable::new(dynamo.clone(), &config.aggregates_table),
+            aggregates: DynamoAggregateTable::new(dynamo.clone(), &config.tables.aggregates_table),
             dynamo,
-            events_table: config.events_table.clone(),
+            events_table: config.tables.events_table.clone(),
             event_types: registry.event_types().into_iter().map(str::to_owned).collect(),
+            gsi_write_shards: config.gsi_write_shards,
         }
     }
 
@@ -65,8 +73,29 @@ impl QueryApi {
                 self.user_events(user, &params).await
             }
             ["v1", "aggregates"] => self.aggregates(&params).await,
-            _ => message(404, format!("no route GET {path}: use /v1/users/{{user_id}}/events or /v1/aggregates")),
+            ["v1", "events"] => self.type_events(&params).await,
+            _ => message(404, format!("no route GET {path}: use /v1/users/{{user_id}}/events, /v1/aggregates or /v1/events")),
         }
+    }
+
+    async fn type_events(&self, params: &[(String, String)]) -> ApiGatewayProxyResponse {
+        let Some(shards) = self.gsi_write_shards else {
+            return message(
+                404,
+                "GET /v1/events is served where the per-type index is on: set events_gsi_enabled = true in the stack (terraform/variables.tf)",
+            );
+        };
+        let Some(event_type) = pipeline::query::param(params, "event_type") else {
+            return message(400, "event_type is required, e.g. /v1/events?event_type=pageview");
+        };
+        if !self.event_types.iter().any(|t| t == event_type) {
+            return message(400, format!("event_type {event_type:?} is not one of the schemas' types {:?}", self.event_types));
+        }
+        let page = match PageRequest::parse(params) {
+            Ok(p) => p,
+            Err(e) => return message(400, e.0),
+        };
+        page_response(type_events(&self.dynamo, &self.events_table, shards, event_type, &page).await)
     }
 
     async fn user_events(&self, user: &str, params: &[(String, String)]) -> ApiGatewayProxyResponse {
@@ -74,11 +103,7 @@ impl QueryApi {
             Ok(p) => p,
             Err(e) => return message(400, e.0),
         };
-        match user_events(&self.dynamo, &self.events_table, user, &page).await {
-            Ok(page) => respond(200, &json!({"events": page.events, "next_cursor": page.next_cursor})),
-            Err(EventsQueryError::BadRequest(e)) => message(400, e.0),
-            Err(e) => failed(&e),
-        }
+        page_response(user_events(&self.dynamo, &self.events_table, user, &page).await)
     }
 
     async fn aggregates(&self, params: &[(String, String)]) -> ApiGatewayProxyResponse {
@@ -95,6 +120,15 @@ impl QueryApi {
             }
         }
         respond(200, &aggregates_body(&mut rows))
+    }
+}
+
+/// `{"events": [...], "next_cursor": ...}`, or the error.
+fn page_response(page: Result<EventsPage, EventsQueryError>) -> ApiGatewayProxyResponse {
+    match page {
+        Ok(page) => respond(200, &json!({"events": page.events, "next_cursor": page.next_cursor})),
+        Err(EventsQueryError::BadRequest(e)) => message(400, e.0),
+        Err(e) => failed(&e),
     }
 }
 

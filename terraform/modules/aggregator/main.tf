@@ -10,29 +10,19 @@ resource "aws_sqs_queue" "dlq" {
   kms_data_key_reuse_period_seconds = 3600
 }
 
+# Exactly what the merge calls (cli/tests/terraform.rs scans the code): Query for
+# touched minutes, partials and rows; PutItem for rows (conditional on their
+# version); DeleteItem for merged markers (conditional on their token).
 data "aws_iam_policy_document" "aggregator" {
-  # Merge partial aggregates into minute/hour/day/month rows and remove merged partials.
   statement {
     sid    = "Aggregates"
     effect = "Allow"
     actions = [
-      "dynamodb:BatchGetItem",
-      "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
-      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
-      "dynamodb:UpdateItem",
     ]
-    resources = [var.aggregates_table_arn, "${var.aggregates_table_arn}/index/*"]
-  }
-
-  # Read-only access to the events (per-type index) for recomputations.
-  statement {
-    sid       = "EventsRead"
-    effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
-    resources = [var.events_table_arn, "${var.events_table_arn}/index/*"]
+    resources = [var.aggregates_table_arn]
   }
 
   statement {

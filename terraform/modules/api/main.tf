@@ -1,4 +1,3 @@
-data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
@@ -34,8 +33,9 @@ locals {
     }
   }
 
-  # GET routes proxied to the query Lambda.
-  query_routes = {
+  # GET routes proxied to the query Lambda; GET /v1/events only where the
+  # per-type index is on (it reads the index).
+  query_routes = merge({
     user_events = {
       resource_id = aws_api_gateway_resource.user_events.id
       parameters = {
@@ -55,7 +55,18 @@ locals {
         "method.request.querystring.to"          = false
       }
     }
-  }
+    }, var.type_events_route ? {
+    type_events = {
+      resource_id = aws_api_gateway_resource.events.id
+      parameters = {
+        "method.request.querystring.event_type" = true
+        "method.request.querystring.from"       = false
+        "method.request.querystring.to"         = false
+        "method.request.querystring.limit"      = false
+        "method.request.querystring.cursor"     = false
+      }
+    }
+  } : {})
 
   ingest_method_statuses = ["200", "400", "429", "503"]
 
@@ -65,6 +76,7 @@ locals {
     requestTime        = "$context.requestTime"
     sourceIp           = "$context.identity.sourceIp"
     apiKeyId           = "$context.identity.apiKeyId"
+    callerArn          = "$context.identity.userArn"
     httpMethod         = "$context.httpMethod"
     resourcePath       = "$context.resourcePath"
     status             = "$context.status"
@@ -192,6 +204,11 @@ resource "aws_api_gateway_resource" "aggregates" {
 # Ingest: POST -> Kinesis PutRecords / PutRecord
 # ---------------------------------------------------------------------------
 
+# The trust policy AWS documents for API Gateway service roles: the service
+# principal and no condition. API Gateway does not send aws:SourceAccount or
+# aws:SourceArn when it assumes an integration's credentials role, so either
+# condition makes every call fail with "API Gateway does not have permission
+# to assume the provided role" (a 500 to producers).
 data "aws_iam_policy_document" "api_assume" {
   statement {
     effect  = "Allow"
@@ -200,12 +217,6 @@ data "aws_iam_policy_document" "api_assume" {
     principals {
       type        = "Service"
       identifiers = ["apigateway.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
@@ -302,7 +313,10 @@ resource "aws_api_gateway_integration_response" "ingest_ok" {
   depends_on = [aws_api_gateway_integration.ingest]
 }
 
-# Kinesis 4xx: 400 {"message"}; throttling is overridden to 429 by the template.
+# Kinesis 4xx: 400 {"message"}. Kinesis answers throttling with a 400 too, so
+# the template tells them apart by the error type: throttling becomes 429 with
+# Retry-After: 1; InvalidArgument, AccessDenied and the like stay 400 without
+# it, since retrying them cannot succeed.
 resource "aws_api_gateway_integration_response" "ingest_client_error" {
   for_each = local.ingest_routes
 
@@ -311,10 +325,6 @@ resource "aws_api_gateway_integration_response" "ingest_client_error" {
   http_method       = aws_api_gateway_method.ingest[each.key].http_method
   status_code       = aws_api_gateway_method_response.ingest["${each.key}-400"].status_code
   selection_pattern = "4\\d{2}"
-
-  response_parameters = {
-    "method.response.header.Retry-After" = "'1'"
-  }
 
   response_templates = {
     "application/json" = local.kinesis_client_error
@@ -348,14 +358,19 @@ resource "aws_api_gateway_integration_response" "ingest_server_error" {
 # Query: GET -> query Lambda (AWS_PROXY)
 # ---------------------------------------------------------------------------
 
+# The query routes read every user's events: they are the operator's, not the
+# producers'. A usage plan grants a key the whole stage, so a second API key
+# could not keep the ingest key (shipped inside apps) out of them; instead
+# they take AWS_IAM (SigV4) authorisation and no API key: callers sign with
+# IAM credentials allowed execute-api:Invoke on them (aws_iam_policy.query_read).
 resource "aws_api_gateway_method" "query" {
   for_each = local.query_routes
 
   rest_api_id          = aws_api_gateway_rest_api.this.id
   resource_id          = each.value.resource_id
   http_method          = "GET"
-  authorization        = "NONE"
-  api_key_required     = true
+  authorization        = "AWS_IAM"
+  api_key_required     = false
   request_validator_id = aws_api_gateway_request_validator.parameters.id
   request_parameters   = each.value.parameters
 }
@@ -369,6 +384,22 @@ resource "aws_api_gateway_integration" "query" {
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
   uri                     = var.query_invoke_arn
+}
+
+# Attach to the roles or users that may read (operators, dashboards, tools).
+data "aws_iam_policy_document" "query_read" {
+  statement {
+    sid       = "InvokeQueryRoutes"
+    effect    = "Allow"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_api_gateway_rest_api.this.execution_arn}/${var.stage_name}/GET/v1/*"]
+  }
+}
+
+resource "aws_iam_policy" "query_read" {
+  name        = "${local.api_name}-query-read"
+  description = "Call the GET query routes of ${local.api_name} (SigV4, AWS_IAM authorisation)"
+  policy      = data.aws_iam_policy_document.query_read.json
 }
 
 resource "aws_lambda_permission" "query" {
@@ -403,34 +434,40 @@ resource "aws_api_gateway_gateway_response" "throttled" {
 # Deployment, stage, logging
 # ---------------------------------------------------------------------------
 
+# A stage serves the deployment it points at: any change to the API's
+# definition must make a new deployment, or it applies but is never served.
+# The trigger hashes every resource that defines the API as a whole (all its
+# arguments: credentials, request parameters, passthrough behaviour,
+# validators, selection patterns, response parameters, templates, ...), so no
+# argument can be forgotten; cli/tests/terraform.rs checks that every such
+# resource of this module is in the list.
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
   triggers = {
     redeployment = sha1(jsonencode([
+      aws_api_gateway_rest_api.this.api_key_source,
       aws_api_gateway_rest_api.this.minimum_compression_size,
-      aws_api_gateway_model.event_batch.schema,
-      aws_api_gateway_model.event.schema,
-      aws_api_gateway_request_validator.body.id,
-      aws_api_gateway_request_validator.parameters.id,
-      [for r in [
-        aws_api_gateway_resource.v1,
-        aws_api_gateway_resource.events,
-        aws_api_gateway_resource.event,
-        aws_api_gateway_resource.users,
-        aws_api_gateway_resource.user,
-        aws_api_gateway_resource.user_events,
-        aws_api_gateway_resource.aggregates,
-      ] : r.id],
-      [for m in aws_api_gateway_method.ingest : [m.id, m.api_key_required, m.request_models]],
-      [for m in aws_api_gateway_method.query : [m.id, m.api_key_required, m.request_parameters]],
-      [for i in aws_api_gateway_integration.ingest : [i.id, i.uri, i.request_templates]],
-      [for i in aws_api_gateway_integration.query : [i.id, i.uri]],
-      [for r in aws_api_gateway_method_response.ingest : [r.id, r.response_parameters]],
-      [for r in aws_api_gateway_integration_response.ingest_ok : [r.id, r.response_templates]],
-      [for r in aws_api_gateway_integration_response.ingest_client_error : [r.id, r.response_templates]],
-      [for r in aws_api_gateway_integration_response.ingest_server_error : [r.id, r.response_templates]],
-      [for r in aws_api_gateway_gateway_response.throttled : [r.id, r.response_templates]],
+      aws_api_gateway_model.event_batch,
+      aws_api_gateway_model.event,
+      aws_api_gateway_request_validator.body,
+      aws_api_gateway_request_validator.parameters,
+      aws_api_gateway_resource.v1,
+      aws_api_gateway_resource.events,
+      aws_api_gateway_resource.event,
+      aws_api_gateway_resource.users,
+      aws_api_gateway_resource.user,
+      aws_api_gateway_resource.user_events,
+      aws_api_gateway_resource.aggregates,
+      aws_api_gateway_method.ingest,
+      aws_api_gateway_method.query,
+      aws_api_gateway_integration.ingest,
+      aws_api_gateway_integration.query,
+      aws_api_gateway_method_response.ingest,
+      aws_api_gateway_integration_response.ingest_ok,
+      aws_api_gateway_integration_response.ingest_client_error,
+      aws_api_gateway_integration_response.ingest_server_error,
+      aws_api_gateway_gateway_response.throttled,
     ]))
   }
 
@@ -463,6 +500,15 @@ resource "aws_api_gateway_stage" "this" {
   depends_on = [aws_api_gateway_account.this]
 }
 
+# API Gateway writes execution logs to this group; made here (before logging
+# is switched on) so that it is encrypted and expires, instead of being
+# created by API Gateway unencrypted and kept forever.
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
 resource "aws_api_gateway_method_settings" "all" {
   #checkov:skip=CKV_AWS_225:Caching disabled on purpose: ingest is write-only and query results must be fresh
   rest_api_id = aws_api_gateway_rest_api.this.id
@@ -478,6 +524,8 @@ resource "aws_api_gateway_method_settings" "all" {
     throttling_rate_limit  = var.throttle_rate_limit
     throttling_burst_limit = var.throttle_burst_limit
   }
+
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_wafv2_web_acl_association" "this" {
@@ -527,15 +575,16 @@ resource "aws_api_gateway_account" "this" {
 # API key and usage plan
 # ---------------------------------------------------------------------------
 
+# The ingest key: producers send it (header x-api-key) to the POST routes only.
 resource "aws_api_gateway_api_key" "this" {
   name        = "${local.api_name}-default"
-  description = "Default producer/consumer key of ${local.api_name}"
+  description = "Ingest key of ${local.api_name}: POST /v1/events and /v1/event only"
   enabled     = true
 }
 
 resource "aws_api_gateway_usage_plan" "this" {
   name        = "${local.api_name}-default"
-  description = "Throttling for API-key holders of ${local.api_name}"
+  description = "Throttling of the ingest key of ${local.api_name}"
 
   api_stages {
     api_id = aws_api_gateway_rest_api.this.id

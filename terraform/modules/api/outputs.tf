@@ -19,12 +19,12 @@ output "invoke_url" {
 }
 
 output "api_key_id" {
-  description = "ID of the default API key."
+  description = "ID of the ingest API key."
   value       = aws_api_gateway_api_key.this.id
 }
 
 output "api_key_value" {
-  description = "Value of the default API key (header x-api-key)."
+  description = "Value of the ingest API key (header x-api-key of the POST routes)."
   value       = aws_api_gateway_api_key.this.value
   sensitive   = true
 }
@@ -32,4 +32,22 @@ output "api_key_value" {
 output "access_log_group_name" {
   description = "Access log group of the stage."
   value       = aws_cloudwatch_log_group.access.name
+}
+
+output "query_read_policy_arn" {
+  description = "IAM policy allowing execute-api:Invoke on the GET query routes (AWS_IAM, SigV4)."
+  value       = aws_iam_policy.query_read.arn
+}
+
+output "execution_log_group_name" {
+  description = "Execution log group of the stage."
+  value       = aws_cloudwatch_log_group.execution.name
+}
+
+output "ingest_resource_ids" {
+  description = "Resource IDs of the ingest routes (for aws apigateway test-invoke-method)."
+  value = {
+    "/v1/events" = aws_api_gateway_resource.events.id
+    "/v1/event"  = aws_api_gateway_resource.event.id
+  }
 }

@@ -28,6 +28,12 @@ variable "query_invoke_arn" {
   type        = string
 }
 
+variable "type_events_route" {
+  description = "Serve GET /v1/events (one type's events) from the query Lambda: where the per-type index is on."
+  type        = bool
+  default     = false
+}
+
 variable "stage_name" {
   description = "Name of the API stage (part of the invoke URL)."
   type        = string

@@ -3,18 +3,29 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account_id  = data.aws_caller_identity.current.account_id
-  region      = data.aws_region.current.name
-  partition   = data.aws_partition.current.partition
-  bucket_name = var.bucket_name != "" ? var.bucket_name : "${var.name_prefix}-archive-${local.account_id}-${local.region}"
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  # S3 bucket names are at most 63 characters. The descriptive default
+  # (<prefix>-archive-<account>-<region>) reaches 71 with a 24-character
+  # project, a 10-character environment and a 14-character region: past 63 the
+  # account and region are replaced by 12 hex digits of their hash, which
+  # keeps the name unique to the account and region.
+  descriptive_bucket_name = "${var.name_prefix}-archive-${local.account_id}-${local.region}"
+  hashed_bucket_name      = "${var.name_prefix}-archive-${substr(sha1("${local.account_id}-${local.region}"), 0, 12)}"
+  default_bucket_name     = length(local.descriptive_bucket_name) <= 63 ? local.descriptive_bucket_name : local.hashed_bucket_name
+  bucket_name             = var.bucket_name != "" ? var.bucket_name : local.default_bucket_name
 
   stream_names   = [for i in range(var.stream_count) : "${var.name_prefix}-archive-${i}"]
   log_group_name = "/aws/kinesisfirehose/${var.name_prefix}-archive"
 
+  errors_prefix      = "errors/"
+  errors_metric_name = "errors"
+
   lifecycle_prefixes = {
     events   = var.events_prefix
     bad-rows = var.bad_rows_prefix
-    errors   = "errors/"
+    errors   = local.errors_prefix
   }
 }
 
@@ -27,6 +38,13 @@ resource "aws_s3_bucket" "archive" {
   #checkov:skip=CKV2_AWS_62:No consumer of object-created events: analytics engines read the partitioned prefixes on their own schedule
   bucket        = local.bucket_name
   force_destroy = var.force_destroy
+
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", local.bucket_name))
+      error_message = "The archive bucket name must be 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
+    }
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "archive" {
@@ -117,6 +135,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "archive" {
   }
 
   depends_on = [aws_s3_bucket_versioning.archive]
+}
+
+# Request metrics of the errors/ prefix: every object Firehose writes there is
+# events that missed the partitioned layout (activePartitionExceeded past 500
+# active partitions per stream, or a record without event_type/_pipeline.dt/hr).
+# The observability module alarms on its PutRequests.
+resource "aws_s3_bucket_metric" "errors" {
+  bucket = aws_s3_bucket.archive.id
+  name   = local.errors_metric_name
+
+  filter {
+    prefix = local.errors_prefix
+  }
 }
 
 resource "aws_s3_bucket_logging" "archive" {
@@ -216,7 +247,7 @@ data "aws_iam_policy_document" "firehose" {
     ]
     resources = [
       "${aws_s3_bucket.archive.arn}/${var.events_prefix}*",
-      "${aws_s3_bucket.archive.arn}/errors/*",
+      "${aws_s3_bucket.archive.arn}/${local.errors_prefix}*",
     ]
   }
 
@@ -258,7 +289,7 @@ resource "aws_kinesis_firehose_delivery_stream" "archive" {
     bucket_arn          = aws_s3_bucket.archive.arn
     kms_key_arn         = var.kms_key_arn
     prefix              = "${var.events_prefix}event_type=!{partitionKeyFromQuery:event_type}/dt=!{partitionKeyFromQuery:dt}/hr=!{partitionKeyFromQuery:hr}/"
-    error_output_prefix = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+    error_output_prefix = "${local.errors_prefix}!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
     buffering_size      = var.buffering_size_mb
     buffering_interval  = var.buffering_interval_seconds
     compression_format  = "GZIP"

@@ -22,3 +22,8 @@ output "firehose_log_group_name" {
   description = "Log group receiving Firehose delivery errors."
   value       = aws_cloudwatch_log_group.firehose.name
 }
+
+output "errors_metric_filter_id" {
+  description = "FilterId of the S3 request metrics of the errors/ prefix (AWS/S3 PutRequests)."
+  value       = aws_s3_bucket_metric.errors.name
+}

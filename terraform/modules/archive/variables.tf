@@ -43,7 +43,7 @@ variable "transition_ia_days" {
 }
 
 variable "transition_glacier_days" {
-  description = "Days after which archived objects move to GLACIER (greater than transition_ia_days)."
+  description = "Days after which archived objects move to GLACIER (at least transition_ia_days + 30)."
   type        = number
 }
 

@@ -167,6 +167,8 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_batch_write_throttled" {
 
 # A throttled index back-pressures every write of the base table.
 resource "aws_cloudwatch_metric_alarm" "dynamodb_gsi_write_throttles" {
+  count = var.events_gsi_name == null ? 0 : 1
+
   alarm_name          = "${var.events_table_name}-${var.events_gsi_name}-write-throttles"
   alarm_description   = "Writes to index ${var.events_gsi_name} of ${var.events_table_name} are throttled (hot index partition? raise gsi_write_shards)"
   namespace           = "AWS/DynamoDB"
@@ -222,6 +224,45 @@ resource "aws_cloudwatch_metric_alarm" "firehose_throttled" {
   treat_missing_data  = local.alarm_defaults.treat_missing_data
 }
 
+# More than the stream's active partitions (500 by default) in its buffer:
+# the records of further partitions go to errors/activePartitionExceeded/.
+# A backfill over many hours, or producers with skewed clocks, reach it.
+resource "aws_cloudwatch_metric_alarm" "firehose_partition_count_exceeded" {
+  for_each = toset(var.delivery_stream_names)
+
+  alarm_name          = "${each.value}-partition-count-exceeded"
+  alarm_description   = "${each.value} has more active partitions than its quota (500 by default): records go to the archive's errors/activePartitionExceeded/ prefix instead of events/"
+  namespace           = "AWS/Firehose"
+  metric_name         = "PartitionCountExceeded"
+  dimensions          = { DeliveryStreamName = each.value }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  alarm_actions       = local.alarm_defaults.alarm_actions
+  ok_actions          = local.alarm_defaults.ok_actions
+  treat_missing_data  = local.alarm_defaults.treat_missing_data
+}
+
+# Any object under errors/ holds events that missed the partitioned layout
+# (S3 request metrics of that prefix, made in the archive module).
+resource "aws_cloudwatch_metric_alarm" "archive_error_objects" {
+  alarm_name          = "${var.archive_bucket_name}-error-objects"
+  alarm_description   = "Firehose wrote objects under errors/ in ${var.archive_bucket_name}: events missed events/ (partition limit, or events without event_type/_pipeline.dt/hr); see docs/DEPLOY.md"
+  namespace           = "AWS/S3"
+  metric_name         = "PutRequests"
+  dimensions          = { BucketName = var.archive_bucket_name, FilterId = var.archive_errors_metric_filter_id }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  alarm_actions       = local.alarm_defaults.alarm_actions
+  ok_actions          = local.alarm_defaults.ok_actions
+  treat_missing_data  = local.alarm_defaults.treat_missing_data
+}
+
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   alarm_name          = "${var.api_name}-5xx"
   alarm_description   = "The API answers 5xx (Kinesis or query Lambda failures)"
@@ -248,8 +289,8 @@ locals {
     [
       aws_cloudwatch_metric_alarm.iterator_age.arn,
       aws_cloudwatch_metric_alarm.stream_write_throttled.arn,
-      aws_cloudwatch_metric_alarm.dynamodb_gsi_write_throttles.arn,
       aws_cloudwatch_metric_alarm.api_5xx.arn,
+      aws_cloudwatch_metric_alarm.archive_error_objects.arn,
     ],
     [for a in aws_cloudwatch_metric_alarm.lambda_errors : a.arn],
     [for a in aws_cloudwatch_metric_alarm.lambda_throttles : a.arn],
@@ -258,6 +299,8 @@ locals {
     [for a in aws_cloudwatch_metric_alarm.dynamodb_batch_write_throttled : a.arn],
     [for a in aws_cloudwatch_metric_alarm.firehose_freshness : a.arn],
     [for a in aws_cloudwatch_metric_alarm.firehose_throttled : a.arn],
+    [for a in aws_cloudwatch_metric_alarm.firehose_partition_count_exceeded : a.arn],
+    aws_cloudwatch_metric_alarm.dynamodb_gsi_write_throttles[*].arn,
   )
 
   widgets = [
@@ -320,7 +363,7 @@ locals {
             ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", var.table_names[k], { stat = "Sum", label = "${k} RCU", yAxis = "right" }],
           ]
         ]),
-        [["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} WCU" }]],
+        var.events_gsi_name == null ? [] : [["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} WCU" }]],
       )
     },
     {
@@ -333,7 +376,7 @@ locals {
             ["AWS/DynamoDB", "ThrottledRequests", "TableName", var.table_names[k], "Operation", "BatchWriteItem", { stat = "Sum", label = "${k} throttled BatchWriteItem" }],
           ]
         ]),
-        [["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} write throttle events" }]],
+        var.events_gsi_name == null ? [] : [["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.events_table_name, "GlobalSecondaryIndexName", var.events_gsi_name, { stat = "Sum", label = "events ${var.events_gsi_name} write throttle events" }]],
       )
     },
     {
@@ -351,6 +394,16 @@ locals {
           ["AWS/Firehose", "ThrottledRecords", "DeliveryStreamName", name, { stat = "Sum", label = "${name} throttled", yAxis = "right" }],
         ]
       ])
+    },
+    {
+      title = "Firehose: active partitions, and objects written under errors/"
+      metrics = concat(
+        [
+          for name in var.delivery_stream_names :
+          ["AWS/Firehose", "PartitionCount", "DeliveryStreamName", name, { stat = "Maximum", label = "${name} partitions" }]
+        ],
+        [["AWS/S3", "PutRequests", "BucketName", var.archive_bucket_name, "FilterId", var.archive_errors_metric_filter_id, { stat = "Sum", label = "errors/ objects", yAxis = "right" }]],
+      )
     },
     {
       title = "Failure queues (messages visible)"

@@ -51,13 +51,24 @@ variable "events_table_name" {
 }
 
 variable "events_gsi_name" {
-  description = "Name of the per-type index of the events table."
+  description = "Name of the per-type index of the events table; null where the index is off."
   type        = string
+  default     = null
 }
 
 variable "delivery_stream_names" {
   description = "Firehose delivery stream names."
   type        = list(string)
+}
+
+variable "archive_bucket_name" {
+  description = "Archive bucket (its errors/ prefix is watched)."
+  type        = string
+}
+
+variable "archive_errors_metric_filter_id" {
+  description = "FilterId of the archive bucket's request metrics of errors/."
+  type        = string
 }
 
 variable "api_name" {

@@ -10,9 +10,11 @@ locals {
       BAD_ROWS_BUCKET  = var.bad_rows_bucket_name
       BAD_ROWS_PREFIX  = var.bad_rows_prefix
       EVENT_TTL_DAYS   = tostring(var.event_ttl_days)
-      GSI_WRITE_SHARDS = tostring(var.gsi_write_shards)
       RUST_LOG         = var.rust_log
     },
+    # DESIGN section 8: only where the per-type index is on.
+    var.gsi_write_shards == null ? {} : { GSI_WRITE_SHARDS = tostring(var.gsi_write_shards) },
+    length(var.query_event_types) == 0 ? {} : { QUERY_EVENT_TYPES = join(",", var.query_event_types) },
     var.schemas_dir == "" ? {} : { SCHEMAS_DIR = var.schemas_dir },
     var.enrichments_dir == "" ? {} : { ENRICHMENTS_DIR = var.enrichments_dir },
   )
@@ -27,6 +29,10 @@ resource "aws_sqs_queue" "on_failure" {
   kms_data_key_reuse_period_seconds = 3600
 }
 
+# What the event source mapping (it polls the stream as this role), its
+# on-failure destination and the processor's own SDK calls need; each action
+# with its source is listed in cli/tests/terraform.rs, which holds this
+# document to the code.
 data "aws_iam_policy_document" "processor" {
   statement {
     sid    = "ReadStream"
@@ -41,10 +47,22 @@ data "aws_iam_policy_document" "processor" {
     resources = [var.stream_arn]
   }
 
+  # Listed by the Lambda guide for Kinesis event source mappings; ListStreams
+  # is an account-level action (no resource type), so it takes "*".
+  # (SubscribeToShard would be needed for an enhanced fan-out consumer, which
+  # this stack does not create.)
+  statement {
+    sid       = "ListStreams"
+    effect    = "Allow"
+    actions   = ["kinesis:ListStreams"]
+    resources = ["*"]
+  }
+
+  # Events (DynamoEventStore) and partial aggregates (DynamoAggregateStore).
   statement {
     sid       = "WriteTables"
     effect    = "Allow"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [var.events_table_arn, var.aggregates_table_arn]
   }
 
@@ -96,9 +114,12 @@ module "function" {
 }
 
 resource "aws_lambda_event_source_mapping" "kinesis" {
-  event_source_arn                   = var.stream_arn
-  function_name                      = module.function.function_arn
-  starting_position                  = "LATEST"
+  event_source_arn = var.stream_arn
+  function_name    = module.function.function_arn
+  # From the oldest record the stream retains: events producers wrote before
+  # the mapping existed (or while it was replaced) are processed, not skipped.
+  # Writes are idempotent, so records processed before are only written again.
+  starting_position                  = "TRIM_HORIZON"
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   parallelization_factor             = var.parallelization_factor

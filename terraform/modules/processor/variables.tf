@@ -95,8 +95,15 @@ variable "event_ttl_days" {
 }
 
 variable "gsi_write_shards" {
-  description = "Write shards of the per-type index key (GSI_WRITE_SHARDS)."
+  description = "Write shards of the per-type index key (GSI_WRITE_SHARDS); null: the index is off."
   type        = number
+  default     = null
+}
+
+variable "query_event_types" {
+  description = "Event types kept for per-user queries (QUERY_EVENT_TYPES); empty: every type."
+  type        = list(string)
+  default     = []
 }
 
 variable "rust_log" {

@@ -1,18 +1,24 @@
 locals {
   function_name = "${var.name_prefix}-query"
+  index_arns    = var.events_gsi_name == null ? [] : ["${var.events_table_arn}/index/${var.events_gsi_name}"]
 }
 
+# The query API reads with Query: a user's events (events table), aggregate
+# rows (aggregates table) and, where the per-type index is on, one type's
+# events (the index), whose items it then reads with BatchGetItem.
 data "aws_iam_policy_document" "query" {
   statement {
-    sid     = "ReadTables"
-    effect  = "Allow"
-    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
-    resources = [
-      var.events_table_arn,
-      "${var.events_table_arn}/index/*",
-      var.aggregates_table_arn,
-      "${var.aggregates_table_arn}/index/*",
-    ]
+    sid       = "ReadTables"
+    effect    = "Allow"
+    actions   = ["dynamodb:Query"]
+    resources = concat([var.events_table_arn, var.aggregates_table_arn], local.index_arns)
+  }
+
+  statement {
+    sid       = "ReadIndexedItems"
+    effect    = "Allow"
+    actions   = ["dynamodb:BatchGetItem"]
+    resources = [var.events_table_arn]
   }
 
   statement {
@@ -37,10 +43,13 @@ module "function" {
   log_retention_days   = var.log_retention_days
   tracing_mode         = var.tracing_mode
 
-  environment = {
-    EVENTS_TABLE     = var.events_table_name
-    AGGREGATES_TABLE = var.aggregates_table_name
-    GSI_WRITE_SHARDS = tostring(var.gsi_write_shards)
-    RUST_LOG         = var.rust_log
-  }
+  environment = merge(
+    {
+      EVENTS_TABLE     = var.events_table_name
+      AGGREGATES_TABLE = var.aggregates_table_name
+      RUST_LOG         = var.rust_log
+    },
+    # Where the per-type index is on, the function serves GET /v1/events from it.
+    var.gsi_write_shards == null ? {} : { GSI_WRITE_SHARDS = tostring(var.gsi_write_shards) },
+  )
 }

@@ -59,9 +59,16 @@ variable "aggregates_table_arn" {
   type        = string
 }
 
+variable "events_gsi_name" {
+  description = "The per-type index of the events table; null: the index is off."
+  type        = string
+  default     = null
+}
+
 variable "gsi_write_shards" {
-  description = "Write shards of the per-type index key (GSI_WRITE_SHARDS), for readers of the index."
+  description = "Write shards of the per-type index key (GSI_WRITE_SHARDS); null: the index is off."
   type        = number
+  default     = null
 }
 
 variable "rust_log" {

@@ -22,3 +22,8 @@ output "aggregates_table_arn" {
   description = "ARN of the aggregates table."
   value       = aws_dynamodb_table.aggregates.arn
 }
+
+output "events_gsi_enabled" {
+  description = "Whether the events table has the per-type index."
+  value       = var.events_gsi_enabled
+}

@@ -1,0 +1,104 @@
+//! Test helper shared by the tests that need a whole stack on moto_server (included with
+//! `#[path]` next to `moto.rs`): the processor's tables, bucket and delivery streams under
+//! fresh names, and readers of what landed in them.
+#![allow(dead_code)]
+
+use pipeline_aws::ProcessorConfig;
+
+use super::moto;
+
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    // moto serves buckets by path, not by virtual host.
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
+/// Creates the tables, the bucket and two delivery streams under fresh names.
+pub async fn create_stack(config: &aws_config::SdkConfig, name: &str) -> ProcessorConfig {
+    create_stack_with_streams(config, name, 2).await
+}
+
+/// Like [`create_stack`] with `stream_count` delivery streams; stream `i` delivers under
+/// `events/stream-<i>/` (moto writes what it receives, without dynamic partitioning).
+pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &str, stream_count: usize) -> ProcessorConfig {
+    let dynamo = aws_sdk_dynamodb::Client::new(config);
+    let suffix = format!("{name}-{}", std::process::id());
+    let events_table = format!("events-{suffix}");
+    let aggregates_table = format!("aggregates-{suffix}");
+    for table in [&events_table, &aggregates_table] {
+        moto::create_table(&dynamo, table).await;
+    }
+    let bucket = format!("pipeline-{suffix}").to_lowercase();
+    s3_client(config).create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let firehose = aws_sdk_firehose::Client::new(config);
+    let mut streams = Vec::new();
+    for i in 0..stream_count {
+        let stream = format!("archive-{suffix}-{i}");
+        firehose
+            .create_delivery_stream()
+            .delivery_stream_name(&stream)
+            .extended_s3_destination_configuration(
+                aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                    .role_arn("arn:aws:iam::123456789012:role/firehose")
+                    .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+                    .prefix(format!("events/stream-{i}/"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create delivery stream");
+        streams.push(stream);
+    }
+    ProcessorConfig {
+        events_table,
+        aggregates_table,
+        archive_streams: streams,
+        bad_rows_bucket: bucket,
+        bad_rows_prefix: "bad-rows/".into(),
+        event_ttl_days: 30,
+        gsi_write_shards: Some(4),
+        query_event_types: None,
+        schemas_dir: None,
+        enrichments_dir: None,
+        memory_mib: None,
+    }
+}
+
+/// Every item of a table, sorted by key, as JSON text (for comparisons).
+pub async fn scan(config: &aws_config::SdkConfig, table: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let dynamo = aws_sdk_dynamodb::Client::new(config);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = dynamo.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
+    items
+}
+
+/// Every object under `prefix`: (key, bytes).
+pub async fn objects(config: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let s3 = s3_client(config);
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.expect("list objects");
+    let mut out = Vec::new();
+    for object in listed.contents.unwrap_or_default() {
+        let key = object.key.unwrap_or_default();
+        let body = s3.get_object().bucket(bucket).key(&key).send().await.expect("get object").body.collect().await.expect("body");
+        out.push((key, body.into_bytes().to_vec()));
+    }
+    out.sort();
+    out
+}
+
+pub fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes).read_to_string(&mut text).expect("gzip");
+    text
+}
+
