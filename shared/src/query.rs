@@ -147,6 +147,13 @@ impl AggregatesRequest {
             None => Granularity::Hour,
             Some(text) => text.parse().map_err(QueryError)?,
         };
+        // DESIGN section 5 allows `by=<enrichment field>`; the aggregates are not kept per
+        // enrichment field yet, so a grouped request is refused rather than answered ungrouped.
+        if let Some(by) = param(params, "by") {
+            return Err(QueryError(format!(
+                "by={by:?}: aggregates grouped by an enrichment field are not kept yet; leave out by= for the totals per event type"
+            )));
+        }
         let event_type = param(params, "event_type");
         if let Some(t) = event_type {
             if !crate::schema_registry::is_valid_event_type(t) {
@@ -223,6 +230,7 @@ mod tests {
         assert!(err(&[("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-26T00:00:00Z")]).contains("must not be after"));
         assert!(err(&[("granularity", "minute"), ("from", "2025-01-01T00:00:00Z")]).contains("coarser"));
         assert!(err(&[("event_type", "Page View")]).contains("not an event type"));
+        assert!(err(&[("by", "campaign.source")]).contains("not kept yet"));
     }
 
     #[test]
