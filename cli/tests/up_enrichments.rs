@@ -95,3 +95,108 @@ fn an_enrichment_file_that_cannot_be_used_stops_the_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("enrichment file plans.json") && stderr.contains("missing.csv"), "{stderr}");
 }
+
+/// Page views from 12:00 on 27 November 2026, two seconds apart (eight minutes for 240),
+/// with campaign sources of hostile shapes (a `|`, a `/` and `#`, percent-encoded UTF-8,
+/// 300 bytes), every seventh without a campaign, and referrers of three mediums.
+fn campaign_pageviews(from: usize, to: usize, hour: u32) -> Vec<Value> {
+    let long = "x".repeat(300);
+    let sources = ["google", "news%7Cletter", "caf%C3%A9", long.as_str(), "a%2Fb%23c"];
+    let referrers = ["https://www.google.com/search?q=shoes", "https://www.facebook.com/", "https://mail.example.org/inbox"];
+    (from..to)
+        .map(|i| {
+            let url = if i % 7 == 0 {
+                "https://shop.example.com/".to_owned()
+            } else {
+                format!("https://shop.example.com/?utm_source={}&utm_medium=cpc", sources[i % sources.len()])
+            };
+            json!({"event_type": "pageview", "user_id": format!("u-{}", i % 17),
+                   "timestamp": format!("2026-11-27T{hour}:{:02}:{:02}Z", (i * 2) / 60, (i * 2) % 60),
+                   "page": {"url": url, "referrer": referrers[i % referrers.len()]}})
+        })
+        .collect()
+}
+
+/// What `campaign_pageviews` must count: (minute, source) → events.
+fn expected_sources(from: usize, to: usize, hour: u32) -> std::collections::BTreeMap<(String, String), u64> {
+    let sources = ["google".to_owned(), "news|letter".to_owned(), "café".to_owned(), "x".repeat(256), "a/b#c".to_owned()];
+    let mut want = std::collections::BTreeMap::new();
+    for i in (from..to).filter(|i| i % 7 != 0) {
+        let minute = format!("2026-11-27T{hour}:{:02}:00Z", (i * 2) / 60);
+        *want.entry((minute, sources[i % sources.len()].clone())).or_default() += 1;
+    }
+    want
+}
+
+/// The grouped minute rows of `by` in hour `hour`: (window start, group) → count.
+fn grouped_minutes(base: &str, by: &str, hour: u32) -> std::collections::BTreeMap<(String, String), u64> {
+    let body = get(base, &format!("/v1/aggregates?granularity=minute&event_type=pageview&by={by}&from=2026-11-27T{hour}:00:00Z&to=2026-11-27T{hour}:59:59Z"));
+    body["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| ((r["window_start"].as_str().unwrap().to_owned(), r["group"].as_str().unwrap().to_owned()), r["count"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Polls until `read` gives `want` (the merge runs about a second after the stream drains).
+fn eventually<T: PartialEq + std::fmt::Debug>(want: &T, read: impl Fn() -> T) {
+    let start = std::time::Instant::now();
+    loop {
+        let got = read();
+        if &got == want {
+            return;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "aggregates did not reach {want:?}: {got:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn aggregates_grouped_by_an_enrichment_field_count_each_event_once() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let running = up_with(data.path(), port, &["--aggregate-interval", "1s"]);
+    let post = |base: &str, events: Vec<Value>| {
+        let response = ureq::post(&format!("{base}/v1/events")).header("x-api-key", KEY).send_json(&events).unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    post(&running.base, campaign_pageviews(0, 240, 12));
+    wait_drained(&running.base);
+    let want = expected_sources(0, 240, 12);
+    eventually(&want, || grouped_minutes(&running.base, "campaign.source", 12));
+
+    // Coarser windows hold the same groups, and the totals are unchanged.
+    // (A merge stores minutes, then hours, then days: the day rows may follow a moment later.)
+    let mediums = |base: &str| {
+        let day = get(base, "/v1/aggregates?granularity=day&by=referer.medium&from=2026-11-27T00:00:00Z&to=2026-11-27T23:59:59Z");
+        day["aggregates"].as_array().unwrap().iter().map(|r| (r["group"].as_str().unwrap().to_owned(), r["count"].as_u64().unwrap())).collect::<Vec<_>>()
+    };
+    eventually(&vec![("search".to_owned(), 80), ("social".to_owned(), 80), ("unknown".to_owned(), 80)], || mediums(&running.base));
+    let totals = get(&running.base, "/v1/aggregates?granularity=day&from=2026-11-27T00:00:00Z&to=2026-11-27T23:59:59Z");
+    assert_eq!(totals["aggregates"][0]["count"], 240, "{totals}");
+    assert_eq!(totals["aggregates"][0].get("group"), None, "{totals}");
+
+    // A restart (the stream and the partials reopened) changes no group.
+    assert!(terminate(running).success());
+    let running = up_with(data.path(), port, &["--aggregate-interval", "1s"]);
+    post(&running.base, campaign_pageviews(0, 120, 13));
+    wait_drained(&running.base);
+    eventually(&expected_sources(0, 120, 13), || grouped_minutes(&running.base, "campaign.source", 13));
+    assert_eq!(grouped_minutes(&running.base, "campaign.source", 12), want, "a restart changes no group");
+    let hours = |base: &str| {
+        let hours = get(base, "/v1/aggregates?granularity=hour&by=campaign.medium&from=2026-11-27T00:00:00Z&to=2026-11-27T23:59:59Z");
+        hours["aggregates"].as_array().unwrap().iter().map(|r| (r["group"].as_str().unwrap().to_owned(), r["count"].as_u64().unwrap())).collect::<Vec<_>>()
+    };
+    let campaigns = |n: usize| (0..n).filter(|i| i % 7 != 0).count() as u64;
+    eventually(&vec![("cpc".to_owned(), campaigns(240)), ("cpc".to_owned(), campaigns(120))], || hours(&running.base));
+
+    // A field that is not grouped answers 400 with the fields that are.
+    for by in ["campaign.term", "referer", "lookup.account.region", "campaign.source%7C"] {
+        let response = ureq::get(&format!("{}/v1/aggregates?by={by}", running.base)).header("x-api-key", READ_KEY).config().http_status_as_error(false).build().call().unwrap();
+        assert_eq!(response.status(), 400, "by={by}");
+        let message = response.into_body().read_json::<Value>().unwrap()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("campaign.source, campaign.medium, campaign.name, referer.medium, referer.source"), "{message}");
+    }
+    assert!(terminate(running).success());
+}

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::enrichments::Enrichments;
+use crate::group::GroupValue;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -62,6 +63,8 @@ pub struct EnrichedEvent {
     pub sort_key: String,
     /// A purchase's amount, for the revenue aggregates.
     pub revenue: Option<Money>,
+    /// The event's values of the fields aggregates are grouped by (from the enrichments).
+    pub groups: Vec<GroupValue>,
 }
 
 impl EnrichedEvent {
@@ -145,13 +148,14 @@ pub fn enrich(
     // then known, and it is allocated once.
     FRAGMENT.with_borrow_mut(|fragment| {
         fragment.clear();
-        enrichments.apply(envelope.event, schema.event_type(), fragment).map_err(|errors| Rejection {
+        let mut groups = Vec::new();
+        enrichments.apply(envelope.event, schema.event_type(), fragment, &mut groups).map_err(|errors| Rejection {
             kind: BadRowType::EnrichmentFailure,
             event_type: Some(schema.event_type().to_owned()),
             schema: Some(schema.key().to_owned()),
             errors,
         })?;
-        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment })
+        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups })
     })
 }
 
@@ -169,11 +173,12 @@ struct Output<'f> {
     sort_key: String,
     /// The enrichments' members of `_pipeline`.
     fragment: &'f str,
+    groups: Vec<GroupValue>,
 }
 
 /// The enriched event's bytes: the producer's, then the added fields.
 fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
-    let Output { close, event_id, event_time, mut sort_key, fragment } = output;
+    let Output { close, event_id, event_time, mut sort_key, fragment, groups } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
     let mut added = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
@@ -245,6 +250,7 @@ fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, c
         arrival: record.arrival,
         sort_key,
         revenue: envelope.revenue.and_then(|(currency, amount)| Money::new(currency, amount)),
+        groups,
     })
 }
 

@@ -6,7 +6,8 @@
 //! referer, lookup tables) and the parallel batch flow ([`batch`]), configured by a
 //! [`CoreConfig`] loaded once at start.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
-//! ([`rollup`]), and the query API's requests and bodies ([`query`]).
+//! ([`rollup`]), groups by an enrichment field ([`group`]), and the query API's requests
+//! and bodies ([`query`]).
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
@@ -24,6 +25,7 @@ pub mod enrichments;
 pub mod flow;
 #[cfg(feature = "gzip")]
 pub mod gzip;
+pub mod group;
 pub mod json_tape;
 pub mod query;
 pub mod record;

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::bad_row::Violation;
 use crate::enrich::push_json_str;
+use crate::group::GroupValue;
 use crate::json_tape::TapeValue;
 use campaign::{Campaign, CampaignParameters};
 use lookup::{Lookup, LookupParameters, TableBudget, mib};
@@ -273,7 +274,8 @@ impl Enrichments {
 
     /// Writes the enrichments' fields of `event` (members of `_pipeline`, each after a
     /// comma) into `out`. `Err`: a required enrichment failed; every failure is listed.
-    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String) -> Result<(), Vec<Violation>> {
+    /// The values of the fields aggregates are grouped by go into `groups`.
+    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String, groups: &mut Vec<GroupValue>) -> Result<(), Vec<Violation>> {
         if self.is_empty() {
             return Ok(());
         }
@@ -282,11 +284,11 @@ impl Enrichments {
         let mut event = field_path::Roots::new(event);
         if let Some(c) = &self.campaign {
             issues.now(None, c.required, Kind::Campaign);
-            c.enrichment.apply(&mut event, &mut output, &mut issues);
+            c.enrichment.apply(&mut event, &mut output, &mut issues, groups);
         }
         if let Some(r) = &self.referer {
             issues.now(None, r.required, Kind::Referer);
-            r.enrichment.apply(&mut event, &mut output, &mut issues);
+            r.enrichment.apply(&mut event, &mut output, &mut issues, groups);
         }
         if !self.lookups.is_empty() {
             let mut object = output.object("lookup");
