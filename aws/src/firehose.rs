@@ -233,7 +233,7 @@ mod tests {
             arrival: Utc::now(),
             sort_key: "k".into(),
             revenue: None,
-            groups: Vec::new(),
+            groups: Default::default(),
         }
     }
 

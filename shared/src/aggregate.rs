@@ -305,9 +305,9 @@ pub fn group_partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -
     let mut partials: BTreeMap<(WindowKey, String), Aggregate> = BTreeMap::new();
     for event in events {
         let minute = Granularity::Minute.window_start(event.event_time);
-        for g in &event.groups {
-            let window = WindowKey { event_type: g.field.series(&event.event_type).into(), minute };
-            partials.entry((window, g.value.to_string())).or_default().add(event);
+        for (field, value) in event.groups.iter() {
+            let window = WindowKey { event_type: field.series(&event.event_type).into(), minute };
+            partials.entry((window, value.to_owned())).or_default().add(event);
         }
     }
     partials
@@ -359,14 +359,14 @@ pub fn batch_partials<'a>(counted: impl IntoIterator<Item = (usize, &'a Record, 
     for (index, record, event) in counted {
         let window = WindowKey::of(event);
         for group in std::iter::once(None).chain(event.groups.iter().map(Some)) {
-            let cell = (window.clone(), group.map(|g| (g.field, &*g.value)));
+            let cell = (window.clone(), group);
             let partial = cells.entry(cell).or_insert_with(|| {
                 let key = partial_key(&record.shard_id, &record.sequence_number, record.sub_sequence_number);
                 let (window, key) = match group {
                     None => (window.clone(), key),
-                    Some(g) => (
-                        WindowKey { event_type: g.field.series(&window.event_type).into(), minute: window.minute },
-                        grouped_key(&key, Some(&g.value)),
+                    Some((field, value)) => (
+                        WindowKey { event_type: field.series(&window.event_type).into(), minute: window.minute },
+                        grouped_key(&key, Some(value)),
                     ),
                 };
                 PartialAggregate { window, key, aggregate: Aggregate::default(), records: Vec::new() }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::aggregate::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::enrichments::Enrichments;
-use crate::group::GroupValue;
+use crate::group::GroupValues;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -64,7 +64,7 @@ pub struct EnrichedEvent {
     /// A purchase's amount, for the revenue aggregates.
     pub revenue: Option<Money>,
     /// The event's values of the fields aggregates are grouped by (from the enrichments).
-    pub groups: Vec<GroupValue>,
+    pub groups: GroupValues,
 }
 
 impl EnrichedEvent {
@@ -148,7 +148,7 @@ pub fn enrich(
     // then known, and it is allocated once.
     FRAGMENT.with_borrow_mut(|fragment| {
         fragment.clear();
-        let mut groups = Vec::new();
+        let mut groups = GroupValues::default();
         enrichments.apply(envelope.event, schema.event_type(), fragment, &mut groups).map_err(|errors| Rejection {
             kind: BadRowType::EnrichmentFailure,
             event_type: Some(schema.event_type().to_owned()),
@@ -173,7 +173,7 @@ struct Output<'f> {
     sort_key: String,
     /// The enrichments' members of `_pipeline`.
     fragment: &'f str,
-    groups: Vec<GroupValue>,
+    groups: GroupValues,
 }
 
 /// The enriched event's bytes: the producer's, then the added fields.

@@ -1,6 +1,6 @@
 //! Aggregates grouped by an enrichment field (DESIGN section 5, `GET /v1/aggregates?by=`):
-//! which fields can be grouped ([`GroupField`]), the value an event carries for each
-//! ([`GroupValue`], taken by the enrichments as they write `_pipeline`), and how a group is
+//! which fields can be grouped ([`GroupField`]), the values an event carries for them
+//! ([`GroupValues`], taken by the enrichments as they write `_pipeline`), and how a group is
 //! named in the aggregate tables.
 //!
 //! A grouped aggregate is a series of its own beside its event type's totals: series
@@ -93,21 +93,51 @@ impl FromStr for GroupField {
     }
 }
 
-/// The value one event has for a group field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupValue {
-    pub field: GroupField,
-    /// At most [`MAX_GROUP_VALUE_BYTES`].
-    pub value: Box<str>,
+/// The values one event has for the group fields, in one buffer: no allocation for an event
+/// without any, one for the others (this is on the core's path for every event).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupValues {
+    /// The values one after another.
+    text: String,
+    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `text`.
+    spans: [Option<(u16, u16)>; GroupField::ALL.len()],
 }
 
-impl GroupValue {
-    pub fn new(field: GroupField, value: &str) -> Self {
+impl GroupValues {
+    /// Room reserved at the first value: most events' values fit.
+    const FIRST_CAPACITY: usize = 64;
+
+    /// Sets `field`'s value (cut to [`MAX_GROUP_VALUE_BYTES`] at a character boundary);
+    /// a field keeps its first value.
+    pub fn push(&mut self, field: GroupField, value: &str) {
+        let slot = &mut self.spans[field as usize];
+        if slot.is_some() {
+            return;
+        }
         let mut end = value.len().min(MAX_GROUP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        GroupValue { field, value: value[..end].into() }
+        if self.text.capacity() == 0 {
+            self.text.reserve(Self::FIRST_CAPACITY);
+        }
+        // At most five values of at most 256 bytes each: the offsets fit 16 bits.
+        let start = self.text.len() as u16;
+        self.text.push_str(&value[..end]);
+        *slot = Some((start, self.text.len() as u16));
+    }
+
+    pub fn get(&self, field: GroupField) -> Option<&str> {
+        self.spans[field as usize].map(|(start, end)| &self.text[usize::from(start)..usize::from(end)])
+    }
+
+    /// The fields with a value, in [`GroupField::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (GroupField, &str)> {
+        GroupField::ALL.into_iter().filter_map(|field| self.get(field).map(|value| (field, value)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.iter().all(Option::is_none)
     }
 }
 
@@ -159,11 +189,20 @@ mod tests {
     }
 
     #[test]
-    fn long_values_are_cut_at_a_character_boundary() {
+    fn values_are_kept_per_field_and_long_ones_cut_at_a_character_boundary() {
         let long = "é".repeat(MAX_GROUP_VALUE_BYTES);
-        let cut = GroupValue::new(GroupField::CampaignName, &long);
-        assert!(cut.value.len() <= MAX_GROUP_VALUE_BYTES && cut.value.len() >= MAX_GROUP_VALUE_BYTES - 1);
-        assert!(long.starts_with(&*cut.value));
-        assert_eq!(&*GroupValue::new(GroupField::CampaignName, "spring").value, "spring");
+        let mut values = GroupValues::default();
+        assert!(values.is_empty() && values.iter().next().is_none());
+        values.push(GroupField::RefererSource, "Google");
+        values.push(GroupField::CampaignName, &long);
+        values.push(GroupField::RefererSource, "Bing");
+        for field in GroupField::ALL {
+            values.push(field, &long);
+        }
+        let cut = values.get(GroupField::CampaignName).unwrap();
+        assert!(cut.len() <= MAX_GROUP_VALUE_BYTES && cut.len() >= MAX_GROUP_VALUE_BYTES - 1 && long.starts_with(cut));
+        assert_eq!(values.get(GroupField::RefererSource), Some("Google"), "a field keeps its first value");
+        let fields: Vec<GroupField> = values.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, GroupField::ALL, "every field, in order");
     }
 }

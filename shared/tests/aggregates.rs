@@ -28,7 +28,7 @@ fn event(event_type: &str, user: u32, seconds: i64, cents: Option<u32>) -> Enric
         arrival: start(),
         sort_key: String::new(),
         revenue: cents.and_then(|c| Money::new(if c % 2 == 0 { "USD" } else { "EUR" }, f64::from(c) / 100.0)),
-        groups: Vec::new(),
+        groups: Default::default(),
     }
 }
 

@@ -256,3 +256,35 @@ mod any_input {
         }
     }
 }
+
+/// The values the aggregates are grouped by (`by=`) are those written into `_pipeline`,
+/// on every event of the attribution workload, and on hostile ones.
+#[test]
+fn the_grouped_values_are_the_fields_written() {
+    use pipeline::group::{GroupField, MAX_GROUP_VALUE_BYTES};
+    use pipeline::workload::{Workload, WorkloadConfig};
+    let core = embedded();
+    let mut records = Workload::new(WorkloadConfig { attribution: true, ..WorkloadConfig::default() }).records(3_000, "shardId-000000000000");
+    let long = "%C3%A9".repeat(200);
+    for (i, url) in [format!("https://a.example/?utm_source={long}&utm_medium=a%7Cb"), "https://a.example/?utm_campaign=%FF%FE".to_owned()].iter().enumerate() {
+        records[i].data = serde_json::to_vec(&json!({"event_type": "pageview", "user_id": "u", "page": {"url": url, "referrer": "ftp://"}})).unwrap();
+    }
+    let mut seen = [0usize; 5];
+    for outcome in pipeline::process_batch(&core, &records, chrono::Utc::now()) {
+        let Outcome::Event(event) = outcome else { continue };
+        let json: Value = serde_json::from_slice(&event.json).unwrap();
+        for field in GroupField::ALL {
+            let (object, key) = field.as_str().split_once('.').unwrap();
+            let written = json["_pipeline"][object][key].as_str();
+            let kept = event.groups.get(field);
+            match (written, kept) {
+                (Some(w), Some(k)) => {
+                    assert!(w.starts_with(k) && (k == w || k.len() > MAX_GROUP_VALUE_BYTES - 4), "{field}: {w:?} kept as {k:?}");
+                    seen[field as usize] += 1;
+                }
+                (w, k) => assert_eq!(w, k, "{field} of {json}"),
+            }
+        }
+    }
+    assert!(seen.iter().all(|n| *n > 20), "every field seen on the workload: {seen:?}");
+}

@@ -9,7 +9,7 @@ use super::field_path::{FieldPath, Roots};
 use super::url_parts::{decode, params, query};
 use super::{Issues, Output};
 use crate::enrich::push_json_str;
-use crate::group::{GroupField, GroupValue};
+use crate::group::{GroupField, GroupValues};
 
 /// The `parameters` of a campaign file; every one has a default.
 #[derive(Clone, Debug, Deserialize)]
@@ -79,7 +79,7 @@ impl Campaign {
         Self { parameters, name_lengths }
     }
 
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut Vec<GroupValue>) {
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
         let Some((field, url)) = found else { return };
         let Some(query) = query(url) else { return };
@@ -107,7 +107,7 @@ impl Campaign {
                 let value = decoded(raw, &names[*i], field, issues);
                 push_json_str(object.key(key), &value);
                 if let Some(group) = GroupField::of_campaign(key) {
-                    groups.push(GroupValue::new(group, &value));
+                    groups.push(group, &value);
                 }
             }
         }

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::bad_row::Violation;
 use crate::enrich::push_json_str;
-use crate::group::GroupValue;
+use crate::group::GroupValues;
 use crate::json_tape::TapeValue;
 use campaign::{Campaign, CampaignParameters};
 use lookup::{Lookup, LookupParameters, TableBudget, mib};
@@ -275,7 +275,7 @@ impl Enrichments {
     /// Writes the enrichments' fields of `event` (members of `_pipeline`, each after a
     /// comma) into `out`. `Err`: a required enrichment failed; every failure is listed.
     /// The values of the fields aggregates are grouped by go into `groups`.
-    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String, groups: &mut Vec<GroupValue>) -> Result<(), Vec<Violation>> {
+    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String, groups: &mut GroupValues) -> Result<(), Vec<Violation>> {
         if self.is_empty() {
             return Ok(());
         }

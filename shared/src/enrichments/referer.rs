@@ -13,7 +13,7 @@ use super::field_path::{FieldPath, Roots};
 use super::url_parts::{first_param, host, query};
 use super::{Issues, Output};
 use crate::enrich::push_json_str;
-use crate::group::{GroupField, GroupValue};
+use crate::group::{GroupField, GroupValues};
 
 /// The built-in table of referer sources.
 pub const BUILTIN_SOURCES: &str = include_str!("referers.json");
@@ -151,13 +151,13 @@ impl Referer {
         self.sources.len()
     }
 
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut Vec<GroupValue>) {
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let Some(referrer) = self.field.find_str(event) else { return };
         if referrer.is_empty() {
             return;
         }
         let mut object = out.object("referer");
-        let medium = |groups: &mut Vec<GroupValue>, medium: &str| groups.push(GroupValue::new(GroupField::RefererMedium, medium));
+        let medium = |groups: &mut GroupValues, medium: &str| groups.push(GroupField::RefererMedium, medium);
         let Some(host) = host(referrer) else {
             object.members("\"medium\":\"unknown\"");
             medium(groups, "unknown");
@@ -176,7 +176,7 @@ impl Referer {
         let source = &self.sources[index];
         object.members(&self.members[index]);
         medium(groups, source.medium.as_str());
-        groups.push(GroupValue::new(GroupField::RefererSource, &source.source));
+        groups.push(GroupField::RefererSource, &source.source);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
             push_json_str(object.key("term"), &decoded(raw, param, &self.field, issues));
         }
