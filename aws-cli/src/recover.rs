@@ -63,8 +63,8 @@ pub struct RecoverCmd {
 }
 
 /// PutRecords' limits: 500 records, 5 MiB counting data and partition keys.
-const MAX_RECORDS_PER_PUT: usize = 500;
-const MAX_PUT_BYTES: usize = 5 * 1024 * 1024;
+const MAX_RECORDS_PER_PUT: usize = pipeline::limits::KINESIS_PUT_RECORDS_MAX;
+const MAX_PUT_BYTES: usize = pipeline::limits::KINESIS_PUT_RECORDS_BYTES_MAX;
 /// Rows handed to the run at a time.
 const PAGE: usize = 1_000;
 
@@ -146,28 +146,34 @@ impl Destination for KinesisTarget<'_> {
     }
 
     async fn put(&self, events: &[RecoveredEvent]) -> anyhow::Result<()> {
-        put_until_taken(events, &format!("Kinesis stream {}", self.stream), async |pending: &[&RecoveredEvent]| {
+        let target = format!("Kinesis stream {}", self.stream);
+        put_until_taken(events, &target, |pending: &[&RecoveredEvent]| {
             let entries = pending
                 .iter()
                 .map(|e| PutRecordsRequestEntry::builder().data(Blob::new(e.data.clone())).partition_key(&e.partition_key).build())
-                .collect::<Result<Vec<_>, _>>()?;
-            match self.client.put_records().stream_name(&self.stream).set_records(Some(entries)).send().await {
-                Ok(out) => {
-                    let answers = out.records();
-                    if answers.len() != pending.len() {
-                        bail!("PutRecords to {} answered {} records for {}", self.stream, answers.len(), pending.len());
+                .collect::<Result<Vec<_>, _>>();
+            let (sent, stream) = (pending.len(), &self.stream);
+            let request = self.client.put_records().stream_name(stream);
+            async move {
+                let request = request.set_records(Some(entries?));
+                match request.send().await {
+                    Ok(out) => {
+                        let answers = out.records();
+                        if answers.len() != sent {
+                            bail!("PutRecords to {stream} answered {} records for {sent}", answers.len());
+                        }
+                        Ok(Attempt::Left(answers.iter().enumerate().filter(|(_, a)| a.error_code().is_some()).map(|(i, _)| i).collect()))
                     }
-                    Ok(Attempt::Refused(pending.iter().zip(answers).filter(|(_, a)| a.error_code().is_some()).map(|(e, _)| *e).collect()))
+                    Err(e) => match e.as_service_error() {
+                        Some(s) if s.is_resource_not_found_exception() || s.is_access_denied_exception() || s.is_invalid_argument_exception() => {
+                            bail!("PutRecords to {stream} was refused: {}", describe(&e))
+                        }
+                        _ => {
+                            eprintln!("warning: PutRecords to {stream}: {}; retrying", describe(&e));
+                            Ok(Attempt::Again(None))
+                        }
+                    },
                 }
-                Err(e) => match e.as_service_error() {
-                    Some(s) if s.is_resource_not_found_exception() || s.is_access_denied_exception() || s.is_invalid_argument_exception() => {
-                        bail!("PutRecords to {} was refused: {}", self.stream, describe(&e))
-                    }
-                    _ => {
-                        eprintln!("warning: PutRecords to {}: {}; retrying", self.stream, describe(&e));
-                        Ok(Attempt::Again(None))
-                    }
-                },
             }
         })
         .await

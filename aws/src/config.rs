@@ -86,7 +86,7 @@ impl ProcessorConfig {
             archive_streams,
             bad_rows_bucket: required("BAD_ROWS_BUCKET", "set it to the S3 bucket for bad rows")?,
             bad_rows_prefix,
-            event_ttl_days: number("EVENT_TTL_DAYS", 30, "a whole number of days >= 1")?,
+            event_ttl_days: number("EVENT_TTL_DAYS", pipeline::limits::EVENT_TTL_DAYS_DEFAULT, "a whole number of days >= 1")?,
             gsi_write_shards: index_shards(lookup("GSI_WRITE_SHARDS"))?,
             query_event_types: event_types(lookup("QUERY_EVENT_TYPES"))?,
             schemas_dir: lookup("SCHEMAS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),

@@ -17,14 +17,16 @@ use pipeline::sink::{EventStore, Indexed, SinkReport};
 use tokio::time::Instant;
 
 use crate::event_item::{EventItems, item_bytes};
-use crate::retry::{Backoff, describe, is_retryable};
+use crate::retry::{BACKOFF, failed};
+use pipeline::retry::{Answer, RequestLimits, until_taken};
 
 pub use crate::event_item::{MAX_ITEM_BYTES, gsi_shard, stable_hash};
 
 /// Items per `BatchWriteItem` (DynamoDB's limit).
-pub const MAX_ITEMS_PER_REQUEST: usize = 25;
-/// Bytes per `BatchWriteItem` request (DynamoDB's limit is 16 MB; kept under it).
-pub const MAX_REQUEST_BYTES: usize = 15 * 1024 * 1024;
+pub const MAX_ITEMS_PER_REQUEST: usize = pipeline::limits::DYNAMODB_BATCH_WRITE_ITEMS_MAX;
+/// Bytes per `BatchWriteItem` request: kept a mebibyte under DynamoDB's limit for the
+/// request's own framing.
+pub const MAX_REQUEST_BYTES: usize = pipeline::limits::DYNAMODB_BATCH_WRITE_BYTES_MAX - 1024 * 1024;
 /// `BatchWriteItem` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 8;
 
@@ -106,21 +108,8 @@ impl<'a> BatchWriter<'a> {
                 }
             }
         }
-        let mut chunks: Vec<Vec<ItemOf>> = Vec::new();
-        let mut bytes = 0;
-        for key in order {
-            let Some(entry) = by_key.remove(&key) else { continue };
-            let size = item_bytes(&entry.0);
-            let full = chunks.last().is_none_or(|c| c.len() == MAX_ITEMS_PER_REQUEST || bytes + size > MAX_REQUEST_BYTES);
-            if full {
-                chunks.push(Vec::new());
-                bytes = 0;
-            }
-            bytes += size;
-            if let Some(chunk) = chunks.last_mut() {
-                chunk.push(entry);
-            }
-        }
+        let limits = RequestLimits { items: MAX_ITEMS_PER_REQUEST, bytes: MAX_REQUEST_BYTES };
+        let chunks = limits.split(order.into_iter().filter_map(|key| by_key.remove(&key)), |(item, _)| item_bytes(item));
         stream::iter(chunks)
             .map(|chunk| self.write_chunk(chunk, deadline))
             .buffer_unordered(REQUESTS_IN_FLIGHT)
@@ -142,38 +131,27 @@ impl<'a> BatchWriter<'a> {
                 Err(e) => tracing::error!(error = %e, "cannot build a DynamoDB put request"),
             }
         }
-        let mut backoff = Backoff::until(deadline);
-        loop {
-            let sent = pending.len();
-            let result = self
-                .client
-                .batch_write_item()
-                .request_items(self.table, pending.clone())
-                .send()
-                .await;
-            match result {
-                Ok(output) => {
-                    let unprocessed = output
-                        .unprocessed_items
-                        .and_then(|mut m| m.remove(self.table))
-                        .unwrap_or_default();
-                    report.written += sent - unprocessed.len();
-                    pending = unprocessed;
-                }
-                Err(err) if is_retryable(&err) => {
-                    tracing::warn!(error = %describe(&err), items = sent, "BatchWriteItem failed; retrying");
-                }
-                Err(err) => {
-                    tracing::error!(error = %describe(&err), items = sent, table = %self.table, "BatchWriteItem refused; not retrying");
-                    break;
+        let (sent, what) = (pending.len(), format!("BatchWriteItem on table {}", self.table));
+        let retried = until_taken(BACKOFF, deadline, pending, |pending: &[WriteRequest]| {
+            // DynamoDB hands back the items it did not process: find them by key.
+            let at: HashMap<(String, String), usize> =
+                pending.iter().enumerate().filter_map(|(i, r)| Some((key_of(&r.put_request.as_ref()?.item), i))).collect();
+            let request = self.client.batch_write_item().request_items(self.table, pending.to_vec());
+            let what = &what;
+            async move {
+                match request.send().await {
+                    Ok(output) => {
+                        let unprocessed = output.unprocessed_items.and_then(|mut m| m.remove(self.table)).unwrap_or_default();
+                        Answer::Left(unprocessed.iter().filter_map(|r| at.get(&key_of(&r.put_request.as_ref()?.item)).copied()).collect())
+                    }
+                    Err(err) => failed(&err, what),
                 }
             }
-            if pending.is_empty() || !backoff.wait().await {
-                break;
-            }
-            report.retries += 1;
-        }
-        for request in pending {
+        })
+        .await;
+        report.retries = retried.retries;
+        report.written = sent - retried.left.len();
+        for request in retried.left {
             if let Some(item) = request.put_request.map(|p| p.item) {
                 report.failed.extend(records_of.get(&key_of(&item)).into_iter().flatten().copied());
             }

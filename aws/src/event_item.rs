@@ -21,7 +21,7 @@ use pipeline::gzip::{Compression, gzip};
 /// guide, "Read/write capacity mode").
 pub const WRITE_UNIT_BYTES: usize = 1024;
 /// Largest item DynamoDB stores (400 KB, names and values; DynamoDB service quotas).
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+pub const MAX_ITEM_BYTES: usize = pipeline::limits::DYNAMODB_ITEM_BYTES_MAX;
 /// An event bigger than this is always stored gzip-compressed in `payload_gz`.
 pub const COMPRESS_PAYLOAD_OVER: usize = 350 * 1024;
 /// The per-type index (terraform/modules/storage `events_gsi_name`).

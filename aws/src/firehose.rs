@@ -25,16 +25,17 @@ use pipeline::sink::{Archive, BatchKey, Indexed, SinkReport};
 use tokio::time::Instant;
 
 use crate::event_item::stable_hash;
-use crate::retry::{Backoff, describe, is_retryable};
+use crate::retry::{BACKOFF, failed};
+use pipeline::retry::{Answer, RequestLimits, until_taken};
 
 /// Bytes of one Firehose record (Firehose's limit is 1,000 KiB).
-pub const MAX_RECORD_BYTES: usize = 1_000 * 1024;
+pub const MAX_RECORD_BYTES: usize = pipeline::limits::FIREHOSE_RECORD_BYTES_MAX;
 /// Events packed into one record (what Firehose's deaggregation splits one record into).
 pub const MAX_EVENTS_PER_RECORD: usize = 500;
 /// Records per `PutRecordBatch` (Firehose's limit).
-pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+pub const MAX_RECORDS_PER_REQUEST: usize = pipeline::limits::FIREHOSE_PUT_BATCH_RECORDS_MAX;
 /// Bytes per `PutRecordBatch` (Firehose's limit is 4 MiB).
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = pipeline::limits::FIREHOSE_PUT_BATCH_BYTES_MAX;
 /// `PutRecordBatch` requests in flight at once per batch.
 pub const REQUESTS_IN_FLIGHT: usize = 4;
 /// Event hours this close to their record's arrival hour (either side) are live traffic,
@@ -49,11 +50,14 @@ pub struct FirehoseArchive {
     next_stream: AtomicUsize,
 }
 
-/// One Firehose record and the batch records packed into it.
+/// One Firehose record and where its events came from.
 #[derive(Clone, Debug, Default)]
 pub struct PackedRecord {
+    /// The events, newline-delimited.
     pub data: Vec<u8>,
-    pub records: Vec<usize>,
+    /// The position in the batch of the Kinesis record of each event packed here, in order:
+    /// what a refused record reports as failed.
+    pub batch_records: Vec<usize>,
 }
 
 impl FirehoseArchive {
@@ -106,37 +110,22 @@ pub fn pack(events: &[Indexed<'_, EnrichedEvent>]) -> Vec<PackedRecord> {
         let size = event.item.json.len() + 1;
         let fits = packed
             .last()
-            .is_some_and(|r| r.records.len() < MAX_EVENTS_PER_RECORD && r.data.len() + size <= MAX_RECORD_BYTES);
+            .is_some_and(|r| r.batch_records.len() < MAX_EVENTS_PER_RECORD && r.data.len() + size <= MAX_RECORD_BYTES);
         if !fits {
-            packed.push(PackedRecord { data: Vec::with_capacity(size.max(64 * 1024).min(MAX_RECORD_BYTES)), records: Vec::new() });
+            packed.push(PackedRecord { data: Vec::with_capacity(size.max(64 * 1024).min(MAX_RECORD_BYTES)), batch_records: Vec::new() });
         }
         if let Some(record) = packed.last_mut() {
             record.data.extend_from_slice(&event.item.json);
             record.data.push(b'\n');
-            record.records.push(event.record);
+            record.batch_records.push(event.record);
         }
     }
     packed
 }
 
-/// Groups packed records into requests within the request limits.
+/// Groups packed records into requests within PutRecordBatch's limits.
 fn requests(packed: Vec<PackedRecord>) -> Vec<Vec<PackedRecord>> {
-    let mut requests: Vec<Vec<PackedRecord>> = Vec::new();
-    let mut bytes = 0;
-    for record in packed {
-        let full = requests
-            .last()
-            .is_none_or(|r| r.len() == MAX_RECORDS_PER_REQUEST || bytes + record.data.len() > MAX_REQUEST_BYTES);
-        if full {
-            requests.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += record.data.len();
-        if let Some(request) = requests.last_mut() {
-            request.push(record);
-        }
-    }
-    requests
+    RequestLimits { items: MAX_RECORDS_PER_REQUEST, bytes: MAX_REQUEST_BYTES }.split(packed, |p| p.data.len())
 }
 
 impl Archive for FirehoseArchive {
@@ -162,55 +151,34 @@ impl Archive for FirehoseArchive {
 }
 
 impl FirehoseArchive {
-    async fn put_batch(&self, stream: String, mut pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
+    async fn put_batch(&self, stream: String, pending: Vec<PackedRecord>, deadline: Instant) -> SinkReport {
         let mut report = SinkReport::default();
-        let mut backoff = Backoff::until(deadline);
-        loop {
-            let records: Vec<FirehoseRecord> = pending
-                .iter()
-                .filter_map(|p| FirehoseRecord::builder().data(Blob::new(p.data.clone())).build().ok())
-                .collect();
-            let result = self
-                .client
-                .put_record_batch()
-                .delivery_stream_name(&stream)
-                .set_records(Some(records))
-                .send()
-                .await;
-            match result {
-                Ok(output) if output.failed_put_count() == 0 => {
-                    report.written += pending.iter().map(|p| p.records.len()).sum::<usize>();
-                    pending.clear();
-                }
-                Ok(output) => {
-                    // Entries answer the request's records in order; keep the refused ones.
-                    let responses = output.request_responses();
-                    let mut refused = Vec::new();
-                    for (i, record) in pending.into_iter().enumerate() {
-                        let failed = responses.get(i).is_none_or(|r| r.error_code().is_some());
-                        if failed {
-                            refused.push(record);
-                        } else {
-                            report.written += record.records.len();
+        let events: usize = pending.iter().map(|p| p.batch_records.len()).sum();
+        let what = format!("PutRecordBatch to {stream}");
+        let retried = until_taken(BACKOFF, deadline, pending, |pending: &[PackedRecord]| {
+            let records: Vec<FirehoseRecord> =
+                pending.iter().filter_map(|p| FirehoseRecord::builder().data(Blob::new(p.data.clone())).build().ok()).collect();
+            let request = self.client.put_record_batch().delivery_stream_name(&stream).set_records(Some(records));
+            let (sent, stream, what) = (pending.len(), &stream, &what);
+            async move {
+                match request.send().await {
+                    Ok(output) => {
+                        // Entries answer the request's records in order; keep the refused ones.
+                        let responses = output.request_responses();
+                        let refused: Vec<usize> = (0..sent).filter(|&i| responses.get(i).is_none_or(|r| r.error_code().is_some())).collect();
+                        if !refused.is_empty() {
+                            tracing::warn!(refused = refused.len(), stream = %stream, "PutRecordBatch partly failed; retrying the refused records");
                         }
+                        Answer::Left(refused)
                     }
-                    tracing::warn!(refused = refused.len(), stream = %stream, "PutRecordBatch partly failed; retrying the refused records");
-                    pending = refused;
-                }
-                Err(err) if is_retryable(&err) => {
-                    tracing::warn!(error = %describe(&err), stream = %stream, "PutRecordBatch failed; retrying");
-                }
-                Err(err) => {
-                    tracing::error!(error = %describe(&err), stream = %stream, "PutRecordBatch refused; not retrying");
-                    break;
+                    Err(err) => failed(&err, what),
                 }
             }
-            if pending.is_empty() || !backoff.wait().await {
-                break;
-            }
-            report.retries += 1;
-        }
-        report.failed.extend(pending.iter().flat_map(|p| p.records.iter().copied()));
+        })
+        .await;
+        report.retries = retried.retries;
+        report.written = events - retried.left.iter().map(|p| p.batch_records.len()).sum::<usize>();
+        report.failed.extend(retried.left.iter().flat_map(|p| p.batch_records.iter().copied()));
         report
     }
 }
@@ -295,12 +263,12 @@ mod tests {
         let all: Vec<&EnrichedEvent> = small.iter().chain(&big).collect();
         let indexed: Vec<Indexed<'_, EnrichedEvent>> = all.iter().enumerate().map(|(record, item)| Indexed { record, item: *item }).collect();
         let packed = pack(&indexed);
-        assert!(packed.iter().all(|p| p.data.len() <= MAX_RECORD_BYTES && p.records.len() <= MAX_EVENTS_PER_RECORD));
-        let order: Vec<usize> = packed.iter().flat_map(|p| p.records.clone()).collect();
+        assert!(packed.iter().all(|p| p.data.len() <= MAX_RECORD_BYTES && p.batch_records.len() <= MAX_EVENTS_PER_RECORD));
+        let order: Vec<usize> = packed.iter().flat_map(|p| p.batch_records.clone()).collect();
         assert_eq!(order, (0..indexed.len()).collect::<Vec<_>>(), "every event once, in order");
-        assert_eq!(packed[0].records.len(), 500);
+        assert_eq!(packed[0].batch_records.len(), 500);
         for p in &packed {
-            assert_eq!(p.data.iter().filter(|&&b| b == b'\n').count(), p.records.len());
+            assert_eq!(p.data.iter().filter(|&&b| b == b'\n').count(), p.batch_records.len());
         }
         let reqs = requests(packed);
         assert!(reqs.iter().all(|r| r.len() <= MAX_RECORDS_PER_REQUEST && r.iter().map(|p| p.data.len()).sum::<usize>() <= MAX_REQUEST_BYTES));

@@ -1,51 +1,30 @@
-//! The retry policy of every adapter: exponential backoff with full jitter, never past the
-//! invocation's deadline.
+//! The AWS side of the one retry loop ([`pipeline::retry::until_taken`]): its waits for
+//! the adapters ([`BACKOFF`], exponential with full jitter, never past the invocation's
+//! deadline), which AWS errors are worth another attempt, and how a failed call answers.
 
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-use rand::Rng;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use tokio::time::Instant;
+use pipeline::retry::{Answer, Backoff};
 
 /// First backoff step.
 pub const BASE_DELAY: Duration = Duration::from_millis(25);
 /// Largest backoff step.
 pub const MAX_DELAY: Duration = Duration::from_secs(2);
+/// The adapters' waits: 25 ms doubling to 2 s, each uniform in `0..=step`.
+pub const BACKOFF: Backoff = Backoff { base: BASE_DELAY, max: MAX_DELAY };
 
-/// Delays between attempts: attempt `n` waits a uniformly random time in
-/// `0..=min(MAX_DELAY, BASE_DELAY * 2^n)` ("full jitter"), which spreads retries of many
-/// concurrent writers instead of synchronising them.
-pub struct Backoff {
-    steps: backon::ExponentialBackoff,
-    deadline: Instant,
-}
-
-impl Backoff {
-    pub fn until(deadline: Instant) -> Self {
-        Self::with_delays(BASE_DELAY, MAX_DELAY, deadline)
-    }
-
-    pub fn with_delays(base: Duration, max: Duration, deadline: Instant) -> Self {
-        let steps = ExponentialBuilder::default()
-            .with_min_delay(base)
-            .with_max_delay(max)
-            .with_factor(2.0)
-            .without_max_times()
-            .build();
-        Self { steps, deadline }
-    }
-
-    /// Sleeps before the next attempt; `false` when that attempt would start past the deadline.
-    pub async fn wait(&mut self) -> bool {
-        let ceiling = self.steps.next().unwrap_or(MAX_DELAY);
-        let delay = rand::rng().random_range(Duration::ZERO..=ceiling);
-        if Instant::now() + delay >= self.deadline {
-            return false;
-        }
-        tokio::time::sleep(delay).await;
-        true
+/// How a failed call `what` (e.g. "BatchWriteItem on table events") answers the retry
+/// loop, logged: again when sending again may succeed, else refused with the reason.
+pub fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>, what: &str) -> Answer<String> {
+    let reason = describe(err);
+    if is_retryable(err) {
+        tracing::warn!(error = %reason, "{what} failed; retrying");
+        Answer::Again { after: None }
+    } else {
+        tracing::error!(error = %reason, "{what} refused; not retrying");
+        Answer::Refused(reason)
     }
 }
 
@@ -101,20 +80,6 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &Sdk
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn waits_stop_before_the_deadline() {
-        let start = Instant::now();
-        let mut backoff = Backoff::until(start + Duration::from_secs(1));
-        let mut attempts = 0;
-        while backoff.wait().await {
-            attempts += 1;
-            assert!(attempts < 1_000, "never gave up");
-        }
-        // Ceilings 25, 50, 100, 200, 400 ms add up to 775 ms: at least five waits fit.
-        assert!(attempts >= 5, "{attempts} attempts in 1 s");
-        assert!(Instant::now() < start + Duration::from_secs(1) + Duration::from_millis(200));
-    }
 
     #[test]
     fn throttling_and_server_errors_are_retryable() {

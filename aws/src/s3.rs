@@ -13,7 +13,8 @@ use pipeline::gzip::{Compression, gzip};
 use pipeline::{BadRow, BadRowType};
 use tokio::time::Instant;
 
-use crate::retry::{Backoff, describe, is_retryable};
+use crate::retry::{BACKOFF, failed};
+use pipeline::retry::{Answer, until_taken};
 
 /// Stores bad rows in a bucket.
 #[derive(Clone, Debug)]
@@ -104,37 +105,31 @@ impl S3BadRowStore {
                 return report;
             }
         };
-        let mut backoff = Backoff::until(deadline);
-        loop {
-            let result = self
+        let what = format!("PutObject s3://{}/{key}", self.bucket);
+        let retried = until_taken(BACKOFF, deadline, vec![()], |_: &[()]| {
+            let request = self
                 .client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(&key)
                 .content_type("application/x-ndjson")
                 .content_encoding("gzip")
-                .body(ByteStream::from(body.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    report.written = rows.len();
-                    return report;
-                }
-                Err(err) if is_retryable(&err) => {
-                    tracing::warn!(error = %describe(&err), key = %key, "PutObject failed; retrying");
-                }
-                Err(err) => {
-                    tracing::error!(error = %describe(&err), bucket = %self.bucket, key = %key, "PutObject refused; not retrying");
-                    break;
+                .body(ByteStream::from(body.clone()));
+            let what = &what;
+            async move {
+                match request.send().await {
+                    Ok(_) => Answer::Left(Vec::new()),
+                    Err(err) => failed(&err, what),
                 }
             }
-            if !backoff.wait().await {
-                break;
-            }
-            report.retries += 1;
+        })
+        .await;
+        report.retries = retried.retries;
+        if retried.all_taken() {
+            report.written = rows.len();
+        } else {
+            report.failed = records;
         }
-        report.failed = records;
         report
     }
 }

@@ -7,7 +7,8 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use pipeline::aggregate::{Aggregate, Money};
+use pipeline::aggregate::Aggregate;
+use pipeline::money::Money;
 use pipeline::rollup::{MAX_WINDOWS_PER_RUN, MemoryAggregateTable, roll_up};
 
 #[global_allocator]

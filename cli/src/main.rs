@@ -4,7 +4,8 @@
 //! `pipeline validate` checks NDJSON events against the tracking plan exactly as the
 //! processor would; `pipeline plan` sizes an AWS deployment for an event rate and size
 //! and writes its Terraform variables; `pipeline recover` puts a local pipeline's bad rows
-//! back after a fix (crate `pipeline-recover`).
+//! back after a fix (crate `pipeline-recover`); `pipeline store` looks inside a local data
+//! directory's store.
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod plan;
 mod recover;
+mod store;
 mod up;
 mod validate;
 
@@ -31,6 +33,7 @@ enum Command {
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
     Recover(recover::RecoverCmd),
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Up(args) => up::run(&args),
         Command::Recover(cmd) => recover::run(&cmd),
+        Command::Store(args) => store::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -58,8 +58,8 @@ const PAGE: usize = 100;
 /// The largest answer read: a page of the largest bad rows, as JSON.
 const MAX_ANSWER_BYTES: u64 = 512 * 1024 * 1024;
 /// The ingest API's limits (DESIGN section 4), with room for the array's brackets.
-const MAX_EVENTS_PER_POST: usize = 500;
-const MAX_BODY_BYTES: usize = 5 * 1024 * 1024 - 16;
+const MAX_EVENTS_PER_POST: usize = pipeline::limits::INGEST_EVENTS_PER_REQUEST_MAX;
+const MAX_BODY_BYTES: usize = pipeline::limits::INGEST_BODY_BYTES_MAX - 16;
 /// Time one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -152,43 +152,49 @@ impl Api {
     }
 }
 
+impl Api {
+    /// One `POST /v1/events` of `pending`, and how it went.
+    fn post_events(&self, pending: &[&RecoveredEvent]) -> anyhow::Result<Attempt> {
+        let mut body = Vec::with_capacity(pending.iter().map(|e| e.data.len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (i, e) in pending.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&e.data);
+        }
+        body.push(b']');
+        let answer = match self.call("POST", "/v1/events", &self.ingest_key, Some(&body)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                warn(&format!("{e:#}; retrying"));
+                return Ok(Attempt::Again(None));
+            }
+        };
+        match answer.status {
+            200 => {
+                let records = answer.body["Records"].as_array().cloned().unwrap_or_default();
+                if records.len() != pending.len() {
+                    bail!("{}: POST /v1/events answered {} records for {} events", self.base, records.len(), pending.len());
+                }
+                Ok(Attempt::Left(records.iter().enumerate().filter(|(_, r)| r.get("ErrorCode").is_some()).map(|(i, _)| i).collect()))
+            }
+            429 | 503 => Ok(Attempt::Again(answer.retry_after)),
+            403 => bail!("{} refused the ingest key: pass the key `pipeline up` printed (DATA_DIR/api_key) as --api-key", self.base),
+            _ => Err(self.refused("POST /v1/events", &answer)),
+        }
+    }
+}
+
 impl Destination for Api {
     fn limits(&self) -> BatchLimits {
         BatchLimits { records: MAX_EVENTS_PER_POST, bytes: MAX_BODY_BYTES, key_counts: false }
     }
 
     async fn put(&self, events: &[RecoveredEvent]) -> anyhow::Result<()> {
-        put_until_taken(events, &self.base, async |pending: &[&RecoveredEvent]| {
-            let mut body = Vec::with_capacity(pending.iter().map(|e| e.data.len() + 1).sum::<usize>() + 2);
-            body.push(b'[');
-            for (i, e) in pending.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(&e.data);
-            }
-            body.push(b']');
-            let answer = match self.call("POST", "/v1/events", &self.ingest_key, Some(&body)) {
-                Ok(answer) => answer,
-                Err(e) => {
-                    warn(&format!("{e:#}; retrying"));
-                    return Ok(Attempt::Again(None));
-                }
-            };
-            match answer.status {
-                200 => {
-                    let records = answer.body["Records"].as_array().cloned().unwrap_or_default();
-                    if records.len() != pending.len() {
-                        bail!("{}: POST /v1/events answered {} records for {} events", self.base, records.len(), pending.len());
-                    }
-                    Ok(Attempt::Refused(pending.iter().zip(&records).filter(|(_, r)| r.get("ErrorCode").is_some()).map(|(e, _)| *e).collect()))
-                }
-                429 | 503 => Ok(Attempt::Again(answer.retry_after)),
-                403 => bail!("{} refused the ingest key: pass the key `pipeline up` printed (DATA_DIR/api_key) as --api-key", self.base),
-                _ => Err(self.refused("POST /v1/events", &answer)),
-            }
-        })
-        .await
+        // The local ingest API is called synchronously (a blocking client): each attempt's
+        // answer is ready when its future is made.
+        put_until_taken(events, &self.base, |pending: &[&RecoveredEvent]| std::future::ready(self.post_events(pending))).await
     }
 
     async fn mark(&self, rows: &[BadRowId]) -> anyhow::Result<()> {

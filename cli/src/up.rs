@@ -14,9 +14,11 @@ use pipeline_local::LocalConfig;
     about = "Run the pipeline locally: ingest API, durable stream, processing, stores, query API",
     long_about = "Run the whole pipeline on this machine, with no cloud account: the ingest API \
 (POST /v1/events, /v1/event), a durable stream log in DATA_DIR/stream/, the same batch flow as \
-the AWS processor, the events and bad-row stores in DATA_DIR/pipeline.db, the archive in \
-DATA_DIR/archive/, aggregates merged every --aggregate-interval, and the query API \
-(GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows; open: /health, /metrics).
+the AWS processor, the events and bad-row store in DATA_DIR/store/ (its catalog, the \
+checkpoints and the aggregates in DATA_DIR/pipeline.db; `pipeline store` reads it), the \
+archive in DATA_DIR/archive/, aggregates merged every --aggregate-interval, and the query API \
+(GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows; open: /health, /metrics). \
+Events and bad rows are kept for --retention after they arrived (30 days by default).
 
 Two keys: producers send the ingest key (--api-key) to the POST routes; the query routes take \
 only the read key (--read-key), so a key shipped inside an app cannot read anyone's events. \
@@ -67,6 +69,17 @@ pub struct UpArgs {
     /// Seconds between progress lines (0 for none).
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     progress: u64,
+    /// How long events and bad rows are kept after they arrived (as EVENT_TTL_DAYS on AWS);
+    /// the query API never returns older ones, and they leave the disk a partition at a time.
+    #[arg(long, value_name = "DUR", default_value = "30d", value_parser = parse_duration)]
+    retention: Duration,
+    /// How long finished archive files are kept after they were written (default: for ever).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    archive_retention: Option<Duration>,
+    /// Start the consumers only after this long, so that a backlog builds up: for measuring
+    /// how fast they drain one (see docs/PERFORMANCE.md).
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration)]
+    pause_consumers: Duration,
 }
 
 /// `500ms`, `60s`, `5m`, `1h` (any humantime duration), or plain seconds.
@@ -93,6 +106,9 @@ pub fn run(args: &UpArgs) -> Result<ExitCode> {
         enrichments_dir: args.enrichments.clone(),
         progress_every: Duration::from_secs(args.progress),
         aggregate_interval: args.aggregate_interval,
+        retention: args.retention,
+        archive_retention: args.archive_retention,
+        pause_consumers: args.pause_consumers,
     };
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(pipeline_local::run(config))?;
     Ok(ExitCode::SUCCESS)

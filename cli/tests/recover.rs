@@ -64,11 +64,19 @@ fn report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The events table's rows: (pk, sk) per stored event.
+/// The events store's keys: (pk, sk) per stored event, in key order (`pipeline store
+/// events --keys`).
 fn stored(data: &Path) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open_with_flags(data.join("pipeline.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut stmt = conn.prepare("SELECT pk, sk FROM events ORDER BY pk, sk").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    let out = Command::new(env!("CARGO_BIN_EXE_pipeline")).args(["store", "--data-dir", data.to_str().unwrap(), "events", "--keys"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["pk"].as_str().unwrap().to_owned(), v["sk"].as_str().unwrap().to_owned())
+        })
+        .collect()
 }
 
 /// The event type's count over every day from 27 November 2026 to now (events without a

@@ -34,10 +34,15 @@ fn load(base: String, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<String>>>, fir
     }
 }
 
+/// The `event_id` of every stored event, as `pipeline store events` prints them.
 fn stored_ids(data: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(data.join("pipeline.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT json_extract(payload, '$.event_id') FROM events").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    let out = Command::new(env!("CARGO_BIN_EXE_pipeline")).args(["store", "--data-dir", data.to_str().unwrap(), "events"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["event_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]

@@ -21,7 +21,9 @@ Counts in the summary and in --report (JSON):
   latency_ms             p50, p90, p99, p999, max: from each batch's SCHEDULED send time to the
                          response that settled its last event (retries included)
   verify                 with --verify: accepted, stored, bad_rows, missing (= accepted - stored -
-                         bad_rows), over this run's events only
+                         bad_rows), over this run's events only; with --archive-dir or
+                         --archive-bucket also archived and archive_missing (valid accepted
+                         events found / not found in the archive)
 
 Exit status: 0 when the run went as asked; 1 on an error, when --verify finds events missing or
 misplaced, or when the generator could not keep up with --rate (the numbers would describe this
@@ -121,6 +123,19 @@ pub struct Args {
     /// --verify: the bad-row key prefix in --bad-rows-bucket (BAD_ROWS_PREFIX of the stack).
     #[arg(long, default_value = "bad-rows/")]
     pub bad_rows_prefix: String,
+
+    /// --verify: also check that every valid accepted event is in this archive directory
+    /// (`pipeline up`'s DATA_DIR/archive; finished files only).
+    #[arg(long, value_name = "DIR", conflicts_with = "archive_bucket", requires = "verify")]
+    pub archive_dir: Option<PathBuf>,
+
+    /// --verify: also check the archive in this S3 bucket (a deployed stack's archive bucket).
+    #[arg(long, value_name = "BUCKET", requires = "verify")]
+    pub archive_bucket: Option<String>,
+
+    /// --verify: the key prefix of the events layout in --archive-bucket.
+    #[arg(long, default_value = "events/")]
+    pub archive_prefix: String,
 
     /// No progress line.
     #[arg(long, short)]

@@ -29,10 +29,15 @@
 //!   and the bad rows since the run's start (`GET /v1/bad-rows`, or the `bad-rows/` objects
 //!   of `--bad-rows-bucket` for a deployed stack) whose payload names the run. Found ids are
 //!   matched against the set of acknowledged indices, each once: `missing = accepted - stored -
-//!   bad_rows`. It gives up after `--verify-timeout` without progress.
+//!   bad_rows`. With `--archive-dir` (local) or `--archive-bucket` (S3) it also reads the
+//!   archive written since the run's start ([`archive`]): every valid accepted event must be
+//!   there too (`archive_missing`). Local mode's keys-only pages (`fields=event_id`, up to
+//!   100,000 ids) keep a 60M-event check within a couple of minutes. It gives up after
+//!   `--verify-timeout` without progress.
 //!
 //! The report's fields are defined on [`report::Report`] and in `loadtest --help`.
 
+pub mod archive;
 pub mod args;
 pub mod batches;
 pub mod bitset;

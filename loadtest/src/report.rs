@@ -67,11 +67,22 @@ pub struct VerifyReport {
     pub bad_rows: u64,
     /// `accepted - stored - bad_rows`: acknowledged events found nowhere. Must be 0.
     pub missing: u64,
+    /// With `--archive-dir`/`--archive-bucket`: valid accepted events found in the archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<u64>,
+    /// Valid accepted events not in the archive. Must be 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_missing: Option<u64>,
 }
 
 impl VerifyReport {
     pub fn new(accepted: u64, stored: u64, bad_rows: u64) -> Self {
-        Self { accepted, stored, bad_rows, missing: accepted.saturating_sub(stored).saturating_sub(bad_rows) }
+        Self { accepted, stored, bad_rows, missing: accepted.saturating_sub(stored).saturating_sub(bad_rows), archived: None, archive_missing: None }
+    }
+
+    /// Adds the archive check: `expected` valid accepted events, `archived` of them found.
+    pub fn with_archive(self, expected: u64, archived: u64) -> Self {
+        Self { archived: Some(archived), archive_missing: Some(expected.saturating_sub(archived)), ..self }
     }
 }
 
@@ -144,6 +155,13 @@ pub fn summary(r: &Report, x: &Extras) -> String {
             v.missing,
             if v.missing == 0 { " (conserved)" } else { " (NOT conserved)" }
         );
+        if let (Some(archived), Some(missing)) = (v.archived, v.archive_missing) {
+            s += &format!(
+                "verify: archive: {archived} of {} valid accepted events{}\n",
+                archived + missing,
+                if missing == 0 { " (all archived)" } else { " (NOT all archived)" }
+            );
+        }
         if x.unacknowledged_found > 0 {
             s += &format!("verify: {} events whose acknowledgement was lost were found too (not counted above)\n", x.unacknowledged_found);
         }
@@ -181,7 +199,8 @@ mod tests {
     #[test]
     fn missing_is_accepted_minus_stored_minus_bad_rows() {
         assert_eq!(VerifyReport::new(100, 90, 10).missing, 0);
-        assert_eq!(VerifyReport::new(100, 80, 15), VerifyReport { accepted: 100, stored: 80, bad_rows: 15, missing: 5 });
+        assert_eq!(VerifyReport::new(100, 80, 15), VerifyReport { accepted: 100, stored: 80, bad_rows: 15, missing: 5, archived: None, archive_missing: None });
+        assert_eq!(VerifyReport::new(100, 90, 10).with_archive(90, 88).archive_missing, Some(2));
     }
 
     fn keys(v: &serde_json::Value) -> Vec<&str> {
@@ -203,5 +222,9 @@ mod tests {
         assert_eq!(v["verify"]["missing"], 1);
         let text = summary(&r, &Extras::default());
         assert!(text.contains("missing 1 (NOT conserved)"), "{text}");
+        r.verify = Some(VerifyReport::new(9, 8, 1).with_archive(8, 8));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(keys(&v["verify"]), ["accepted", "archive_missing", "archived", "bad_rows", "missing", "stored"]);
+        assert!(summary(&r, &Extras::default()).contains("archive: 8 of 8 valid accepted events"));
     }
 }

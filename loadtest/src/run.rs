@@ -18,6 +18,7 @@ use crate::producer::{Producer, RetryPolicy, Shared, deliver};
 use crate::progress::{Counters, Progress, sending_line};
 use crate::report::{Extras, Report, summary};
 use crate::schedule::Schedule;
+use crate::archive::{ArchiveReader, ArchiveSource};
 use crate::verify::{BadRowSource, Verifier, user_prefix};
 
 /// Time the generator gets to fill its queue before the first batch is due.
@@ -98,6 +99,53 @@ async fn worker(producer: Arc<Producer>, queue: Arc<Mutex<mpsc::Receiver<Batch>>
     }
 }
 
+/// An S3 client from the environment (path-style addressing for an emulator).
+async fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    // Emulators serve buckets by path, not by virtual host.
+    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build())
+}
+
+async fn readable_bucket(client: &aws_sdk_s3::Client, bucket: &str, flag: &str) -> anyhow::Result<()> {
+    client.head_bucket().bucket(bucket).send().await.map_err(|e| {
+        anyhow!("cannot read the bucket {bucket:?}: {}. Check {flag} and the AWS credentials", aws_sdk_s3::error::DisplayErrorContext(&e))
+    })?;
+    Ok(())
+}
+
+/// What `--verify` reads: the query API, where the bad rows are, and the archive if asked.
+async fn verify_sources(args: &Args) -> anyhow::Result<(Api, BadRowSource, Option<ArchiveSource>)> {
+    let api = api_for(args, "--verify reads the pipeline's query API", KeyRole::Read)?;
+    let client = if args.bad_rows_bucket.is_some() || args.archive_bucket.is_some() { Some(s3_client().await) } else { None };
+    let bad_rows = match (&args.bad_rows_bucket, &client) {
+        (Some(bucket), Some(client)) => {
+            readable_bucket(client, bucket, "--bad-rows-bucket").await?;
+            BadRowSource::S3 { client: client.clone(), bucket: bucket.clone(), prefix: with_slash(&args.bad_rows_prefix) }
+        }
+        _ => BadRowSource::Api,
+    };
+    let archive = match (&args.archive_dir, &args.archive_bucket, &client) {
+        (Some(dir), _, _) => {
+            if !dir.is_dir() {
+                bail!("--archive-dir {} is not a directory: pass the archive/ directory of `pipeline up`'s data directory", dir.display());
+            }
+            Some(ArchiveSource::Dir(dir.clone()))
+        }
+        (None, Some(bucket), Some(client)) => {
+            readable_bucket(client, bucket, "--archive-bucket").await?;
+            Some(ArchiveSource::S3 { client: client.clone(), bucket: bucket.clone(), prefix: with_slash(&args.archive_prefix) })
+        }
+        _ => None,
+    };
+    Ok((api, bad_rows, archive))
+}
+
+/// A key prefix that ends with `/` (or is empty).
+fn with_slash(prefix: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with('/') { prefix.to_owned() } else { format!("{prefix}/") }
+}
+
 async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
     let progress = Arc::new(Progress::new(args.quiet));
     let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
@@ -121,30 +169,8 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         }
     };
     let run_id: u64 = rand::random();
-    let query = if args.verify {
-        let api = api_for(args, "--verify reads the pipeline's query API", KeyRole::Read)?;
-        let bad_rows = match &args.bad_rows_bucket {
-            Some(bucket) => {
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-                // Emulators serve buckets by path, not by virtual host.
-                let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-                let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build());
-                client.head_bucket().bucket(bucket).send().await.map_err(|e| {
-                    anyhow!("cannot read the bad-rows bucket {bucket:?}: {}. Check --bad-rows-bucket and the AWS credentials", aws_sdk_s3::error::DisplayErrorContext(&e))
-                })?;
-                let mut prefix = args.bad_rows_prefix.clone();
-                if !prefix.is_empty() && !prefix.ends_with('/') {
-                    prefix.push('/');
-                }
-                BadRowSource::S3 { client, bucket: bucket.clone(), prefix }
-            }
-            None => BadRowSource::Api,
-        };
-        Some((api, bad_rows))
-    } else {
-        None
-    };
-    if let Some((api, _)) = &query {
+    let query = if args.verify { Some(verify_sources(args).await?) } else { None };
+    if let Some((api, _, _)) = &query {
         let probe = api.get(&format!("/v1/users/{}0/events?limit=1", user_prefix(run_id))).await?;
         match probe.status.as_u16() {
             200 => {}
@@ -291,15 +317,19 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         report.sent, report.achieved_events_per_s, report.latency_ms.p99
     ));
 
-    if let Some((api, bad_rows)) = query {
+    if let Some((api, bad_rows, archive)) = query {
+        let since = start_wall - chrono::Duration::seconds(60);
+        let since_file = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(since.timestamp().max(0) as u64);
         let verifier = Verifier {
             api: &api,
             bad_rows,
             run: run_id,
             users: args.users,
-            since: start_wall - chrono::Duration::seconds(60),
+            since,
             accepted: &shared.accepted,
             invalid: &invalid,
+            archive: archive.map(|source| (ArchiveReader::new(source, run_id, since_file), Arc::new(Bitset::new(total)))),
+            ids_only: std::sync::OnceLock::new(),
         };
         let (v, found) = verifier.wait_and_check(args.verify_timeout, &progress).await?;
         report.verify = Some(v);
@@ -307,6 +337,9 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         extras.misplaced = found.misplaced;
         if v.missing > 0 {
             problems.push(format!("conservation failed: {} of {} accepted events are neither stored nor bad rows", v.missing, v.accepted));
+        }
+        if let Some(missing) = v.archive_missing.filter(|&m| m > 0) {
+            problems.push(format!("{missing} valid accepted events are not in the archive"));
         }
         if found.misplaced > 0 {
             problems.push(format!("{} events ended on the wrong side (a valid event as a bad row, or an invalid one stored)", found.misplaced));

@@ -9,9 +9,14 @@
 //!   invalid events, and keeps a resent event's id (the store overwrites the same item);
 //! - bad rows carry the producer's bytes as `payload`; those holding `lt-<run id>-` are this
 //!   run's, from `GET /v1/bad-rows?from=<run start>` (local mode) or the `bad-rows/` objects of
-//!   `--bad-rows-bucket` (a deployed stack).
+//!   `--bad-rows-bucket` (a deployed stack);
+//! - with `--archive-dir` or `--archive-bucket`, every valid accepted event must also be in
+//!   the archive ([`crate::archive`]).
 //!
 //! Found events are matched by index against the set of acknowledged ones, each counted once.
+//! Local mode answers `fields=event_id` with pages of up to 100,000 ids, so the events of a
+//! 60M-event run are read in about 600 requests; a target that does not (the query Lambda)
+//! is read in pages of 1,000 whole events, the same check, slower.
 
 use std::time::{Duration, Instant};
 
@@ -21,14 +26,19 @@ use futures::StreamExt;
 use hyper::StatusCode;
 use serde::Deserialize;
 
+use std::sync::{Arc, OnceLock};
+
+use crate::archive::ArchiveReader;
 use crate::bitset::Bitset;
 use crate::producer::http::Api;
 use crate::progress::Progress;
 use crate::report::VerifyReport;
 
 /// Users' event pages read at once.
-const CONCURRENCY: usize = 4;
+const CONCURRENCY: usize = 8;
 const PAGE: usize = 1_000;
+/// Ids in one keys-only page (`fields=event_id`, local mode).
+const ID_PAGE: usize = 100_000;
 
 /// The user-id prefix of run `run`.
 pub fn user_prefix(run: u64) -> String {
@@ -53,6 +63,8 @@ pub struct Found {
     pub unacknowledged: u64,
     /// Valid events found as bad rows, plus invalid events found stored.
     pub misplaced: u64,
+    /// With an archive to check: the valid accepted events, and those of them found in it.
+    pub archive: Option<(u64, u64)>,
 }
 
 impl Found {
@@ -75,6 +87,18 @@ impl Found {
         }
         f
     }
+
+    /// Valid accepted events, and how many of them `archived` holds.
+    pub fn archive_tally(accepted: &Bitset, invalid: &Bitset, archived: &Bitset) -> (u64, u64) {
+        let (mut expected, mut found) = (0, 0);
+        for i in 0..accepted.len() {
+            if accepted.contains(i) && !invalid.contains(i) {
+                expected += 1;
+                found += u64::from(archived.contains(i));
+            }
+        }
+        (expected, found)
+    }
 }
 
 pub struct Verifier<'a> {
@@ -86,6 +110,11 @@ pub struct Verifier<'a> {
     pub since: DateTime<Utc>,
     pub accepted: &'a Bitset,
     pub invalid: &'a Bitset,
+    /// The archive to check too, and what was found in it so far (kept across counts:
+    /// each archive file is read once).
+    pub archive: Option<(ArchiveReader, Arc<Bitset>)>,
+    /// Whether the target answers `fields=event_id` (probed once).
+    pub ids_only: OnceLock<bool>,
 }
 
 #[derive(Deserialize)]
@@ -157,9 +186,21 @@ impl Verifier<'_> {
         }
     }
 
+    /// Whether the target answers keys-only pages (`fields=event_id`): local mode does,
+    /// the query Lambda refuses the larger limit (400) or ignores the field.
+    async fn probe_ids_only(&self) -> bool {
+        if let Some(&known) = self.ids_only.get() {
+            return known;
+        }
+        let path = format!("/v1/users/{}0/events?fields=event_id&limit={ID_PAGE}", user_prefix(self.run));
+        let supported = matches!(self.api.get(&path).await, Ok(a) if a.status == StatusCode::OK);
+        *self.ids_only.get_or_init(|| supported)
+    }
+
     /// Reads every page of one user's events; marks the run's event indices in `found`.
     async fn user_events(&self, user: u64, found: &Bitset) -> anyhow::Result<u64> {
-        let base = format!("/v1/users/{}{user}/events?limit={PAGE}", user_prefix(self.run));
+        let page = if self.probe_ids_only().await { format!("fields=event_id&limit={ID_PAGE}") } else { format!("limit={PAGE}") };
+        let base = format!("/v1/users/{}{user}/events?{page}", user_prefix(self.run));
         let mut cursor: Option<String> = None;
         let mut n = 0;
         loop {
@@ -285,7 +326,13 @@ impl Verifier<'_> {
             BadRowSource::Api => self.api_bad_rows(&bad).await?,
             BadRowSource::S3 { client, bucket, prefix } => self.s3_bad_rows(client, bucket, prefix, &bad).await?,
         }
-        Ok(Found::tally(self.accepted, self.invalid, &stored, &bad))
+        let mut found = Found::tally(self.accepted, self.invalid, &stored, &bad);
+        if let Some((reader, archived)) = &self.archive {
+            progress.show("verify: reading the archive".into());
+            reader.read_new(archived).await?;
+            found.archive = Some(Found::archive_tally(self.accepted, self.invalid, archived));
+        }
+        Ok(found)
     }
 
     /// Local mode's `/health` lag (records accepted but not processed), if the target has it.
@@ -326,14 +373,21 @@ impl Verifier<'_> {
         let mut moved = Instant::now();
         loop {
             let found = self.count(progress).await?;
-            let there = found.stored + found.bad_rows;
-            if there >= accepted || (there <= best && moved.elapsed() >= idle) {
-                return Ok((VerifyReport::new(accepted, found.stored, found.bad_rows), found));
+            let archived = found.archive.map_or(0, |(_, n)| n);
+            let there = found.stored + found.bad_rows + archived;
+            let complete = found.stored + found.bad_rows >= accepted && found.archive.is_none_or(|(expected, n)| n >= expected);
+            if complete || (there <= best && moved.elapsed() >= idle) {
+                let mut report = VerifyReport::new(accepted, found.stored, found.bad_rows);
+                if let Some((expected, n)) = found.archive {
+                    report = report.with_archive(expected, n);
+                }
+                return Ok((report, found));
             }
             if there > best {
                 (best, moved) = (there, Instant::now());
             }
-            progress.show(format!("verify: found {there} of {accepted} accepted events; waiting for the rest"));
+            let archive = found.archive.map(|(e, n)| format!(", {n} of {e} in the archive")).unwrap_or_default();
+            progress.show(format!("verify: found {} of {accepted} accepted events{archive}; waiting for the rest", found.stored + found.bad_rows));
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
@@ -373,7 +427,13 @@ mod tests {
         bad.insert(2);
         // 7 accepted but found nowhere; 9 stored but never acknowledged.
         let f = Found::tally(accepted, invalid, stored, bad);
-        assert_eq!(f, Found { stored: 5, bad_rows: 2, unacknowledged: 1, misplaced: 0 });
+        assert_eq!(f, Found { stored: 5, bad_rows: 2, unacknowledged: 1, misplaced: 0, archive: None });
+        // Valid accepted: 0, 3, 4, 5, 6, 7; the archive holds 0, 4 and an unacknowledged 9.
+        let archived = Bitset::new(10);
+        for i in [0, 4, 9] {
+            archived.insert(i);
+        }
+        assert_eq!(Found::archive_tally(accepted, invalid, &archived), (6, 2));
         assert_eq!(VerifyReport::new(accepted.count(), f.stored, f.bad_rows).missing, 1);
         bad.insert(4);
         assert_eq!(Found::tally(accepted, invalid, stored, bad).misplaced, 1);
@@ -402,7 +462,7 @@ mod tests {
         let api = Api::new("http://127.0.0.1:9", "k", 1, Duration::from_secs(1)).unwrap();
         let source = BadRowSource::S3 { client: client.clone(), bucket: bucket.clone(), prefix: "bad-rows/".into() };
         let since = Utc::now() - chrono::Duration::minutes(1);
-        let v = Verifier { api: &api, bad_rows: source, run, users: 1, since, accepted: &accepted, invalid: &invalid };
+        let v = Verifier { api: &api, bad_rows: source, run, users: 1, since, accepted: &accepted, invalid: &invalid, archive: None, ids_only: OnceLock::new() };
         let found = Bitset::new(10);
         v.s3_bad_rows(&client, &bucket, "bad-rows/", &found).await.unwrap();
         assert_eq!((found.count(), found.contains(3), found.contains(5)), (2, true, true));

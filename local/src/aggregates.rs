@@ -1,12 +1,14 @@
-//! Aggregates in local mode: the consumer stages each batch's partials (committed with the
-//! batch), the aggregates table in SQLite that the shared merge ([`pipeline::rollup`])
-//! runs over every `--aggregate-interval`, and the rows `GET /v1/aggregates` reads.
+//! Aggregates in local mode: each unit of work's partials (written in its transaction by
+//! [`insert_partials`]), the aggregates table in SQLite that the shared merge
+//! ([`pipeline::rollup`]) runs over every `--aggregate-interval`, and the rows
+//! `GET /v1/aggregates` reads.
 //!
 //! Tables (in `pipeline.db`): `aggregate_partials` (one row per event type, minute and first
-//! record counted, see [`pipeline::aggregate::batch_partials`]), `aggregate_dirty` (minutes touched since their last merge) and `aggregates`
-//! (merged rows per granularity, event type and window). A group of an enrichment field
-//! ([`pipeline::group`]) is a series in place of the event type, its value after the key:
-//! `batch` is `<first record>|<value>`, `window_start` `<window start>|<value>`.
+//! record counted, see [`pipeline::aggregate::batch_partials`]), `aggregate_dirty` (minutes
+//! touched since their last merge) and `aggregates` (merged rows per granularity, event type
+//! and window). A group of an enrichment field ([`pipeline::group`]) is a series in place of
+//! the event type, its value after the key: `batch` is `<first record>|<value>`,
+//! `window_start` `<window start>|<value>`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,15 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity, PartialAggregate};
+use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity};
 use pipeline::group::{grouped_key, split_grouped_key};
 use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, StoredPartial, roll_up};
-use pipeline::sink::{AggregateStore, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use rusqlite::{Connection, params};
-use tokio::time::Instant;
 
-use crate::store::Staged;
 use crate::stream::StreamCounters;
 
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
@@ -52,9 +51,17 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
         PRIMARY KEY (granularity, event_type, window_start)
     ) WITHOUT ROWID;";
 
-/// A partial as staged for the consumer's transaction: event type, minute, key (its first
-/// record), partial.
-pub type StagedPartial = (String, String, String, EncodedAggregate);
+/// A partial aggregate as a unit of work stages it for its transaction.
+#[derive(Clone, Debug)]
+pub struct StagedPartial {
+    pub event_type: String,
+    /// The minute's start, as `format_seconds` writes it.
+    pub minute: String,
+    /// The partial's identity, its first record counted
+    /// ([`pipeline::aggregate::PartialAggregate::key`]): a retry overwrites its own partial.
+    pub key: String,
+    pub partial: EncodedAggregate,
+}
 
 /// Writes staged partials and marks their minutes touched (inside the batch's transaction).
 pub fn insert_partials(tx: &rusqlite::Transaction<'_>, partials: &[StagedPartial]) -> rusqlite::Result<()> {
@@ -65,26 +72,12 @@ pub fn insert_partials(tx: &rusqlite::Transaction<'_>, partials: &[StagedPartial
         "INSERT INTO aggregate_dirty (event_type, minute, token) VALUES (?1, ?2, ?3)
          ON CONFLICT (event_type, minute) DO UPDATE SET token = excluded.token",
     )?;
-    for (event_type, minute, batch, p) in partials {
-        insert.execute(params![event_type, minute, batch, p.count as i64, p.users, p.revenue])?;
-        touch.execute(params![event_type, minute, batch])?;
+    for s in partials {
+        let p = &s.partial;
+        insert.execute(params![s.event_type, s.minute, s.key, p.count as i64, p.users, p.revenue])?;
+        touch.execute(params![s.event_type, s.minute, s.key])?;
     }
     Ok(())
-}
-
-/// The aggregate store of local mode: stages a batch's partials for the consumer's commit.
-pub struct LocalAggregateStore(pub Arc<Staged>);
-
-impl AggregateStore for LocalAggregateStore {
-    async fn put_partials(&self, partials: &[PartialAggregate], _: Instant) -> SinkReport {
-        let staged: Vec<StagedPartial> = partials
-            .iter()
-            .map(|p| (p.window.event_type.to_string(), format_seconds(p.window.minute), p.key.clone(), p.aggregate.encode()))
-            .collect();
-        let written = staged.len();
-        self.0.stage_partials(staged);
-        SinkReport { written, ..SinkReport::default() }
-    }
 }
 
 /// Rows of one granularity and event type whose window starts in `[from, to)`.
@@ -122,8 +115,9 @@ pub struct LocalAggregateTable {
 }
 
 impl LocalAggregateTable {
+    /// A connection of its own to `pipeline.db` (which must exist, its tables made).
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self { conn: Mutex::new(crate::store::open(path)?) })
+        Ok(Self { conn: Mutex::new(crate::sqlite::open(path, false)?) })
     }
 
     /// Whether a touched minute waits to be merged.

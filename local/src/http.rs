@@ -27,12 +27,19 @@ use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
 use crate::stats::StatsHistory;
 use crate::ingest::BodyBudget;
+use crate::store::Store;
 use crate::stream::StreamWriter;
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub stream: StreamWriter,
+    /// The events and bad-row store.
+    pub store: Arc<Store>,
+    /// The data directory's size by part, as last measured.
+    pub disk: Arc<crate::disk::DiskUsage>,
+    /// How long finished archive files are kept (`None`: for ever).
+    pub archive_retention: Option<Duration>,
     pub keys: ApiKeys,
     pub shards: u32,
     pub accepted: Arc<AtomicU64>,

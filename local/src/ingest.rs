@@ -21,9 +21,9 @@ use crate::shard::{shard_id, shard_of};
 use crate::stream::{AppendError, NewRecord};
 
 /// Events in one `POST /v1/events` (as `PutRecords`).
-pub const MAX_EVENTS_PER_REQUEST: usize = 500;
+pub const MAX_EVENTS_PER_REQUEST: usize = pipeline::limits::INGEST_EVENTS_PER_REQUEST_MAX;
 /// A request body's size, after decompression.
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = pipeline::limits::INGEST_BODY_BYTES_MAX;
 /// A gzip body's compressed size: gzip can make incompressible data slightly larger.
 pub const MAX_COMPRESSED_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
 /// One event's size (Kinesis' record limit).

@@ -2,9 +2,12 @@
 //!
 //! The ingest API ([`ingest`]) appends to a durable log on disk ([`stream`]); one
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
-//! local sinks ([`store`], [`archive`]); the query API ([`query`]) reads the stores. The
-//! routes share [`http`] (state, keys, error bodies) and are served by [`server`]
-//! (connection cap, timeouts, bounded drain).
+//! local sinks ([`sinks`]) and commits each batch as one unit of work ([`unit`]) to the
+//! events and bad-row store ([`store`]), the archive ([`archive`]) and the aggregates
+//! ([`aggregates`]), with its checkpoint in `pipeline.db` ([`pipeline_db`]); a thread of
+//! upkeep ([`maintenance`]) merges the store's files and applies retention. The query API
+//! ([`query`]) reads the stores. The routes share [`http`] (state, keys, error bodies) and
+//! are served by [`server`] (connection cap, timeouts, bounded drain).
 
 /// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
 /// head`) must not stop the pipeline, as `println!`'s panic would.
@@ -19,16 +22,21 @@ pub mod aggregates;
 pub mod archive;
 pub mod consumer;
 pub mod dashboard;
+pub mod disk;
 pub mod http;
 pub mod ingest;
+pub mod maintenance;
 pub mod metrics;
+pub mod pipeline_db;
 pub mod query;
 pub mod server;
 pub mod shard;
+pub mod sinks;
 pub mod sqlite;
 pub mod stats;
 pub mod store;
 pub mod stream;
+pub mod unit;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,6 +83,13 @@ pub struct LocalConfig {
     pub progress_every: Duration,
     /// How often partial aggregates are merged into rows.
     pub aggregate_interval: Duration,
+    /// How long events and bad rows are kept after they arrived.
+    pub retention: Duration,
+    /// How long finished archive files are kept; `None`: for ever.
+    pub archive_retention: Option<Duration>,
+    /// The consumers start only after this (a backlog builds up: for measuring how fast
+    /// they drain one).
+    pub pause_consumers: Duration,
 }
 
 impl LocalConfig {
@@ -94,6 +109,9 @@ impl LocalConfig {
             enrichments_dir: None,
             progress_every: Duration::ZERO,
             aggregate_interval: Duration::from_secs(60),
+            retention: store::DEFAULT_RETENTION,
+            archive_retention: None,
+            pause_consumers: Duration::ZERO,
         }
     }
 }
@@ -163,12 +181,17 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(probe);
     let _lock = lock_data_dir(&config.data_dir)?;
 
+    if config.retention.is_zero() {
+        bail!("--retention must be longer than 0, e.g. 30d");
+    }
     let core = Arc::new(CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), TableBudget::local())?);
     let db_path = config.data_dir.join("pipeline.db");
-    let db = store::open(&db_path)?;
+    let db = pipeline_db::open(&db_path)?;
     let processed = (0..config.shards)
-        .map(|shard| store::checkpoint(&db, &shard::shard_id(shard)))
+        .map(|shard| pipeline_db::checkpoint(&db, &shard::shard_id(shard)))
         .collect::<rusqlite::Result<Vec<u64>>>()?;
+    archive::create_layout(&config.data_dir.join("archive"))?;
+    let store = Arc::new(store::Store::open(&config.data_dir, &db, store::StoreConfig { shards: config.shards, retention: config.retention })?);
     let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
     // One connection writes for every consumer: SQLite takes one writer at a time anyway,
     // and with several writing connections there is nearly always one inside the log, so it
@@ -203,6 +226,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         let consumer = ConsumerConfig {
             shard,
             db: Arc::clone(&db),
+            store: Arc::clone(&store),
             archive_root: config.data_dir.join("archive"),
             core: Arc::clone(&core),
             reader: reader.clone(),
@@ -215,8 +239,10 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         // requests comes first: consumers run at a lower CPU priority and drain the durable
         // backlog with what is left (the lag limit's 429 bounds how far they fall behind).
         let failed = Arc::clone(&failed);
+        let pause = config.pause_consumers;
         let thread = std::thread::Builder::new().name(format!("consumer-{shard}")).spawn(move || {
             lower_priority(CONSUMER_NICE);
+            std::thread::sleep(pause);
             let result = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(consumer::run(consumer));
             if let Err(e) = &result {
                 tracing::error!(error = format!("{e:#}"), "a consumer stopped: shutting down");
@@ -227,8 +253,26 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         consumers.push(thread);
     }
 
+    let disk = Arc::new(disk::DiskUsage::default());
+    let upkeep = {
+        let upkeep = maintenance::Upkeep {
+            store: Arc::clone(&store),
+            db: Arc::clone(&db),
+            data_dir: config.data_dir.clone(),
+            disk: Arc::clone(&disk),
+            archive_retention: config.archive_retention,
+            stop: Arc::clone(&stop),
+        };
+        std::thread::Builder::new().name("upkeep".into()).spawn(move || {
+            lower_priority(CONSUMER_NICE);
+            maintenance::run(upkeep);
+        })?
+    };
     let state = AppState {
         stream: writer.clone(),
+        store: Arc::clone(&store),
+        disk,
+        archive_retention: config.archive_retention,
         keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
@@ -241,7 +285,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         history: Arc::new(stats::StatsHistory::default()),
         started: std::time::Instant::now(),
     };
-    stats::spawn_sampler(state.clone(), Arc::clone(&state.history), config.data_dir.clone());
+    stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
     let merges = {
         let table = aggregates::LocalAggregateTable::open(&db_path)?;
         let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));
@@ -276,6 +320,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     }
     // The merge sees `stop` and runs once more over what the consumers committed last.
     merges.await??;
+    tokio::task::spawn_blocking(move || upkeep.join()).await?.map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
     if let Some(p) = progress {
         p.abort();
     }
@@ -304,10 +349,12 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
     }))
 }
 
-/// File descriptors kept for all but connections: the stream, the database and the
-/// archive's open files of every shard.
+/// File descriptors kept for all but connections: the stream, the database, the
+/// archive's open files of every shard and the store's files.
 fn reserved_fds(shards: u32) -> u64 {
-    server::RESERVED_FDS + u64::from(shards) * archive::MAX_OPEN_FILES_PER_SHARD as u64
+    server::RESERVED_FDS
+        + u64::from(shards) * (archive::MAX_OPEN_FILES_PER_SHARD as u64 + 1)
+        + (store::files::MAX_OPEN_FILES + store::files::WORKING_FILES) as u64
 }
 
 /// Takes `dir` for this process until it exits: two pipelines on one data directory would

@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: events accepted and processed, bad rows by
-//! type, stream lag, and batch latency.
+//! type, stream lag, batch latency, and the data directory's size and writes
+//! ([`crate::disk`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -47,5 +48,33 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         s.batch_micros.load(Ordering::Relaxed) as f64 / 1e6,
         s.batches.load(Ordering::Relaxed)
     );
+    disk_metrics(&mut out, &state);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The data directory: bytes by part, the store's contents, bytes written, and both per event.
+fn disk_metrics(out: &mut String, state: &AppState) {
+    let d = &state.disk;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let mut line = |name: &str, kind: &str, help: &str, values: &[(&str, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in values {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let parts = [("{part=\"store\"}", get(&d.store)), ("{part=\"archive\"}", get(&d.archive)), ("{part=\"catalog\"}", get(&d.catalog)), ("{part=\"stream\"}", get(&d.stream))];
+    let parts: Vec<(&str, f64)> = parts.iter().map(|(l, v)| (*l, *v as f64)).collect();
+    line("pipeline_disk_bytes", "gauge", "Bytes on disk by part of the data directory (measured every 10 s).", &parts);
+    line("pipeline_store_events", "gauge", "Events the store holds.", &[("", get(&d.events) as f64)]);
+    line("pipeline_store_bad_rows", "gauge", "Bad rows the store holds.", &[("", get(&d.bad_rows) as f64)]);
+    line("pipeline_store_partitions", "gauge", "Partitions of the store.", &[("", get(&d.partitions) as f64)]);
+    line("pipeline_store_index_files", "gauge", "Index files of the store.", &[("", get(&d.index_files) as f64)]);
+    line("pipeline_disk_bytes_per_stored_event", "gauge", "Bytes of store, archive and pipeline.db (not the stream) per stored event.", &[("", d.bytes_per_stored_event())]);
+    if let Some(written) = crate::disk::written_bytes() {
+        line("pipeline_disk_written_bytes_total", "counter", "Bytes this process caused to be written to storage (stream included).", &[("", written as f64)]);
+        let processed = state.stats.processed.load(Ordering::Relaxed);
+        let per = if processed > 0 { written as f64 / processed as f64 } else { 0.0 };
+        line("pipeline_disk_written_bytes_per_processed_event", "gauge", "Bytes written since start per record processed.", &[("", per)]);
+    }
+    line("pipeline_unit_commit_failures_total", "counter", "Units of work that could not be committed and were tried again (a full disk, say).", &[("", state.stats.failed_commits.load(Ordering::Relaxed) as f64)]);
 }

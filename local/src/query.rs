@@ -1,6 +1,9 @@
 //! The query API of local mode (DESIGN section 5): a user's events newest first, bad
-//! rows (and marking them recovered), aggregates, and `/health`. Parameters, cursors and bodies are the shared ones of
-//! [`pipeline::query`], as in the query Lambda.
+//! rows (and marking them recovered), aggregates, and `/health`. Parameters, cursors and
+//! bodies are the shared ones of [`pipeline::query`], as in the query Lambda; stored
+//! items are spliced into the answer as the JSON they are stored as.
+
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -8,33 +11,72 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pipeline::BadRowType;
 use pipeline::bad_row::BadRowId;
-use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, page_of, param};
+use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, encode_cursor, page_of, param};
+use pipeline::time_format::format_seconds;
 use serde_json::{Value, json};
 
 use crate::aggregates::read_rows;
 use crate::http::{AppState, message};
+use crate::store::read::{BadRowsQuery, EventsQuery, bad_row_id};
+use crate::store::{Key, OwnedKey, StoreError};
 
 type Params = Query<Vec<(String, String)>>;
 
-/// A bad row with the columns its page cursor is made of.
-struct BadRowCursorRow {
-    failed_at: String,
-    shard_id: String,
-    sequence_number: String,
-    sub_sequence_number: String,
-    row: String,
-    recovered_at: Option<String>,
-}
+/// Items of one keys-only page (`fields=event_id`) at most: `loadtest --verify` reads
+/// every event id of a user in a few requests instead of thousands.
+pub const MAX_ID_PAGE: usize = 100_000;
+/// Bad rows one `POST /v1/bad-rows/recovered` may mark.
+pub const MAX_MARKS_PER_REQUEST: usize = 10_000;
 
 fn bad_request(e: QueryError) -> Response {
     message(StatusCode::BAD_REQUEST, e.0)
 }
 
 fn busy(e: impl std::fmt::Display) -> Response {
-    message(StatusCode::SERVICE_UNAVAILABLE, format!("the database is busy: {e}"))
+    message(StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot answer now: {e}"))
 }
 
-pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<String>, Query(q): Params) -> Response {
+/// A JSON body made of stored items spliced in as they are (they are JSON already).
+fn items_body(field: &str, items: &[Vec<u8>], next: Option<String>) -> Response {
+    let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 64);
+    body.extend_from_slice(format!("{{\"{field}\":[").as_bytes());
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"],\"next_cursor\":");
+    body.extend_from_slice(serde_json::to_string(&next).unwrap_or_else(|_| "null".into()).as_bytes());
+    body.push(b'}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `fields=event_id`: only each event's id, with pages of up to [`MAX_ID_PAGE`].
+fn ids_only(q: &[(String, String)]) -> Result<Option<usize>, QueryError> {
+    match param(q, "fields") {
+        None => Ok(None),
+        Some("event_id") => match param(q, "limit") {
+            None => Ok(Some(MAX_ID_PAGE)),
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_ID_PAGE).contains(n))
+                .map(Some)
+                .ok_or_else(|| QueryError(format!("limit {text:?} must be a whole number from 1 to {MAX_ID_PAGE} with fields=event_id"))),
+        },
+        Some(other) => Err(QueryError(format!("fields {other:?} is not supported: leave it out for whole events, or fields=event_id for their ids"))),
+    }
+}
+
+pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<String>, Query(mut q): Params) -> Response {
+    let ids = match ids_only(&q) {
+        Ok(ids) => ids,
+        Err(e) => return bad_request(e),
+    };
+    if ids.is_some() {
+        q.retain(|(k, _)| k != "limit");
+    }
     let page = match PageRequest::parse(&q) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
@@ -43,117 +85,108 @@ pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<Stri
         Ok(parts) => parts.map(|mut p| p.remove(0)),
         Err(e) => return bad_request(e),
     };
-    let (limit, from, to_bound) = (page.limit, page.from_key(), page.to_key());
+    let limit = ids.unwrap_or(page.limit);
+    let (from, mut to) = (page.from_key(), page.to_key());
+    if let Some(before) = before.filter(|b| *b < to) {
+        to = before;
+    }
     let pk = match pipeline::query::user_partition_key(&user_id) {
         Ok(pk) => pk,
         Err(e) => return bad_request(e),
     };
-    let result = state.db(move |conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT sk, payload FROM events WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND sk < ?4 ORDER BY sk DESC LIMIT ?5",
-        )?;
-        let rows = stmt.query_map(
-            rusqlite::params![pk, from, to_bound, before.unwrap_or_else(|| "~".into()), (limit + 1) as i64],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-        )?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+    let store = Arc::clone(&state.store);
+    let read = tokio::task::spawn_blocking(move || {
+        let query = EventsQuery { pk: &pk, from: &from, to: &to, limit: limit + 1 };
+        let found = store.user_events(&query, Utc::now().timestamp())?;
+        let (found, next) = page_of(found, limit, |f| vec![std::str::from_utf8(f.sk()).unwrap_or_default()]);
+        let items = match ids {
+            Some(_) => found.iter().map(|f| id_item(f.sk())).collect(),
+            None => store.load(&found)?,
+        };
+        Ok::<_, StoreError>((items, next))
     });
-    match result.await {
-        Ok(rows) => {
-            let (rows, next) = page_of(rows, limit, |(sk, _)| vec![sk]);
-            let events: Vec<Value> = rows.iter().filter_map(|(_, p)| serde_json::from_str(p).ok()).collect();
-            axum::Json(json!({"events": events, "next_cursor": next})).into_response()
-        }
+    match read.await {
+        Ok(Ok((items, next))) => items_body("events", &items, next),
+        Ok(Err(e)) => busy(e),
         Err(e) => busy(e),
     }
 }
 
-pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Response {
-    let page = match PageRequest::parse(&q) {
-        Ok(p) => p,
-        Err(e) => return bad_request(e),
-    };
-    let kind = param(&q, "type").map(str::to_owned);
+/// `{"event_id": "<id>"}` of a sort key `<time>#<id>`.
+fn id_item(sk: &[u8]) -> Vec<u8> {
+    let id = sk.iter().position(|&b| b == b'#').map_or(sk, |at| &sk[at + 1..]);
+    serde_json::to_vec(&json!({"event_id": String::from_utf8_lossy(id)})).unwrap_or_default()
+}
+
+/// The bad-row query of a request, or the 400 to answer.
+fn bad_rows_query(q: &[(String, String)]) -> Result<(BadRowsQuery, usize), QueryError> {
+    let page = PageRequest::parse(q)?;
+    let kind = param(q, "type").map(str::to_owned);
     if let Some(kind) = &kind {
         if !BadRowType::ALL.iter().any(|k| k.as_str() == kind) {
             let known: Vec<&str> = BadRowType::ALL.iter().map(|k| k.as_str()).collect();
-            return bad_request(QueryError(format!("type {kind:?} is not a bad-row type: one of {}", known.join(", "))));
+            return Err(QueryError(format!("type {kind:?} is not a bad-row type: one of {}", known.join(", "))));
         }
     }
-    let recovered = match param(&q, "recovered") {
+    let recovered = match param(q, "recovered") {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(other) => return bad_request(QueryError(format!("recovered {other:?} is not true or false"))),
+        Some(other) => return Err(QueryError(format!("recovered {other:?} is not true or false"))),
     };
-    let after = match page.cursor_parts(4) {
-        Ok(parts) => parts.unwrap_or_else(|| vec![String::new(), String::new(), String::new(), "-1".into()]),
-        Err(e) => return bad_request(e),
-    };
-    let newest_first = match param(&q, "order") {
+    let newest_first = match param(q, "order") {
         None | Some("oldest") => false,
         Some("newest") => true,
-        Some(other) => return bad_request(QueryError(format!("order {other:?} is not oldest or newest"))),
+        Some(other) => return Err(QueryError(format!("order {other:?} is not oldest or newest"))),
     };
-    let after = if page.cursor.is_none() && newest_first {
-        // Before everything, from the end: `~` sorts after every time and shard id.
-        vec!["~".into(), "~".into(), "~".into(), i64::MAX.to_string()]
-    } else {
-        after
-    };
-    let Ok(after_sub) = after[3].parse::<i64>() else {
-        return bad_request(QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()));
-    };
-    let limit = page.limit;
-    // `failed_at` has second precision, so the range compares on that text form.
-    let from = page.from.map(|f| pipeline::time_format::format_seconds(f)).unwrap_or_default();
-    let to = page.to.map(|t| pipeline::time_format::format_seconds(t) + "~").unwrap_or_else(|| "~".into());
-    let result = state.db(move |conn| {
-        let mut stmt = conn.prepare_cached(if newest_first {
-            "SELECT failed_at, shard_id, sequence_number, sub_sequence_number, row, recovered_at FROM bad_rows
-             WHERE (?1 IS NULL OR type = ?1) AND failed_at >= ?2 AND failed_at < ?3
-               AND (failed_at, shard_id, sequence_number, sub_sequence_number) < (?4, ?5, ?6, ?7)
-               AND (?9 IS NULL OR (recovered_at IS NOT NULL) = ?9)
-             ORDER BY failed_at DESC, shard_id DESC, sequence_number DESC, sub_sequence_number DESC LIMIT ?8"
-        } else {
-            "SELECT failed_at, shard_id, sequence_number, sub_sequence_number, row, recovered_at FROM bad_rows
-             WHERE (?1 IS NULL OR type = ?1) AND failed_at >= ?2 AND failed_at < ?3
-               AND (failed_at, shard_id, sequence_number, sub_sequence_number) > (?4, ?5, ?6, ?7)
-               AND (?9 IS NULL OR (recovered_at IS NOT NULL) = ?9)
-             ORDER BY failed_at, shard_id, sequence_number, sub_sequence_number LIMIT ?8"
-        })?;
-        let rows = stmt.query_map(
-            rusqlite::params![kind, from, to, after[0], after[1], after[2], after_sub, (limit + 1) as i64, recovered],
-            |r| {
-                Ok(BadRowCursorRow {
-                    failed_at: r.get(0)?,
-                    shard_id: r.get(1)?,
-                    sequence_number: r.get(2)?,
-                    sub_sequence_number: r.get::<_, i64>(3)?.to_string(),
-                    row: r.get(4)?,
-                    recovered_at: r.get(5)?,
-                })
-            },
-        )?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-    });
-    match result.await {
-        Ok(rows) => {
-            let (rows, next) =
-                page_of(rows, limit, |r| vec![&r.failed_at, &r.shard_id, &r.sequence_number, &r.sub_sequence_number]);
-            let bad: Vec<Value> = rows
-                .iter()
-                .filter_map(|r| {
-                    let mut row: Value = serde_json::from_str(&r.row).ok()?;
-                    if let (Some(at), Some(fields)) = (&r.recovered_at, row.as_object_mut()) {
-                        fields.insert("recovered_at".into(), Value::from(at.as_str()));
-                    }
-                    Some(row)
-                })
-                .collect();
-            axum::Json(json!({"bad_rows": bad, "next_cursor": next})).into_response()
+    let after = match page.cursor_parts(4)? {
+        None => None,
+        Some(parts) => {
+            let sub = parts[3].parse::<u32>().map_err(|_| QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()))?;
+            Some(OwnedKey::new(Key { parts: [parts[0].as_bytes(), parts[1].as_bytes(), parts[2].as_bytes()], sub }))
         }
+    };
+    // `failed_at` has second precision, so the range compares on that text form.
+    let from = page.from.map(format_seconds).unwrap_or_default();
+    let to = page.to.map(|t| format_seconds(t) + "~").unwrap_or_else(|| "~".into());
+    Ok((BadRowsQuery { kind, from, to, after, recovered, newest_first, limit: page.limit + 1 }, page.limit))
+}
+
+pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Response {
+    let (query, limit) = match bad_rows_query(&q) {
+        Ok(q) => q,
+        Err(e) => return bad_request(e),
+    };
+    let store = Arc::clone(&state.store);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut found = store.bad_rows(&query, Utc::now().timestamp())?;
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next = more.then(|| found.last()).flatten().map(|f| {
+            let k = f.entry.key.key();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            encode_cursor(&[&text(k.parts[0]), &text(k.parts[1]), &text(k.parts[2]), &k.sub.to_string()])
+        });
+        let mut items = store.load(&found)?;
+        for (item, f) in items.iter_mut().zip(&found) {
+            if let Some(at) = store.recovered_at(&bad_row_id(&f.entry.key.key())) {
+                with_recovered_at(item, &at);
+            }
+        }
+        Ok::<_, StoreError>((items, next))
+    });
+    match read.await {
+        Ok(Ok((items, next))) => items_body("bad_rows", &items, next),
+        Ok(Err(e)) => busy(e),
         Err(e) => busy(e),
+    }
+}
+
+/// Adds `"recovered_at"` to a stored bad row's JSON object.
+fn with_recovered_at(row: &mut Vec<u8>, at: &str) {
+    if row.last() == Some(&b'}') {
+        row.pop();
+        row.extend_from_slice(format!(",\"recovered_at\":{}}}", serde_json::to_string(at).unwrap_or_default()).as_bytes());
     }
 }
 
@@ -195,7 +228,7 @@ pub const MARK_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// `POST /v1/bad-rows/recovered`: marks bad rows recovered (`pipeline recover` calls it
 /// once their events are acknowledged). Idempotent: a row marked again keeps its first time.
-/// Answers `{"marked": <rows found>, "not_found": <ids that name no bad row>}`.
+/// Answers `{"marked": <ids that name a bad row>, "not_found": <ids that name none>}`.
 pub async fn mark_recovered(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let read = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(request.into_body(), MARK_BODY_BYTES));
     let body = match read.await {
@@ -214,13 +247,13 @@ pub async fn mark_recovered(State(state): State<AppState>, request: axum::extrac
             )));
         }
     };
-    if ids.len() > crate::store::MAX_MARKED_PER_REQUEST {
-        return bad_request(QueryError(format!("{} bad rows in one request: at most {}", ids.len(), crate::store::MAX_MARKED_PER_REQUEST)));
+    if ids.len() > MAX_MARKS_PER_REQUEST {
+        return bad_request(QueryError(format!("{} bad rows in one request: at most {MAX_MARKS_PER_REQUEST}", ids.len())));
     }
+    let store = Arc::clone(&state.store);
     let at = pipeline::time_format::format_millis(Utc::now());
-    let total = ids.len();
-    match state.db_write(move |conn| crate::store::mark_recovered(conn, &ids, &at)).await {
-        Ok(found) => axum::Json(json!({"marked": found, "not_found": total - found})).into_response(),
+    match state.db_write(move |conn| store.mark_recovered(conn, &ids, &at)).await {
+        Ok(report) => axum::Json(report).into_response(),
         Err(e) => busy(e),
     }
 }

@@ -3,10 +3,9 @@
 //! page opened late still shows the last minutes.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -22,8 +21,6 @@ use crate::stream::StreamCounters;
 pub const HISTORY_SAMPLES: usize = 600;
 /// Time between samples.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-/// Time between walks of the data directory for its size (it can hold many files).
-pub const DISK_EVERY: Duration = Duration::from_secs(10);
 
 /// One second of the pipeline, as totals at that time (rates are differences).
 #[derive(Clone, Debug, Serialize)]
@@ -39,11 +36,10 @@ pub struct Sample {
     pub batch_seconds: f64,
 }
 
-/// The sampled history and the last disk reading, shared by the sampler and the route.
+/// The sampled history, shared by the sampler and the route.
 #[derive(Debug, Default)]
 pub struct StatsHistory {
     samples: Mutex<VecDeque<Sample>>,
-    data_dir_bytes: Mutex<Option<u64>>,
 }
 
 impl StatsHistory {
@@ -79,41 +75,55 @@ pub fn sample(accepted: u64, stats: &ConsumerStats, stream: &StreamCounters) -> 
     }
 }
 
-/// Takes a sample every [`SAMPLE_EVERY`] and measures the data directory every
-/// [`DISK_EVERY`], until the process ends.
-pub fn spawn_sampler(state: AppState, history: Arc<StatsHistory>, data_dir: PathBuf) {
+/// Takes a sample every [`SAMPLE_EVERY`] until the process ends (the data directory is
+/// measured by the upkeep thread, [`crate::disk`]).
+pub fn spawn_sampler(state: AppState, history: Arc<StatsHistory>) {
     tokio::spawn(async move {
-        let mut last_disk: Option<Instant> = None;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         loop {
             tick.tick().await;
             history.push(sample(state.accepted.load(Ordering::Relaxed), &state.stats, &state.stream.counters));
-            if last_disk.is_none_or(|at| at.elapsed() >= DISK_EVERY) {
-                last_disk = Some(Instant::now());
-                let (dir, history) = (data_dir.clone(), Arc::clone(&history));
-                tokio::task::spawn_blocking(move || {
-                    *history.data_dir_bytes.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir_bytes(&dir));
-                });
-            }
         }
     });
 }
 
-/// Bytes of the files under `dir` (what `du --apparent-size` counts), 0 where unreadable.
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => dirs.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
+/// The data directory as last measured: bytes by part, bytes per stored event (store,
+/// archive and pipeline.db over the events stored; `null` before the first measure or
+/// event), bytes written, and the retention in force.
+fn disk_body(state: &AppState) -> serde_json::Value {
+    let d = &state.disk;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let (store, archive, catalog, stream) = (get(&d.store), get(&d.archive), get(&d.catalog), get(&d.stream));
+    let measured = store + archive + catalog + stream > 0;
+    let per_event = d.bytes_per_stored_event();
+    let retention = state.store.config.retention;
+    serde_json::json!({
+        "data_dir_bytes": measured.then_some(store + archive + catalog + stream),
+        "bytes_per_stored_event": (per_event > 0.0).then_some(per_event),
+        "store_bytes": store,
+        "archive_bytes": archive,
+        "catalog_bytes": catalog,
+        "stream_bytes": stream,
+        "written_bytes": crate::disk::written_bytes(),
+        "retention": format!(
+            "events and bad rows for {} after arrival; archive files {}",
+            humantime_days(retention),
+            state.archive_retention.map_or("kept".to_owned(), |a| format!("for {}", humantime_days(a)))
+        ),
+        "retention_seconds": retention.as_secs(),
+        "archive_retention_seconds": state.archive_retention.map(|a| a.as_secs()),
+    })
+}
+
+/// `30 days`, `12 h`, `90 s`: a duration as a person reads it.
+fn humantime_days(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
-    total
 }
 
 /// Seconds of history returned when `history` is not given.
@@ -140,8 +150,7 @@ pub async fn stats(State(state): State<AppState>, Query(params): Query<Vec<(Stri
         (0..counters.shards()).map(|s| (crate::shard::shard_id(s), counters.shard_lag(s).into())).collect();
     let bad_rows: serde_json::Map<String, serde_json::Value> =
         BadRowType::ALL.iter().zip(now.bad_rows).map(|(kind, n)| (kind.as_str().to_owned(), n.into())).collect();
-    let data_dir_bytes = *state.history.data_dir_bytes.lock().unwrap_or_else(|e| e.into_inner());
-    let stored = now.events_stored + now.bad_rows.iter().sum::<u64>();
+    let disk = disk_body(&state);
     let body = serde_json::json!({
         "at": now.t,
         "uptime_seconds": state.started.elapsed().as_secs(),
@@ -158,11 +167,7 @@ pub async fn stats(State(state): State<AppState>, Query(params): Query<Vec<(Stri
             "merges": state.merges.runs.load(Ordering::Relaxed),
             "windows_skipped": state.merges.skipped.load(Ordering::Relaxed),
         },
-        "disk": {
-            "data_dir_bytes": data_dir_bytes,
-            // Stream files included: a rough figure while the stream holds a backlog.
-            "bytes_per_stored_event": data_dir_bytes.filter(|_| stored > 0).map(|b| b as f64 / stored as f64),
-        },
+        "disk": disk,
         "bad_row_types": BadRowType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "history": history,
     });

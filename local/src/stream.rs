@@ -272,7 +272,8 @@ struct LogWriter {
     next: Vec<u64>,
     index: Arc<FrameIndex>,
     counters: Arc<StreamCounters>,
-    /// Why appends are refused after a failed sync.
+    /// Why appends failed after a failed sync: the next commit first cuts the file back
+    /// and moves on to a new one.
     broken: Option<String>,
     buf: Vec<u8>,
     trimmed_at: Instant,
@@ -321,8 +322,9 @@ impl LogWriter {
 
     /// Writes the group's records as frames, syncs them, and indexes them.
     fn commit(&mut self, group: &[AppendRequest]) -> Result<Vec<Vec<Appended>>, String> {
-        if let Some(why) = &self.broken {
-            return Err(why.clone());
+        if let Some(why) = self.broken.clone() {
+            self.recover_broken().map_err(|e| format!("{why}; still: {e}"))?;
+            tracing::info!("the stream is written again, to a new file");
         }
         CommitWriter::begin(&mut self.buf);
         let mut next = self.next.clone();
@@ -357,7 +359,7 @@ impl LogWriter {
             Ok(()) => {}
             Err(AppendFailure::Write(e)) => return Err(e.to_string()),
             Err(AppendFailure::Broken(e)) => {
-                let why = format!("{e}; appends are refused until the pipeline is restarted");
+                let why = format!("{e}; appends go to a new file once this one can be cut back");
                 self.broken = Some(why.clone());
                 return Err(why);
             }
@@ -380,6 +382,18 @@ impl LogWriter {
             }
         }
         Ok(assigned)
+    }
+
+    /// After a failed sync: cuts the file back to its last good commit (every commit before
+    /// it was synced before it was acknowledged) and starts a new file, so that nothing
+    /// written after the failure is read or appended to.
+    fn recover_broken(&mut self) -> Result<(), LogError> {
+        if let Some(extent) = self.files.back() {
+            extent.file.cut_back(self.len)?;
+        }
+        self.roll()?;
+        self.broken = None;
+        Ok(())
     }
 
     /// Starts the next file; appends go to it from now on.
@@ -492,6 +506,8 @@ impl StreamReader {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn record(shard: u32, key: &str) -> NewRecord {
@@ -555,6 +571,44 @@ mod tests {
         let (writer, _) = start(dir.path(), 2, &[0, 5]).unwrap();
         assert!(!old.exists());
         assert_eq!(writer.counters.lag(), 0);
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_writer_cuts_its_file_back_and_goes_on_in_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("stream");
+        std::fs::create_dir_all(&stream).unwrap();
+        let mut writer = LogWriter {
+            dir: stream.clone(),
+            files: VecDeque::new(),
+            len: 0,
+            next: vec![1],
+            index: Arc::new(FrameIndex { shards: vec![Mutex::new(VecDeque::new())] }),
+            counters: Arc::new(StreamCounters::new(1)),
+            broken: None,
+            buf: Vec::new(),
+            trimmed_at: Instant::now(),
+        };
+        writer.roll().unwrap();
+        let request = |key: &str| {
+            let (reply, _) = oneshot::channel();
+            AppendRequest { records: vec![record(0, key)], bytes: 8, arrival: Utc::now(), reply }
+        };
+        writer.commit(&[request("a")]).unwrap();
+        // A sync failed after bytes reached the file: they are behind the last good commit.
+        let first = Arc::clone(&writer.files.back().unwrap().file);
+        let good = writer.len;
+        std::fs::OpenOptions::new().append(true).open(&first.path).unwrap().write_all(b"half a commit").unwrap();
+        writer.broken = Some("sync failed".into());
+        let next = writer.commit(&[request("b")]).unwrap();
+        assert_eq!(next[0][0].sequence_number, sequence_text(2));
+        assert!(writer.broken.is_none());
+        assert_eq!(std::fs::metadata(&first.path).unwrap().len(), good, "what the failure left is cut off");
+        assert_eq!(writer.files.len(), 2, "a new file after the broken one");
+        // Both commits read back at start-up; the cut file ends with a whole commit.
+        let recovered = log::recover(&stream).unwrap();
+        let seqs: Vec<u64> = recovered.frames.iter().map(|f| f.header.first_seq).collect();
+        assert_eq!(seqs, [1, 2]);
     }
 
     #[test]

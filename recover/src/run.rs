@@ -13,6 +13,7 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline::BadRow;
 use pipeline::bad_row::BadRowId;
+use pipeline::retry::{Answer, Backoff, until_taken};
 
 use crate::fix::{Fix, RecoveredEvent, Verdict};
 use crate::report::Report;
@@ -58,10 +59,10 @@ pub trait Destination {
 }
 
 /// What one attempt at putting a batch came to.
-pub enum Attempt<'a> {
-    /// The destination answered: these events were refused (throttled) and go again; none
-    /// left means all were taken.
-    Refused(Vec<&'a RecoveredEvent>),
+pub enum Attempt {
+    /// The destination answered: the events at these positions (of those sent) were
+    /// refused (throttled) and go again; none means all were taken.
+    Left(Vec<usize>),
     /// Nothing was taken (the whole request throttled, or no answer: sending again is safe,
     /// the events keep their store keys): all of them again, after this wait if given.
     Again(Option<Duration>),
@@ -69,39 +70,44 @@ pub enum Attempt<'a> {
 
 /// How long a batch may be refused before the run stops.
 pub const RETRY_FOR: Duration = Duration::from_secs(120);
-/// The longest wait between two attempts.
-const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Waits between attempts: 100 ms doubling to 5 s (with jitter), or the destination's
+/// `Retry-After` up to 5 s.
+pub const BACKOFF: Backoff = Backoff { base: Duration::from_millis(100), max: Duration::from_secs(5) };
 
-/// Puts `events` with `attempt`, sending what was refused again (waits from 100 ms doubling
-/// to 5 s, or the destination's `Retry-After`) until every event is taken, or fails after
-/// [`RETRY_FOR`]. `attempt` fails for refusals that waiting does not mend.
-pub async fn put_until_taken<'a>(
+/// Puts `events` with `attempt` through the pipeline's one retry loop
+/// ([`pipeline::retry::until_taken`]), sending what was refused again until every event
+/// is taken, or fails after [`RETRY_FOR`]. `attempt` makes the request from the events
+/// still pending and returns the future that sends it; an error is a refusal that waiting
+/// does not mend.
+pub async fn put_until_taken<'a, Fut: Future<Output = anyhow::Result<Attempt>>>(
     events: &'a [RecoveredEvent],
     target: &str,
-    mut attempt: impl AsyncFnMut(&[&'a RecoveredEvent]) -> anyhow::Result<Attempt<'a>>,
+    mut attempt: impl FnMut(&[&'a RecoveredEvent]) -> Fut,
 ) -> anyhow::Result<()> {
-    let mut pending: Vec<&RecoveredEvent> = events.iter().collect();
-    let started = std::time::Instant::now();
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let asked = match attempt(&pending).await? {
-            Attempt::Refused(left) if left.is_empty() => return Ok(()),
-            Attempt::Refused(left) => {
-                pending = left;
-                None
+    let pending: Vec<&RecoveredEvent> = events.iter().collect();
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    let retried = until_taken(BACKOFF, deadline, pending, |pending| {
+        let sent = attempt(pending);
+        async move {
+            match sent.await {
+                Ok(Attempt::Left(positions)) => Answer::Left(positions),
+                Ok(Attempt::Again(after)) => Answer::Again { after },
+                Err(e) => Answer::Refused(e),
             }
-            Attempt::Again(after) => after,
-        };
-        if started.elapsed() >= RETRY_FOR {
-            anyhow::bail!(
-                "{target}: {} events were still refused after {} s (throttled or unreachable): run recover again later",
-                pending.len(),
-                RETRY_FOR.as_secs()
-            );
         }
-        tokio::time::sleep(asked.unwrap_or(wait).min(MAX_WAIT)).await;
-        wait = (wait * 2).min(MAX_WAIT);
+    })
+    .await;
+    if let Some(e) = retried.refused {
+        return Err(e);
     }
+    if !retried.all_taken() {
+        anyhow::bail!(
+            "{target}: {} events were still refused after {} s (throttled or unreachable): run recover again later",
+            retried.left.len(),
+            RETRY_FOR.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// Rows between a progress bar's redraws at least.
@@ -283,17 +289,18 @@ mod tests {
             })
             .collect();
         let mut sent: Vec<usize> = Vec::new();
-        block_on(put_until_taken(&events, "t", async |pending: &[&RecoveredEvent]| {
+        block_on(put_until_taken(&events, "t", |pending: &[&RecoveredEvent]| {
             sent.push(pending.len());
-            Ok(match sent.len() {
+            let answer = match sent.len() {
                 1 => Attempt::Again(Some(Duration::from_millis(1))),
-                2 => Attempt::Refused(pending[1..].to_vec()),
-                _ => Attempt::Refused(Vec::new()),
-            })
+                2 => Attempt::Left(vec![1, 2]),
+                _ => Attempt::Left(Vec::new()),
+            };
+            async move { Ok(answer) }
         }))
         .unwrap();
         assert_eq!(sent, [3, 3, 2], "all again after a throttle, then only the refused ones");
-        let err = block_on(put_until_taken(&events, "t", async |_: &[&RecoveredEvent]| anyhow::bail!("refused for good"))).unwrap_err();
+        let err = block_on(put_until_taken(&events, "t", |_: &[&RecoveredEvent]| async { anyhow::bail!("refused for good") })).unwrap_err();
         assert!(err.to_string().contains("for good"));
     }
 

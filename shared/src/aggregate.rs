@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::enrich::EnrichedEvent;
 use crate::group::{GroupField, grouped_key};
+use crate::money::MICROS_PER_UNIT;
 use crate::record::Record;
 
 /// HyperLogLog precision: 2^14 registers of 6 bits (12 KiB once a sketch holds more than
@@ -27,9 +28,6 @@ const SKETCH_WIDTH: usize = 6;
 /// The sketch's relative standard error, 1.04 / sqrt(2^14): estimates of large sets are
 /// within 0.81 % of the exact figure two times in three, and within 2.5 % practically always.
 pub const SKETCH_STANDARD_ERROR: f64 = 0.0081;
-
-/// Money is summed in millionths of a currency unit, so sums are exact and associative.
-pub const MICROS_PER_UNIT: f64 = 1_000_000.0;
 
 /// Why stored aggregate data could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -88,23 +86,6 @@ impl UserSketch {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AggregateError> {
         postcard::from_bytes::<Estimator>(bytes).map(UserSketch).map_err(|e| AggregateError::Sketch(e.to_string()))
-    }
-}
-
-/// An amount of a currency, in millionths of its unit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Money {
-    /// ISO 4217 code, e.g. `USD`.
-    pub currency: String,
-    pub micros: u128,
-}
-
-impl Money {
-    /// `amount` units of `currency`; `None` for an amount that is negative or not finite.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    pub fn new(currency: &str, amount: f64) -> Option<Self> {
-        (amount.is_finite() && amount >= 0.0)
-            .then(|| Money { currency: currency.to_owned(), micros: (amount * MICROS_PER_UNIT).round() as u128 })
     }
 }
 
@@ -381,6 +362,7 @@ pub fn batch_partials<'a>(counted: impl IntoIterator<Item = (usize, &'a Record, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Money;
 
     fn at(text: &str) -> DateTime<Utc> {
         crate::time_format::parse_rfc3339(text).unwrap()
@@ -427,8 +409,6 @@ mod tests {
         assert_eq!(a.revenue_units()["USD"], 12.5);
         let corrupt = EncodedAggregate { count: 1, users: UserSketch::default().to_bytes(), revenue: "{\"USD\":1.5}".into() };
         assert!(corrupt.decode().unwrap_err().to_string().contains("millionths"));
-        assert_eq!(Money::new("USD", 19.99).unwrap().micros, 19_990_000);
-        assert!(Money::new("USD", -1.0).is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::aggregate::Money;
+use crate::money::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::enrichments::Enrichments;
 use crate::group::GroupValues;
@@ -41,7 +41,7 @@ pub fn derived_event_id(shard_id: &str, sequence_number: &str, sub_sequence_numb
 /// takes at most 1,000 KiB per record). A valid event near the 1 MiB record limit can grow
 /// past it by enrichment; it becomes a `size_violation` bad row rather than an event that
 /// can never be archived.
-pub const MAX_ENRICHED_BYTES: usize = 1_000 * 1024 - 1;
+pub const MAX_ENRICHED_BYTES: usize = crate::limits::FIREHOSE_RECORD_BYTES_MAX - 1;
 
 /// A valid, enriched event: the bytes every sink stores, and the keys the stores need.
 #[derive(Clone, Debug, PartialEq, Eq)]

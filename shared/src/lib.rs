@@ -8,6 +8,7 @@
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), groups by an enrichment field ([`group`]), and the query API's requests
 //! and bodies ([`query`]).
+//! The contract's limits, each with its source, are in [`limits`].
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
@@ -27,10 +28,14 @@ pub mod flow;
 pub mod gzip;
 pub mod group;
 pub mod json_tape;
+pub mod limits;
+pub mod money;
 pub mod query;
 pub mod record;
 pub mod rollup;
 pub mod schema_registry;
+#[cfg(feature = "flow")]
+pub mod retry;
 #[cfg(feature = "flow")]
 pub mod sink;
 pub mod time_format;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 /// The largest record accepted: Kinesis' own limit on a record's data.
-pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub const MAX_RECORD_BYTES: usize = crate::limits::KINESIS_RECORD_BYTES_MAX;
 
 /// One record of a shard, as the batch flow receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]

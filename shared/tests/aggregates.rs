@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use pipeline::aggregate::{Aggregate, Granularity, Money, SKETCH_STANDARD_ERROR, partials};
+use pipeline::aggregate::{Aggregate, Granularity, SKETCH_STANDARD_ERROR, partials};
+use pipeline::money::Money;
 use pipeline::rollup::{AggregateRow, AggregateTable, MemoryAggregateTable, roll_up};
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline::{CoreConfig, EnrichedEvent, Outcome, process_batch};

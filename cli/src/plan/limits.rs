@@ -23,9 +23,9 @@ pub const LARGE_QUOTA_REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1
 // ---------------------------------------------------------------------------------------
 
 /// Most events one `POST /v1/events` may carry (DESIGN.md section 4; PutRecords' 500 records).
-pub const API_EVENTS_PER_REQUEST_MAX: u64 = 500;
+pub const API_EVENTS_PER_REQUEST_MAX: u64 = pipeline::limits::INGEST_EVENTS_PER_REQUEST_MAX as u64;
 /// Most bytes of records in one request: PutRecords takes 5 MiB (and the ingest body <= 5 MiB).
-pub const API_REQUEST_BYTES_MAX: u64 = 5 * 1024 * 1024;
+pub const API_REQUEST_BYTES_MAX: u64 = pipeline::limits::INGEST_BODY_BYTES_MAX as u64;
 /// API Gateway's default steady-state requests/s per account and region (API Gateway quotas).
 pub const API_ACCOUNT_REQUESTS_PER_S: f64 = 10_000.0;
 /// API Gateway's default burst per account and region.
@@ -40,7 +40,7 @@ pub const KINESIS_SHARD_WRITE_BYTES_PER_S: f64 = 1_000_000.0;
 /// Write records per second one provisioned shard takes.
 pub const KINESIS_SHARD_WRITE_RECORDS_PER_S: f64 = 1_000.0;
 /// Largest data blob of one record (1 MiB).
-pub const KINESIS_MAX_RECORD_BYTES: u64 = 1_048_576;
+pub const KINESIS_MAX_RECORD_BYTES: u64 = pipeline::limits::KINESIS_RECORD_BYTES_MAX as u64;
 /// Default write throughput of one on-demand stream (bytes/s).
 pub const KINESIS_ON_DEMAND_WRITE_BYTES_PER_S: f64 = 200_000_000.0;
 /// Default write records/s of one on-demand stream.
@@ -88,7 +88,7 @@ pub const DYNAMODB_WRITE_UNIT_BYTES: u64 = 1_024;
 /// One strongly consistent read unit reads up to 4 KB.
 pub const DYNAMODB_READ_UNIT_BYTES: u64 = 4_096;
 /// Largest item (400 KB); bigger events are stored without their payload.
-pub const DYNAMODB_MAX_ITEM_BYTES: u64 = 400 * 1_024;
+pub const DYNAMODB_MAX_ITEM_BYTES: u64 = pipeline::limits::DYNAMODB_ITEM_BYTES_MAX as u64;
 /// Default read/write units/s of one table (and of each of its indexes), either mode.
 pub const DYNAMODB_TABLE_THROUGHPUT_QUOTA: f64 = 40_000.0;
 /// Default provisioned read/write capacity units per account and region, all tables together.
@@ -117,7 +117,7 @@ pub const FIREHOSE_DIRECT_PUT_RECORDS_LARGE_REGIONS: f64 = 500_000.0;
 /// Direct PUT records/s per delivery stream elsewhere.
 pub const FIREHOSE_DIRECT_PUT_RECORDS_OTHER_REGIONS: f64 = 100_000.0;
 /// Largest Firehose record (1,000 KiB); the processor packs events up to it.
-pub const FIREHOSE_MAX_RECORD_BYTES: u64 = 1_000 * 1_024;
+pub const FIREHOSE_MAX_RECORD_BYTES: u64 = pipeline::limits::FIREHOSE_RECORD_BYTES_MAX as u64;
 /// Most events packed into one Firehose record (what deaggregation splits one record into).
 pub const FIREHOSE_EVENTS_PER_RECORD_MAX: u64 = 500;
 /// Active partitions (event type × hour in its buffer) one delivery stream takes by default;

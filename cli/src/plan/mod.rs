@@ -12,6 +12,7 @@
 pub mod config;
 pub mod costs;
 pub mod deployment;
+pub mod figure;
 pub mod format;
 pub mod limits;
 pub mod measured;

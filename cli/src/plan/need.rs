@@ -9,7 +9,7 @@ use crate::plan::measured::{ENRICHMENT_BYTES, REFERENCE_MIX};
 /// Events per `POST /v1/events` assumed when `--batch-size` is not given.
 pub const API_EVENTS_PER_REQUEST_DEFAULT: u64 = 250;
 /// Days per-user queries go back when `--query-days` is not given: the stack's `event_ttl_days`.
-pub const QUERY_DAYS_DEFAULT: u64 = 30;
+pub const QUERY_DAYS_DEFAULT: u64 = pipeline::limits::EVENT_TTL_DAYS_DEFAULT as u64;
 /// Most days the planner takes (ten years).
 pub const QUERY_DAYS_MAX: u64 = 3_650;
 /// Most write shards `gsi_write_shards` accepts (terraform/variables.tf validation).

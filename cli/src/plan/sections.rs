@@ -4,31 +4,13 @@
 
 use crate::plan::config::{Billing, Config};
 use crate::plan::deployment::Deployment;
+use crate::plan::figure::{Figure, Section, figure};
 use crate::plan::format::*;
 use crate::plan::limits::*;
 use crate::plan::measured::*;
 use crate::plan::need::{HEADROOM, Need};
 use crate::plan::optimise::Comparison;
 use crate::plan::sizing::{ARCHIVE_LIVE_HOURS, ARCHIVE_STREAM_COUNT_MAX, API_THROTTLE_HEADROOM, API_THROTTLE_RATE_MIN, PROCESSOR_BATCH_SIZE_MAX, PROCESSOR_TARGET_UTILISATION, ShardBound};
-
-/// A group of figures printed under one heading.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Section {
-    pub title: String,
-    pub figures: Vec<Figure>,
-}
-
-/// One figure: its name, its value and the reasoning behind it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Figure {
-    pub name: String,
-    pub value: String,
-    pub why: String,
-}
-
-pub fn figure(name: &str, value: impl Into<String>, why: impl Into<String>) -> Figure {
-    Figure { name: name.into(), value: value.into(), why: why.into() }
-}
 
 fn ingest(d: &Deployment) -> Section {
     let (need, ingest) = (&d.need, &d.ingest);

@@ -7,7 +7,7 @@ use crate::plan::format::*;
 use crate::plan::limits::*;
 use crate::plan::measured::*;
 use crate::plan::need::HEADROOM;
-use crate::plan::sections::{Figure, Section, figure};
+use crate::plan::figure::{Figure, Section, figure};
 use crate::plan::tables::TableLoad;
 
 fn item(d: &Deployment) -> Figure {

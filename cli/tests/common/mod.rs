@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ pub fn terminate(mut running: Up) -> std::process::ExitStatus {
 pub fn archived_events(data: &Path) -> Vec<serde_json::Value> {
     use std::io::Read;
     let mut events = Vec::new();
-    let mut dirs = vec![data.join("archive")];
+    let mut dirs = vec![data.join("archive/events")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -100,4 +100,21 @@ pub fn wait_drained(base: &str) {
         assert!(start.elapsed() < Duration::from_secs(60), "the stream did not drain: lag {lag:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The finished archive files under `data`'s `archive/events/` (not the hidden open ones).
+pub fn finished_archive_files(data: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![data.join("archive/events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

@@ -36,7 +36,7 @@ impl Archive for Null {
     async fn archive(&self, _: &BatchKey, events: &[Indexed<'_, EnrichedEvent>], _: tokio::time::Instant) -> SinkReport {
         // Packing is real work of the archive adapter; do it so the figure includes it.
         let packed = pipeline_aws::firehose::pack(events);
-        SinkReport { written: packed.iter().map(|p| p.records.len()).sum(), ..SinkReport::default() }
+        SinkReport { written: packed.iter().map(|p| p.batch_records.len()).sum(), ..SinkReport::default() }
     }
 }
 impl BadRowStore for Null {

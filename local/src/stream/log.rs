@@ -91,6 +91,12 @@ impl LogFile {
         self.file.sync_data().map_err(|e| AppendFailure::Broken(LogError::Io { path: self.path.clone(), source: e }))
     }
 
+    /// Cuts the file back to `len` (what its last good commit left) and syncs that: what a
+    /// failed append may have left after it goes, and the file ends with a whole commit.
+    pub fn cut_back(&self, len: u64) -> Result<(), LogError> {
+        self.file.set_len(len).and_then(|()| self.file.sync_all()).map_err(LogError::io(&self.path))
+    }
+
     /// The frame whose header starts at `offset` with a payload of `len` bytes, checked.
     pub fn read_frame(&self, offset: u64, len: u32) -> Result<Frame, LogError> {
         let mut bytes = vec![0; HEADER_BYTES + len as usize];
