@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use pipeline::query::{PageRequest, QueryError, encode_cursor};
+use pipeline::query::TypeEventsRequest;
 
 use crate::event_item::{EVENTS_INDEX, index_key};
 use crate::events_query::{EventsPage, EventsQueryError, event_of};
@@ -51,16 +51,9 @@ pub async fn type_events(
     client: &Client,
     table: &str,
     shards: u32,
-    event_type: &str,
-    page: &PageRequest,
+    request: &TypeEventsRequest,
 ) -> Result<EventsPage, EventsQueryError> {
-    let after: Option<(String, String)> = match page.cursor_parts(3)? {
-        Some(parts) if parts[0] != event_type => {
-            return Err(QueryError("cursor belongs to another event type's events: pass next_cursor unchanged".into()).into());
-        }
-        Some(parts) => Some((parts[1].clone(), parts[2].clone())),
-        None => None,
-    };
+    let (event_type, page, after) = (request.event_type.as_str(), &request.page, &request.after);
     let upper = after.as_ref().map_or_else(|| page.to_key(), |(sk, _)| sk.clone());
     let fetched: Vec<Shard> = stream::iter(0..shards)
         .map(|shard| query_shard(client, table, index_key(event_type, shard), page.from_key(), upper.clone(), page.limit + 1))
@@ -82,7 +75,7 @@ pub async fn type_events(
     let next_cursor = if more {
         entries.last().map(|last| {
             let (sk, pk) = position(last);
-            encode_cursor(&[event_type, &sk, &pk])
+            request.cursor_after(&sk, &pk)
         })
     } else {
         None

@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), http::require_ingest_key));
     let read = Router::new()
         .route("/v1/users/{user_id}/events", get(query::user_events))
+        .route("/v1/events", get(query::type_events))
         .route("/v1/bad-rows", get(query::bad_rows))
         .route("/v1/bad-rows/recovered", post(query::mark_recovered))
         .route("/v1/aggregates", get(query::aggregates))

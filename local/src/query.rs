@@ -1,4 +1,5 @@
-//! The query API of local mode (DESIGN section 5): a user's events newest first, bad
+//! The query API of local mode (DESIGN section 5): a user's events newest first, one
+//! event type's events newest first, bad
 //! rows (and marking them recovered), aggregates, and `/health`. Parameters, cursors and
 //! bodies are the shared ones of [`pipeline::query`], as in the query Lambda; stored
 //! items are spliced into the answer as the JSON they are stored as.
@@ -11,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pipeline::BadRowType;
 use pipeline::bad_row::BadRowId;
-use pipeline::query::{AggregatesRequest, PageRequest, QueryError, aggregates_body, encode_cursor, page_of, param};
+use pipeline::query::{AggregatesRequest, PageRequest, QueryError, TypeEventsRequest, aggregates_body, encode_cursor, page_of, param};
 use pipeline::time_format::format_seconds;
 use serde_json::{Value, json};
 
 use crate::aggregates::read_rows;
 use crate::http::{AppState, message};
-use crate::store::read::{BadRowsQuery, EventsQuery, bad_row_id};
+use crate::store::read::{BadRowsQuery, EventsQuery, TypeEventsQuery, bad_row_id};
 use crate::store::{Key, OwnedKey, StoreError};
 
 type Params = Query<Vec<(String, String)>>;
@@ -111,6 +112,46 @@ pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<Stri
         Err(e) => busy(e),
     }
 }
+
+/// `GET /v1/events?event_type=`: one type's events newest first, a page at a time (as the
+/// query Lambda's, over the store instead of the per-type index; see
+/// [`crate::store::Store::type_events`] for what it costs).
+pub async fn type_events(State(state): State<AppState>, Query(q): Params) -> Response {
+    let request = match TypeEventsRequest::parse(&q, &state.registry.event_types()) {
+        Ok(r) => r,
+        Err(e) => return bad_request(e),
+    };
+    // Each of these reads every retained event's index entry: one at a time, so that they
+    // take at most one core from the consumers.
+    let Ok(Ok(turn)) = tokio::time::timeout(TYPE_SCAN_WAIT, TYPE_SCANS.acquire()).await else {
+        return busy(format!("another GET /v1/events has been reading for over {} s; retry later", TYPE_SCAN_WAIT.as_secs()));
+    };
+    let store = Arc::clone(&state.store);
+    let read = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let (from, to) = (request.page.from_key(), request.page.to_key());
+        let before = request.after.as_ref().map(|(sk, pk)| (sk.as_str(), pk.as_str()));
+        let limit = request.page.limit;
+        let query = TypeEventsQuery { event_type: &request.event_type, from: &from, to: &to, before, limit: limit + 1 };
+        let found = store.type_events(&query, Utc::now().timestamp())?;
+        let more = found.len() > limit;
+        let found = &found[..found.len().min(limit)];
+        let next = found.last().filter(|_| more).map(|last| {
+            let [pk, sk, _] = last.entry.key.key().parts;
+            request.cursor_after(&String::from_utf8_lossy(sk), &String::from_utf8_lossy(pk))
+        });
+        Ok::<_, StoreError>((store.load(found)?, next))
+    });
+    match read.await {
+        Ok(Ok((items, next))) => items_body("events", &items, next),
+        Ok(Err(e)) => busy(e),
+        Err(e) => busy(e),
+    }
+}
+
+/// `GET /v1/events` reads at a time, and how long one waits for its turn before a 503.
+static TYPE_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+const TYPE_SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `{"event_id": "<id>"}` of a sort key `<time>#<id>`.
 fn id_item(sk: &[u8]) -> Vec<u8> {

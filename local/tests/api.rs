@@ -406,3 +406,71 @@ fn bad_rows_are_marked_recovered_with_the_read_key_and_filtered() {
     let (status, _, _) = post(b, "/v1/bad-rows/recovered", Some(READ_KEY), serde_json::to_vec(&json!({"bad_rows": many})).unwrap(), false);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn one_types_events_page_newest_first_across_users() {
+    let local = start();
+    let b = &local.base;
+    // 30 pageviews of three users, two users at each second (ties broken by user), and
+    // clicks in between that a pageview query must not return.
+    let mut events: Vec<Value> = (0..30)
+        .map(|i| json!({"event_type": "pageview", "user_id": format!("u-{}", i % 3), "timestamp": format!("2026-11-27T12:00:{:02}Z", i / 2)}))
+        .collect();
+    events.extend((0..10).map(|i| json!({"event_type": "click", "user_id": "u-1", "element_id": "buy", "page_url": "https://example.com/", "timestamp": format!("2026-11-27T12:00:{i:02}Z")})));
+    assert_eq!(post(b, "/v1/events", Some(KEY), serde_json::to_vec(&events).unwrap(), false).0, 200);
+    let start = Instant::now();
+    while get(b, "/v1/events?event_type=click&limit=100").1["events"].as_array().map_or(0, Vec::len) < 10
+        || get(b, "/v1/events?event_type=pageview&limit=100").1["events"].as_array().map_or(0, Vec::len) < 30
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "not processed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/events?event_type=pageview&limit=7&cursor={c}"),
+            None => "/v1/events?event_type=pageview&limit=7".to_owned(),
+        };
+        let (status, page) = get(b, &path);
+        assert_eq!(status, 200, "{page}");
+        let events = page["events"].as_array().unwrap();
+        assert!(events.len() <= 7);
+        for e in events {
+            assert_eq!(e["event_type"], "pageview");
+            seen.push((e["timestamp"].as_str().unwrap().to_owned(), e["event_id"].as_str().unwrap().to_owned()));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 30, "every pageview once: {seen:?}");
+    let ids: std::collections::HashSet<&String> = seen.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), 30, "no event twice");
+    assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0), "newest first: {seen:?}");
+
+    let (_, window) = get(b, "/v1/events?event_type=pageview&from=2026-11-27T12:00:05Z&to=2026-11-27T12:00:09Z");
+    assert_eq!(window["events"].as_array().unwrap().len(), 10, "two a second, both ends included");
+    assert_eq!(get(b, "/v1/events?event_type=purchase").1["events"], json!([]));
+
+    // The contract's refusals, as the query Lambda's.
+    let (status, body) = get(b, "/v1/events");
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("event_type is required"), "{body}");
+    assert!(get(b, "/v1/events?event_type=signup").1["message"].as_str().unwrap().contains("not one of the schemas' types"));
+    let (_, first) = get(b, "/v1/events?event_type=pageview&limit=1");
+    let pageview_cursor = first["next_cursor"].as_str().unwrap();
+    let (status, body) = get(b, &format!("/v1/events?event_type=click&cursor={pageview_cursor}"));
+    assert_eq!(status, 400, "a cursor of another type: {body}");
+    assert_eq!(get(b, "/v1/events?event_type=pageview&cursor=garbage").0, 400);
+    assert_eq!(get(b, "/v1/events?event_type=pageview&limit=1001").0, 400);
+
+    // A read route: the ingest key does not open it, and POST stays the ingest key's.
+    let resp = agent().get(&format!("{b}/v1/events?event_type=pageview")).header("x-api-key", KEY).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let body = serde_json::to_vec(&json!([{"event_type": "pageview", "user_id": "u-9"}])).unwrap();
+    assert_eq!(post(b, "/v1/events", Some(READ_KEY), body.clone(), false).0, 403);
+    assert_eq!(post(b, "/v1/events", Some(KEY), body, false).0, 200);
+}

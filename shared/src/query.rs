@@ -128,6 +128,42 @@ pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<String>, QueryError> 
         .ok_or_else(|| QueryError("cursor is not one this API returned: pass next_cursor unchanged".into()))
 }
 
+/// `GET /v1/events?event_type=&from=&to=&limit=&cursor=`: one type's events newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeEventsRequest {
+    pub event_type: String,
+    pub page: PageRequest,
+    /// The cursor's `(sk, pk)`: the page holds what comes after it, newest first.
+    pub after: Option<(String, String)>,
+}
+
+impl TypeEventsRequest {
+    /// The request, for a stack whose schemas have `event_types`.
+    pub fn parse(params: &[(String, String)], event_types: &[&str]) -> Result<Self, QueryError> {
+        let event_type = match param(params, "event_type") {
+            None | Some("") => return Err(QueryError("event_type is required, e.g. /v1/events?event_type=pageview".into())),
+            Some(t) if !event_types.contains(&t) => {
+                return Err(QueryError(format!("event_type {t:?} is not one of the schemas' types {event_types:?}")));
+            }
+            Some(t) => t.to_owned(),
+        };
+        let page = PageRequest::parse(params)?;
+        let after = match page.cursor_parts(3)? {
+            Some(parts) if parts[0] != event_type => {
+                return Err(QueryError("cursor belongs to another event type's events: pass next_cursor unchanged".into()));
+            }
+            Some(mut parts) => Some((std::mem::take(&mut parts[1]), std::mem::take(&mut parts[2]))),
+            None => None,
+        };
+        Ok(Self { event_type, page, after })
+    }
+
+    /// The cursor after an event of this type with sort key `sk` and partition key `pk`.
+    pub fn cursor_after(&self, sk: &str, pk: &str) -> String {
+        encode_cursor(&[&self.event_type, sk, pk])
+    }
+}
+
 /// `GET /v1/aggregates?event_type=&granularity=&from=&to=&by=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatesRequest {
@@ -252,6 +288,25 @@ mod tests {
         let page = PageRequest::parse(&params(&[("cursor", &cursor)])).unwrap();
         assert_eq!(page.cursor_parts(2).unwrap().unwrap()[0], "USER#1");
         assert!(page.cursor_parts(1).is_err());
+    }
+
+    #[test]
+    fn type_events_requests_name_a_known_type_and_keep_to_its_cursors() {
+        let types = ["pageview", "purchase"];
+        let missing = TypeEventsRequest::parse(&params(&[]), &types).unwrap_err();
+        assert!(missing.0.contains("event_type is required"), "{missing}");
+        assert!(TypeEventsRequest::parse(&params(&[("event_type", "")]), &types).unwrap_err().0.contains("required"));
+        let unknown = TypeEventsRequest::parse(&params(&[("event_type", "signup")]), &types).unwrap_err();
+        assert!(unknown.0.contains("\"signup\" is not one of the schemas' types"), "{unknown}");
+        let first = TypeEventsRequest::parse(&params(&[("event_type", "pageview"), ("limit", "5")]), &types).unwrap();
+        assert_eq!((first.page.limit, first.after.clone()), (5, None));
+        let cursor = first.cursor_after("2026-11-27T12:00:00.000Z#e1", "USER#u1");
+        let next = TypeEventsRequest::parse(&params(&[("event_type", "pageview"), ("cursor", &cursor)]), &types).unwrap();
+        assert_eq!(next.after, Some(("2026-11-27T12:00:00.000Z#e1".to_owned(), "USER#u1".to_owned())));
+        let other = TypeEventsRequest::parse(&params(&[("event_type", "purchase"), ("cursor", &cursor)]), &types).unwrap_err();
+        assert!(other.0.contains("another event type"), "{other}");
+        let user_cursor = encode_cursor(&["2026-11-27T12:00:00.000Z#e1"]);
+        assert!(TypeEventsRequest::parse(&params(&[("event_type", "pageview"), ("cursor", &user_cursor)]), &types).is_err());
     }
 
     #[test]

@@ -257,3 +257,36 @@ fn execution_logs_go_to_an_encrypted_expiring_group_made_first() {
         }
     }
 }
+
+/// docs/openapi.yaml (issue: the OpenAPI contract): every operation not tagged
+/// `x-local-only` is a route of the API Gateway (a route under a condition counts), and
+/// every route of the API Gateway is in the spec, with the same method.
+#[test]
+fn the_specs_routes_not_local_only_are_the_api_gateways_routes() {
+    let api = api();
+    let mut deployed: BTreeSet<(String, String)> = routes(&api, "ingest_routes").into_iter().map(|(_, path, _)| ("post".to_owned(), path)).collect();
+    deployed.extend(routes(&api, "query_routes").into_iter().map(|(_, path, _)| ("get".to_owned(), path)));
+
+    let text = std::fs::read_to_string(repo().join("docs/openapi.yaml")).unwrap();
+    let spec = yaml_rust2::YamlLoader::load_from_str(&text).expect("docs/openapi.yaml is YAML");
+    let paths = spec[0]["paths"].as_hash().expect("the spec has paths");
+    let mut served_on_aws = BTreeSet::new();
+    let mut local_only = BTreeSet::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("a path is a string");
+        for (method, operation) in item.as_hash().expect("a path item is a map") {
+            let method = method.as_str().expect("a method is a string");
+            if !["get", "put", "post", "delete", "patch", "head", "options"].contains(&method) {
+                continue;
+            }
+            let route = (method.to_owned(), path.to_owned());
+            match operation["x-local-only"].as_bool() {
+                Some(true) => local_only.insert(route),
+                None => served_on_aws.insert(route),
+                Some(false) => panic!("{method} {path}: write x-local-only only where it is true"),
+            };
+        }
+    }
+    assert_eq!(served_on_aws, deployed, "the spec's routes without x-local-only vs terraform/modules/api");
+    assert!(local_only.is_disjoint(&deployed), "a deployed route is tagged x-local-only: {local_only:?}");
+}

@@ -16,7 +16,7 @@ use aws_lambda_events::http::header::{CONTENT_TYPE, HeaderValue};
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use pipeline::SchemaRegistry;
-use pipeline::query::{AggregatesRequest, PageRequest, aggregates_body};
+use pipeline::query::{AggregatesRequest, PageRequest, TypeEventsRequest, aggregates_body};
 use pipeline::rollup::AggregateTable;
 use pipeline_aws::events_query::{EventsPage, EventsQueryError, user_events};
 use pipeline_aws::type_events::type_events;
@@ -85,17 +85,12 @@ impl QueryApi {
                 "GET /v1/events is served where the per-type index is on: set events_gsi_enabled = true in the stack (terraform/variables.tf)",
             );
         };
-        let Some(event_type) = pipeline::query::param(params, "event_type") else {
-            return message(400, "event_type is required, e.g. /v1/events?event_type=pageview");
-        };
-        if !self.event_types.iter().any(|t| t == event_type) {
-            return message(400, format!("event_type {event_type:?} is not one of the schemas' types {:?}", self.event_types));
-        }
-        let page = match PageRequest::parse(params) {
-            Ok(p) => p,
+        let types: Vec<&str> = self.event_types.iter().map(String::as_str).collect();
+        let request = match TypeEventsRequest::parse(params, &types) {
+            Ok(r) => r,
             Err(e) => return message(400, e.0),
         };
-        page_response(type_events(&self.dynamo, &self.events_table, shards, event_type, &page).await)
+        page_response(type_events(&self.dynamo, &self.events_table, shards, &request).await)
     }
 
     async fn user_events(&self, user: &str, params: &[(String, String)]) -> ApiGatewayProxyResponse {

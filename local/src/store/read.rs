@@ -1,9 +1,9 @@
-//! Reading the store: one user's events newest first, bad rows in `failed_at` order with
+//! Reading the store: one user's events newest first, one event type's events newest first, bad rows in `failed_at` order with
 //! filters, bad rows by identity, and the stored bytes of what was found. Every read goes
 //! over a snapshot of the partitions (files do not change under it), skips what is past
 //! retention, and lets the newest write of a key win.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use pipeline::bad_row::BadRowId;
@@ -39,6 +39,17 @@ pub struct EventsQuery<'a> {
     pub pk: &'a str,
     pub from: &'a str,
     pub to: &'a str,
+    pub limit: usize,
+}
+
+/// `GET /v1/events?event_type=`: one type's events with `from <= sk < to`, below
+/// `before` (the cursor's `(sk, pk)`), newest first.
+#[derive(Clone, Debug)]
+pub struct TypeEventsQuery<'a> {
+    pub event_type: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub before: Option<(&'a str, &'a str)>,
     pub limit: usize,
 }
 
@@ -81,6 +92,52 @@ impl Store {
         found.dedup_by(|later, first| later.entry.key == first.entry.key);
         found.truncate(q.limit);
         Ok(found)
+    }
+
+    /// Up to `q.limit` of one event type's events, newest first by `(sk, pk)`, below the
+    /// cursor's `(sk, pk)`. There is no per-type index (it would cost every stored event a
+    /// second entry): this reads the events entries of every file whose section holds the
+    /// type, keeping only the best `limit`, so its cost grows with the events retained.
+    pub fn type_events(&self, q: &TypeEventsQuery<'_>, now: i64) -> Result<Vec<Found>, StoreError> {
+        let mut best: BTreeMap<(Vec<u8>, Vec<u8>), Found> = BTreeMap::new();
+        let below = q.before.map(|(sk, pk)| (sk.as_bytes(), pk.as_bytes()));
+        for p in self.snapshot() {
+            for file in &p.files {
+                let s = file.index.section(Section::Events);
+                if s.entries == 0 || self.expired(s.max_arrival, now) || !s.kinds.iter().any(|k| **k == *q.event_type) {
+                    continue;
+                }
+                let rank = (p.id, file.units.1);
+                let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::Events, None)?;
+                while let Some(e) = cursor.peek() {
+                    let [pk, sk, _] = e.key.parts;
+                    let wanted = e.kind == q.event_type
+                        && sk >= q.from.as_bytes()
+                        && sk < q.to.as_bytes()
+                        && below.is_none_or(|b| (sk, pk) < b)
+                        && !self.expired(e.arrival, now);
+                    let full = best.len() >= q.limit;
+                    if wanted && !(full && best.first_key_value().is_some_and(|(low, _)| (sk, pk) < (low.0.as_slice(), low.1.as_slice()))) {
+                        let found = Found { partition: p.id, entry: OwnedEntry::new(&e, cursor.kinds()), rank };
+                        // Of equal keys the newest write is kept.
+                        match best.entry((sk.to_vec(), pk.to_vec())) {
+                            std::collections::btree_map::Entry::Occupied(mut o) if o.get().rank < rank => {
+                                o.insert(found);
+                            }
+                            std::collections::btree_map::Entry::Occupied(_) => {}
+                            std::collections::btree_map::Entry::Vacant(v) => {
+                                v.insert(found);
+                                if best.len() > q.limit {
+                                    best.pop_first();
+                                }
+                            }
+                        }
+                    }
+                    cursor.advance()?;
+                }
+            }
+        }
+        Ok(best.into_values().rev().collect())
     }
 
     /// Up to `q.limit` bad rows in `(failed_at, shard_id, sequence_number,
