@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (checkov, moto, cargo-lambda, pytest and
-# the Velocity engine), starts moto_server on a free 127.0.0.1 port, runs every test
-# including those that need the emulator or the Lambda Runtime API and the mapping-template
-# tests, and stops what it started. `.ci/run` calls it.
+# The test command: installs what the tests need (checkov, moto, cargo-lambda, pytest, the
+# Velocity engine, boto3), starts moto_server on a free 127.0.0.1 port, runs every test
+# including those that need the emulator or the Lambda Runtime API, the mapping-template
+# tests and the Kinesis endpoint's boto3 tests, and stops what it started. `.ci/run` calls it.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh --no-tf    # skip the Terraform checks (checkov, fmt)
@@ -46,6 +46,11 @@ python3 -m pytest -q -p no:cacheprovider terraform/tests/templates
 # The ignored tests are the ones that need moto_server or cargo-lambda: both are here now.
 step "cargo test --workspace (with the emulator tests)"
 cargo test --workspace --locked -- --include-ignored
+
+# The Kinesis endpoint of `pipeline up` with boto3 and a KPL-format aggregator, on the
+# binary the step above built.
+step "Python tests: pipeline up's Kinesis endpoint with boto3 (local/tests/python)"
+PIPELINE_BIN="${CARGO_TARGET_DIR:-target}/debug/pipeline" python3 -m pytest -q local/tests/python
 
 step "web tests: the OpenAPI contract, schemathesis, the dashboard in Chromium (scripts/web-tests.sh)"
 scripts/web-tests.sh

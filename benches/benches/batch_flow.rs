@@ -1,14 +1,16 @@
-//! The pure batch flow (decode, validate, enrich, output bytes) on the reference workload,
-//! at 1 and 2 threads, for a small batch (100) and Kinesis' largest (10,000); and the cost
-//! of the enrichments: off, the embedded two (campaign, referer) and all three (with a
-//! 100,000-row lookup table), on the reference workload and on it with campaign URLs and
-//! referrers of every medium (`attribution`).
+//! The pure batch flow as `BatchFlow` runs it (`process_records`: deaggregate, decode,
+//! validate, enrich, output bytes) on the reference workload, at 1 and 2 threads, for a small
+//! batch (100) and Kinesis' largest (10,000); the same events packed into KPL aggregated
+//! records (`batch_flow_kpl`, throughput in user records); and the cost of the enrichments:
+//! off, the embedded two (campaign, referer) and all three (with a 100,000-row lookup
+//! table), on the reference workload and on it with campaign URLs and referrers of every
+//! medium (`attribution`).
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pipeline::enrichments::lookup::TableBudget;
-use pipeline::{CoreConfig, Enrichments, SchemaRegistry, process_batch};
-use pipeline_benches::{attribution_batch, pool, reference_batch, write_bench_enrichments};
+use pipeline::{CoreConfig, Enrichments, SchemaRegistry, process_batch, process_records};
+use pipeline_benches::{aggregated_batch, attribution_batch, pool, reference_batch, write_bench_enrichments};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,7 +24,23 @@ fn batch_flow(c: &mut Criterion) {
         for threads in [1usize, 2] {
             let pool = pool(threads);
             group.bench_with_input(BenchmarkId::new(format!("{threads}_threads"), size), &records, |b, records| {
-                b.iter(|| pool.install(|| process_batch(&registry, records, Utc::now())))
+                b.iter(|| pool.install(|| process_records(&registry, records, Utc::now()).outcomes))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn batch_flow_kpl(c: &mut Criterion) {
+    let registry = CoreConfig::embedded().unwrap();
+    let mut group = c.benchmark_group("batch_flow_kpl");
+    for size in [10_000usize] {
+        let records = aggregated_batch(size, 4);
+        group.throughput(Throughput::Elements(size as u64));
+        for threads in [1usize, 2] {
+            let pool = pool(threads);
+            group.bench_with_input(BenchmarkId::new(format!("{threads}_threads"), size), &records, |b, records| {
+                b.iter(|| pool.install(|| process_records(&registry, records, Utc::now()).outcomes))
             });
         }
     }
@@ -61,5 +79,5 @@ fn registry_init(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, batch_flow, enrichments, registry_init);
+criterion_group!(benches, batch_flow, batch_flow_kpl, enrichments, registry_init);
 criterion_main!(benches);

@@ -18,6 +18,33 @@ pub fn attribution_batch(n: usize) -> Vec<Record> {
     Workload::new(WorkloadConfig { attribution: true, ..WorkloadConfig::default() }).records(n, "shardId-000000000000")
 }
 
+/// The records of [`reference_batch`]`(n)` packed as a KPL producer would: into aggregated
+/// records of at most 1 MiB, one per partition-key shard of `shards`, each numbered as one
+/// stream record.
+pub fn aggregated_batch(n: usize, shards: u32) -> Vec<Record> {
+    let users = reference_batch(n);
+    let arrival = Utc::now();
+    let shard_of = |key: &str| (pipeline::record::hash_key(key) % u128::from(shards)) as usize;
+    let mut groups: Vec<Vec<&Record>> = vec![Vec::new(); shards as usize];
+    for r in &users {
+        groups[shard_of(&r.partition_key)].push(r);
+    }
+    let packed = groups.iter().flat_map(|g| {
+        pipeline::kpl::aggregate(g.iter().map(|r| (r.partition_key.as_str(), None, r.data.as_slice())), pipeline::kpl::MAX_AGGREGATED_BYTES)
+    });
+    packed
+        .enumerate()
+        .map(|(i, k)| Record {
+            data: k.data,
+            partition_key: k.partition_key,
+            sequence_number: format!("{:056}", i),
+            sub_sequence_number: 0,
+            shard_id: "shardId-000000000000".into(),
+            arrival,
+        })
+        .collect()
+}
+
 /// Records from NDJSON lines, numbered in order, all of one shard.
 pub fn records_from_lines(text: &[u8]) -> Vec<Record> {
     let arrival = Utc::now();

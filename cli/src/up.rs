@@ -18,7 +18,9 @@ the AWS processor, the events and bad-row store in DATA_DIR/store/ (its catalog,
 checkpoints and the aggregates in DATA_DIR/pipeline.db; `pipeline store` reads it), the \
 archive in DATA_DIR/archive/, aggregates merged every --aggregate-interval, and the query API \
 (GET /v1/users/{user_id}/events, /v1/aggregates, /v1/bad-rows; open: /health, /metrics). \
-Events and bad rows are kept for --retention after they arrived (30 days by default).
+Events and bad rows are kept for --retention after they arrived (30 days by default). \
+With --kinesis-listen ADDR it also answers the Kinesis API for one stream (--stream-name), so \
+producers written for Kinesis (KPL aggregated records included) can write to it.
 
 Two keys: producers send the ingest key (--api-key) to the POST routes; the query routes take \
 only the read key (--read-key), so a key shipped inside an app cannot read anyone's events. \
@@ -80,6 +82,18 @@ pub struct UpArgs {
     /// how fast they drain one (see docs/PERFORMANCE.md).
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration)]
     pause_consumers: Duration,
+    /// Also answer the Kinesis API (AWS JSON 1.1: PutRecord, PutRecords, DescribeStreamSummary,
+    /// ListShards, DescribeStream) on ADDR, e.g. 127.0.0.1:4567, for producers written for
+    /// Kinesis (the KPL, an AWS SDK with AWS_ENDPOINT_URL=http://ADDR). Off by default. Records
+    /// go to the same durable stream as POST /v1/events; KPL aggregated records are
+    /// deaggregated. No signature is checked (any SigV4 signature is accepted): keep it on
+    /// loopback (a warning is printed otherwise).
+    #[arg(long, value_name = "ADDR")]
+    kinesis_listen: Option<SocketAddr>,
+    /// The one stream the Kinesis endpoint serves (requests naming another get
+    /// ResourceNotFoundException).
+    #[arg(long, value_name = "NAME", default_value = pipeline_local::kinesis::DEFAULT_STREAM_NAME, requires = "kinesis_listen")]
+    stream_name: String,
 }
 
 /// `500ms`, `60s`, `5m`, `1h` (any humantime duration), or plain seconds.
@@ -109,6 +123,8 @@ pub fn run(args: &UpArgs) -> Result<ExitCode> {
         retention: args.retention,
         archive_retention: args.archive_retention,
         pause_consumers: args.pause_consumers,
+        kinesis_listen: args.kinesis_listen,
+        stream_name: args.stream_name.clone(),
     };
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(pipeline_local::run(config))?;
     Ok(ExitCode::SUCCESS)

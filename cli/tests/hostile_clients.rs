@@ -321,3 +321,115 @@ fn sigterm_with_half_sent_requests_stops_within_the_drain_time() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `pipeline up` with small limits and the Kinesis endpoint on; returns it and the endpoint's
+/// address.
+fn small_limits_with_kinesis(data: &std::path::Path, extra: &[&str]) -> (Up, String) {
+    let kinesis = format!("127.0.0.1:{}", free_port());
+    let mut flags = vec!["--header-timeout", "2s", "--body-timeout", "2s", "--drain-timeout", "2s", "--kinesis-listen", &kinesis];
+    flags.extend_from_slice(extra);
+    let up = up_with(data, free_port(), &flags);
+    let start = Instant::now();
+    while TcpStream::connect(&kinesis).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the Kinesis endpoint did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (up, kinesis)
+}
+
+/// A `PutRecord` as an SDK sends it (no signature is needed locally); the status it got.
+fn kinesis_put_record(kinesis: &str) -> u16 {
+    let body = r#"{"StreamName": "events", "PartitionKey": "7", "Data": "eyJldmVudF90eXBlIjogInBhZ2V2aWV3IiwgInVzZXJfaWQiOiA3fQ=="}"#;
+    agent()
+        .post(&format!("http://{kinesis}/"))
+        .header("x-amz-target", "Kinesis_20131202.PutRecord")
+        .header("content-type", "application/x-amz-json-1.1")
+        .send(body.as_bytes())
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn the_kinesis_endpoint_cuts_off_slow_clients_as_the_http_api_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, kinesis) = small_limits_with_kinesis(dir.path(), &[]);
+
+    // A body that does not arrive: Kinesis' timeout error, then the connection closes.
+    let mut slow_body = TcpStream::connect(&kinesis).unwrap();
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nx-amz-target: Kinesis_20131202.PutRecords\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 10000\r\n\r\n{\"StreamName\": \"events\", \"Records\": [";
+    slow_body.write_all(head.as_bytes()).unwrap();
+    let (closed, reply) = read_until_closed(&mut slow_body, Duration::from_secs(20));
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains(r#""__type":"RequestTimeoutException""#), "a Kinesis-shaped error: {reply}");
+    assert!(closed, "the connection stays open after the body timeout");
+
+    // Headers dripped a byte at a time are cut off by the header timeout.
+    let mut slow_head = TcpStream::connect(&kinesis).unwrap();
+    let start = Instant::now();
+    slow_head.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+    let mut cut = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        if slow_head.write_all(b"a").is_err() || read_until_closed(&mut slow_head, Duration::from_millis(10)).0 {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(cut, "a client dripping its headers to the Kinesis endpoint was not disconnected within 20 s");
+    assert!(start.elapsed() >= Duration::from_millis(1500), "cut off before the 2 s header timeout");
+
+    // An idle keep-alive connection is closed too.
+    let mut idle = TcpStream::connect(&kinesis).unwrap();
+    idle.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nx-amz-target: Kinesis_20131202.ListStreams\r\ncontent-length: 2\r\n\r\n{}").unwrap();
+    let (closed, reply) = read_until_closed(&mut idle, Duration::from_secs(20));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(closed, "an idle keep-alive connection to the Kinesis endpoint stayed open for 20 s");
+
+    // Neither listener was stalled by any of it.
+    assert_eq!(kinesis_put_record(&kinesis), 200);
+    assert_eq!(real_client(&up.base).0, 200);
+}
+
+#[test]
+fn both_listeners_share_the_connection_cap_and_waiting_clients_are_then_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, kinesis) = small_limits_with_kinesis(dir.path(), &["--max-connections", "20"]);
+    // Idle sockets on the Kinesis endpoint take every slot: the HTTP API's client waits in
+    // the backlog until they time out, and so does a Kinesis client.
+    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&kinesis).unwrap()).collect();
+    let (status, took) = real_client(&up.base);
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    let idle_again: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr(&up)).unwrap()).collect();
+    let start = Instant::now();
+    assert_eq!(kinesis_put_record(&kinesis), 200);
+    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    drop((idle, idle_again));
+}
+
+#[test]
+fn a_kinesis_endpoint_off_loopback_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let kinesis_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
+        .args(["up", "--data-dir", dir.path().to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--read-key", READ_KEY])
+        .args(["--progress", "0", "--kinesis-listen", &format!("0.0.0.0:{kinesis_port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().map_while(Result::ok).take_while(|l| !l.starts_with("try:")).collect::<Vec<_>>()
+    });
+    let lines = lines.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = lines.iter().find(|l| l.starts_with("warning:")).unwrap_or_else(|| panic!("no warning in {lines:#?}"));
+    assert!(warning.contains("Kinesis endpoint") && warning.contains(&format!("0.0.0.0:{kinesis_port}")), "{warning}");
+    assert!(warning.contains("--kinesis-listen 127.0.0.1:PORT"), "the warning says how to keep it local: {warning}");
+    assert!(!lines.iter().any(|l| l.starts_with("warning:") && l.contains("HTTP API")), "the HTTP API is on loopback: {lines:#?}");
+}

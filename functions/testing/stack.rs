@@ -95,6 +95,17 @@ pub async fn objects(config: &aws_config::SdkConfig, bucket: &str, prefix: &str)
     out
 }
 
+/// The enriched event an events-table item holds: its `payload` text, or its gzip
+/// `payload_gz` (items the processor compressed to save a write unit).
+pub fn stored_event(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> serde_json::Value {
+    let text = match (item.get("payload"), item.get("payload_gz")) {
+        (Some(text), _) => text.as_s().expect("payload is a string").clone(),
+        (None, Some(packed)) => gunzip(packed.as_b().expect("payload_gz is binary").as_ref()),
+        (None, None) => panic!("an item without payload or payload_gz: {item:?}"),
+    };
+    serde_json::from_str(&text).expect("the payload is JSON")
+}
+
 pub fn gunzip(bytes: &[u8]) -> String {
     use std::io::Read;
     let mut text = String::new();

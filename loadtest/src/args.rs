@@ -56,8 +56,9 @@ pub struct Args {
     #[arg(long, value_parser = parse_duration)]
     pub duration: Duration,
 
-    /// Events per request (1 to 500, the PutRecords limit).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+    /// Events per request (1 to 500, the PutRecords limit; with --aggregate up to 10000, packed
+    /// into as few aggregated records and PutRecords calls as fit).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=MAX_AGGREGATED_BATCH as i64))]
     pub batch_size: u32,
 
     /// Concurrent keep-alive connections (requests in flight at most). Needed: about rate x
@@ -116,6 +117,13 @@ pub struct Args {
     #[arg(long)]
     pub kinesis: Option<String>,
 
+    /// With --kinesis: pack each batch's events into KPL aggregated records (up to 1 MiB each,
+    /// grouped by the shard of their partition key, as the Kinesis Producer Library does), so a
+    /// stream takes events at its byte limit rather than its record limit. The pipeline
+    /// deaggregates them.
+    #[arg(long, requires = "kinesis")]
+    pub aggregate: bool,
+
     /// --verify: read bad rows from this S3 bucket (a deployed stack) instead of GET /v1/bad-rows.
     #[arg(long)]
     pub bad_rows_bucket: Option<String>,
@@ -140,6 +148,24 @@ pub struct Args {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Events per request at most without --aggregate (the PutRecords and ingest API limit).
+pub const MAX_BATCH: u32 = 500;
+/// Events per request at most with --aggregate.
+pub const MAX_AGGREGATED_BATCH: u32 = 10_000;
+
+impl Args {
+    /// Checks what clap cannot: a batch over [`MAX_BATCH`] needs --aggregate.
+    pub fn check(&self) -> Result<(), String> {
+        if self.batch_size > MAX_BATCH && !self.aggregate {
+            return Err(format!(
+                "--batch-size {} is over {MAX_BATCH} events per request (the ingest API's and PutRecords' limit): lower it, or pack events with --kinesis STREAM --aggregate",
+                self.batch_size
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Weights of [`EVENT_TYPES`], in that order.
@@ -235,8 +261,12 @@ mod tests {
         assert_eq!((a.batch_size, a.connections, a.ramp, a.mix, a.invalid_ratio), (100, 32, Duration::ZERO, Mix([60, 25, 10, 5]), 0.05));
         let e = Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "10"]).unwrap_err().to_string();
         assert!(e.contains("not a duration"), "{e}");
-        let e = Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--batch-size", "501"]).unwrap_err().to_string();
-        assert!(e.contains("501"), "{e}");
+        let e = Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--batch-size", "501"]).unwrap().check().unwrap_err();
+        assert!(e.contains("501") && e.contains("--aggregate"), "{e}");
+        let a = Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--batch-size", "5000", "--kinesis", "s", "--aggregate"]).unwrap();
+        assert!(a.check().is_ok());
+        assert!(Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--batch-size", "10001", "--kinesis", "s", "--aggregate"]).is_err());
+        assert!(Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--aggregate"]).is_err(), "--aggregate needs --kinesis");
         let e = Args::try_parse_from(["loadtest", "--rate", "10", "--duration", "1s", "--mix", "view=1"]).unwrap_err().to_string();
         assert!(e.contains("not an event type"), "{e}");
     }

@@ -2,7 +2,8 @@
 //!
 //! It sends the reference workload (`pipeline::workload`, the generator the benches and tests
 //! use) as batches to `POST /v1/events` of `pipeline up` or a deployed stack (or straight to a
-//! Kinesis stream with `--kinesis`), at a fixed rate whatever the latency, and reports what was
+//! Kinesis stream with `--kinesis`, KPL-aggregated with `--aggregate`: [`producer::kinesis`]),
+//! at a fixed rate whatever the latency, and reports what was
 //! accepted and the latency percentiles; `--verify` then checks that every accepted event of
 //! the run was stored or became a bad row.
 //!
@@ -12,7 +13,7 @@
 //!   batch that waited for a connection counts its wait ("no coordinated omission").
 //! - **Cheap sending**: a generator thread ([`batches`]) makes and serialises batches ahead of
 //!   schedule into a bounded queue (about a second of load); `--connections` worker tasks on
-//!   one async thread take the next batch, sleep until it is due and post the ready bytes over
+//!   one async thread (two with `--kinesis`, where the AWS SDK signs every body) take the next batch, sleep until it is due and post the ready bytes over
 //!   a kept-alive connection ([`producer::http`]; hyper, HTTP/1.1, rustls for https).
 //! - **Retries** ([`producer`]): records with an `ErrorCode` in a `200` answer, `429`/`503`
 //!   (after `Retry-After`), timeouts and `5xx` are resent with exponential backoff and jitter;

@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = loadtest::Args::parse();
+    if let Err(e) = args.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match loadtest::run(&args) {
         Ok(outcome) => {
             // A closed stdout (`| head`) must not hide the run's problems below with a panic.

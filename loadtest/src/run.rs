@@ -28,6 +28,9 @@ const STALL_SLACK: Duration = Duration::from_millis(5);
 /// Generator stalls longer than this make the run's numbers the generator's, not the target's.
 const STALL_LIMIT: Duration = Duration::from_millis(250);
 
+/// Sending threads with --kinesis.
+const KINESIS_SENDER_THREADS: usize = 2;
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -46,7 +49,17 @@ impl Outcome {
 
 /// Runs the load described by `args` (on a runtime of its own; call it from plain code).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    // HTTP sending is cheap enough for one thread. With --kinesis the AWS SDK serialises,
+    // base64-encodes and signs every body (and --aggregate packs and checksums them): two
+    // threads keep that from delaying the schedule.
+    let mut builder = if args.kinesis.is_some() {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(KINESIS_SENDER_THREADS);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder.enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(run_async(args))
 }
 
@@ -148,6 +161,7 @@ fn with_slash(prefix: &str) -> String {
 
 async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
     let progress = Arc::new(Progress::new(args.quiet));
+    args.check().map_err(|e| anyhow!(e))?;
     let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
     let total = schedule.total_events();
     if total == 0 {
@@ -160,7 +174,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
             if args.gzip {
                 progress.println("--gzip is ignored with --kinesis (records are single events)");
             }
-            Producer::Kinesis(KinesisProducer::new(stream, args.timeout).await?)
+            Producer::Kinesis(KinesisProducer::new(stream, args.timeout, args.aggregate).await?)
         }
         None => {
             let api = api_for(args, "loadtest needs the pipeline's address", KeyRole::Ingest)?;
@@ -210,7 +224,10 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         args.rate,
         humantime::format_duration(args.duration),
         humantime::format_duration(args.ramp),
-        args.kinesis.as_ref().map_or_else(|| args.target.clone().unwrap_or_default(), |s| format!("Kinesis stream {s}")),
+        args.kinesis.as_ref().map_or_else(
+            || args.target.clone().unwrap_or_default(),
+            |s| format!("Kinesis stream {s}{}", if args.aggregate { " (KPL aggregated records)" } else { "" })
+        ),
         schedule.batches(),
         args.batch_size,
         args.connections

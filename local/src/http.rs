@@ -25,8 +25,8 @@ use subtle::ConstantTimeEq;
 
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
-use crate::stats::StatsHistory;
-use crate::ingest::BodyBudget;
+use crate::body::BodyBudget;
+use crate::stats_history::StatsHistory;
 use crate::store::Store;
 use crate::stream::StreamWriter;
 
@@ -51,6 +51,8 @@ pub struct AppState {
     pub body_budget: BodyBudget,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// Records acknowledged by the Kinesis endpoint (an aggregated record counts once).
+    pub kinesis_accepted: Arc<AtomicU64>,
     /// The counts' history for `GET /v1/stats`.
     pub history: Arc<StatsHistory>,
     pub started: std::time::Instant,

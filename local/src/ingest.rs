@@ -2,21 +2,15 @@
 //! shape only (JSON, objects, limits), appended durably to the stream, answered in
 //! Kinesis' `PutRecords` / `PutRecord` shapes.
 
-use std::io::Read;
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
 
-use crate::http::{AppState, linger, message};
+use crate::body::{self, BodyError, ReadBody};
+use crate::http::{AppState, message};
 use crate::shard::{shard_id, shard_of};
 use crate::stream::{AppendError, NewRecord};
 
@@ -25,36 +19,9 @@ pub const MAX_EVENTS_PER_REQUEST: usize = pipeline::limits::INGEST_EVENTS_PER_RE
 /// A request body's size, after decompression.
 pub const MAX_BODY_BYTES: usize = pipeline::limits::INGEST_BODY_BYTES_MAX;
 /// A gzip body's compressed size: gzip can make incompressible data slightly larger.
-pub const MAX_COMPRESSED_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
+pub const MAX_COMPRESSED_BODY_BYTES: usize = MAX_BODY_BYTES + body::GZIP_SLACK_BYTES;
 /// One event's size (Kinesis' record limit).
 pub const MAX_EVENT_BYTES: usize = pipeline::MAX_RECORD_BYTES;
-/// Bytes of request bodies (as received, and once decompressed) held in memory at once
-/// across all requests, by default: thousands of clients each sending a 5 MiB body must
-/// not exhaust memory. A request waits for room, within its body timeout.
-pub const BODY_BUDGET_BYTES: usize = 1024 * 1024 * 1024;
-/// How long a client may take to send a request body, by default.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The memory request bodies may hold at once, shared by every request: each byte read
-/// (and each byte of a decompressed body) takes a permit until the request is answered.
-#[derive(Clone, Debug)]
-pub struct BodyBudget(Arc<Semaphore>);
-
-impl BodyBudget {
-    pub fn new(bytes: usize) -> Self {
-        Self(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))))
-    }
-
-    /// Takes room for `bytes` more, waiting until `deadline` at most.
-    async fn take(&self, bytes: usize, deadline: Instant) -> Result<OwnedSemaphorePermit, Response> {
-        let n = u32::try_from(bytes).unwrap_or(u32::MAX);
-        match tokio::time::timeout_at(deadline, Arc::clone(&self.0).acquire_many_owned(n)).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(retry_later(StatusCode::SERVICE_UNAVAILABLE, "the server holds too many request bodies: retry after a second")),
-        }
-    }
-}
-
 fn too_large() -> Response {
     message(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -68,72 +35,15 @@ fn retry_later(status: StatusCode, text: &str) -> Response {
     response
 }
 
-/// A request body in memory, with the budget it holds until the request is answered.
-struct ReadBody {
-    bytes: Vec<u8>,
-    _held: Vec<OwnedSemaphorePermit>,
-}
-
 /// Reads the body within [`MAX_BODY_BYTES`] (decompressed when `Content-Encoding: gzip`),
-/// the body timeout and the shared budget. An oversized body is refused as soon as its
-/// `Content-Length`, or the bytes received, show it: the rest is never kept.
+/// the body timeout and the shared budget ([`crate::body`]).
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<ReadBody, Response> {
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
-    let gzip = match encoding.trim().to_ascii_lowercase().as_str() {
-        "identity" | "" => false,
-        "gzip" => true,
-        other => {
-            linger(body);
-            return Err(message(
-                StatusCode::BAD_REQUEST,
-                format!("Content-Encoding {other:?} is not supported: send gzip or no encoding"),
-            ));
-        }
-    };
-    let limit = if gzip { MAX_COMPRESSED_BODY_BYTES } else { MAX_BODY_BYTES };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        linger(body);
-        return Err(too_large());
-    }
-    let deadline = Instant::now() + state.body_timeout;
-    let mut held = Vec::new();
-    let mut raw = Vec::with_capacity(declared.map_or(0, |n| n as usize));
-    let mut body = body;
-    loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => {
-                return Err(message(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("the body did not arrive within {} s: send it at once", state.body_timeout.as_secs()),
-                ));
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(message(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))),
-            Ok(Some(Ok(frame))) => frame,
-        };
-        let Ok(chunk) = frame.into_data() else { continue };
-        if raw.len() + chunk.len() > limit {
-            linger(body);
-            return Err(too_large());
-        }
-        held.push(state.body_budget.take(chunk.len(), deadline).await?);
-        raw.extend_from_slice(&chunk);
-    }
-    if !gzip {
-        return Ok(ReadBody { bytes: raw, _held: held });
-    }
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| message(StatusCode::BAD_REQUEST, format!("the body is not valid gzip: {e}")))?;
-    if out.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    held.push(state.body_budget.take(out.len(), deadline).await?);
-    drop(raw);
-    Ok(ReadBody { bytes: out, _held: held })
+    body::read_body(&state.body_budget, state.body_timeout, MAX_BODY_BYTES, headers, body).await.map_err(|e| match e {
+        BodyError::TooLarge(_) => too_large(),
+        BodyError::Timeout(_) => message(StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        BodyError::Busy => retry_later(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        BodyError::UnsupportedEncoding(_) | BodyError::Unreadable(_) | BodyError::NotGzip(_) => message(StatusCode::BAD_REQUEST, e.to_string()),
+    })
 }
 
 /// The partition key: `user_id` as text, else a random key.

@@ -7,7 +7,8 @@
 //! ([`aggregates`]), with its checkpoint in `pipeline.db` ([`pipeline_db`]); a thread of
 //! upkeep ([`maintenance`]) merges the store's files and applies retention. The query API
 //! ([`query`]) reads the stores. The routes share [`http`] (state, keys, error bodies) and
-//! are served by [`server`] (connection cap, timeouts, bounded drain).
+//! are served by [`server`] (connection cap, timeouts, bounded drain). With `--kinesis-listen`, [`kinesis`] answers
+//! the Kinesis API on a second listener, appending to the same stream.
 
 /// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
 /// head`) must not stop the pipeline, as `println!`'s panic would.
@@ -20,11 +21,13 @@ macro_rules! say {
 
 pub mod aggregates;
 pub mod archive;
+pub mod body;
 pub mod consumer;
 pub mod dashboard;
 pub mod disk;
 pub mod http;
 pub mod ingest;
+pub mod kinesis;
 pub mod maintenance;
 pub mod metrics;
 pub mod pipeline_db;
@@ -34,6 +37,7 @@ pub mod shard;
 pub mod sinks;
 pub mod sqlite;
 pub mod stats;
+pub mod stats_history;
 pub mod store;
 pub mod stream;
 pub mod unit;
@@ -53,7 +57,7 @@ use pipeline::enrichments::lookup::TableBudget;
 
 use crate::consumer::{ConsumerConfig, ConsumerStats};
 use crate::http::{ApiKeys, AppState, stored_key};
-use crate::ingest::{BODY_BUDGET_BYTES, BodyBudget};
+use crate::body::{BODY_BUDGET_BYTES, BodyBudget};
 use crate::server::ServerLimits;
 use crate::stream::StreamWriter;
 
@@ -83,6 +87,10 @@ pub struct LocalConfig {
     pub progress_every: Duration,
     /// How often partial aggregates are merged into rows.
     pub aggregate_interval: Duration,
+    /// Where the Kinesis-compatible endpoint listens (`None`: it is off).
+    pub kinesis_listen: Option<SocketAddr>,
+    /// The one stream the Kinesis endpoint serves.
+    pub stream_name: String,
     /// How long events and bad rows are kept after they arrived.
     pub retention: Duration,
     /// How long finished archive files are kept; `None`: for ever.
@@ -103,12 +111,14 @@ impl LocalConfig {
             read_key: None,
             max_connections: None,
             header_timeout: server::HEADER_TIMEOUT,
-            body_timeout: ingest::BODY_TIMEOUT,
+            body_timeout: body::BODY_TIMEOUT,
             drain_timeout: server::DRAIN_TIMEOUT,
             schemas_dir: None,
             enrichments_dir: None,
             progress_every: Duration::ZERO,
             aggregate_interval: Duration::from_secs(60),
+            kinesis_listen: None,
+            stream_name: kinesis::DEFAULT_STREAM_NAME.to_owned(),
             retention: store::DEFAULT_RETENTION,
             archive_retention: None,
             pause_consumers: Duration::ZERO,
@@ -214,6 +224,18 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         format!("cannot listen on {}: is another program using the port? Pass --listen ADDR", config.listen)
     })?;
     let addr = listener.local_addr()?;
+    warn_if_exposed(addr, "the HTTP API", "--listen");
+    let kinesis_listener = match config.kinesis_listen {
+        None => None,
+        Some(at) => {
+            kinesis::check_stream_name(&config.stream_name)?;
+            let listener = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                format!("cannot listen on {at} for the Kinesis endpoint: is another program using the port? Pass --kinesis-listen ADDR")
+            })?;
+            warn_if_exposed(listener.local_addr()?, "the Kinesis endpoint (it checks no signature)", "--kinesis-listen");
+            Some(listener)
+        }
+    };
 
     // The core's rayon threads work for the consumers: same priority as theirs.
     let _ = rayon::ThreadPoolBuilder::new().start_handler(|_| lower_priority(CONSUMER_NICE)).build_global();
@@ -254,6 +276,8 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         consumers.push(thread);
     }
 
+    let body_budget = BodyBudget::new(BODY_BUDGET_BYTES);
+    let kinesis_accepted = Arc::new(AtomicU64::new(0));
     let disk = Arc::new(disk::DiskUsage::default());
     let upkeep = {
         let upkeep = maintenance::Upkeep {
@@ -281,10 +305,20 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         merges: Arc::clone(&merge_stats),
         db_path: db_path.clone().into(),
         registry: Arc::clone(&core.schemas),
-        body_budget: BodyBudget::new(BODY_BUDGET_BYTES),
+        body_budget: body_budget.clone(),
         body_timeout: config.body_timeout,
-        history: Arc::new(stats::StatsHistory::default()),
+        kinesis_accepted: Arc::clone(&kinesis_accepted),
+        history: Arc::new(stats_history::StatsHistory::default()),
         started: std::time::Instant::now(),
+    };
+    let kinesis_state = kinesis::KinesisState {
+        stream: writer.clone(),
+        shards: config.shards,
+        name: config.stream_name.as_str().into(),
+        created: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+        accepted: kinesis_accepted,
+        body_budget,
+        body_timeout: config.body_timeout,
     };
     stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
     let merges = {
@@ -302,18 +336,40 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     };
     say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
     say!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
+    if let Some(listener) = &kinesis_listener {
+        let at = listener.local_addr()?;
+        say!(
+            "Kinesis endpoint for stream {:?} on http://{at} (any signature is accepted), e.g.:\n  AWS_ENDPOINT_URL=http://{at} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\\n    aws kinesis put-record --stream-name {} --partition-key 123 --cli-binary-format raw-in-base64-out \\\n    --data '{{\"event_type\": \"pageview\", \"user_id\": 123}}'",
+            config.stream_name,
+            config.stream_name
+        );
+    }
     say!(
         "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {read_key}' http://{addr}/v1/users/123/events"
     );
 
     let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), Arc::clone(&stats), writer.clone());
-    let stopping = async move {
+    // One stop for both listeners: a signal, or a consumer that cannot go on.
+    let (stop_serving, serving) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         tokio::select! {
             () = shutdown_signal() => {}
             () = failed.notified() => {}
         }
+        let _ = stop_serving.send(true);
+    });
+    let stopping = |mut serving: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = serving.wait_for(|stop| *stop).await;
     };
-    server::serve(listener, router(state), limits, stopping).await;
+    // Both listeners share one connection cap: it guards the process's file descriptors.
+    let slots = server::connection_slots(&limits);
+    let kinesis_server = kinesis_listener.map(|listener| {
+        tokio::spawn(server::serve(listener, kinesis::router(kinesis_state), limits, Arc::clone(&slots), stopping(serving.clone())))
+    });
+    server::serve(listener, router(state), limits, slots, stopping(serving)).await;
+    if let Some(kinesis_server) = kinesis_server {
+        kinesis_server.await?;
+    }
     say!("shutting down: no new requests; processing what was accepted ...");
     stop.store(true, Ordering::Relaxed);
     for c in consumers {
@@ -337,8 +393,9 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
         let mut last = 0u64;
         loop {
             tokio::time::sleep(every).await;
-            let processed = stats.processed.load(Ordering::Relaxed);
+            // User records (events and bad rows): a KPL aggregated record counts as many.
             let bad: u64 = stats.bad_rows.iter().map(|b| b.load(Ordering::Relaxed)).sum();
+            let processed = stats.events.load(Ordering::Relaxed) + bad;
             let rate = (processed - last) as f64 / every.as_secs_f64();
             last = processed;
             say!(
@@ -348,6 +405,15 @@ fn spawn_progress(every: Duration, accepted: Arc<AtomicU64>, stats: Arc<Consumer
             );
         }
     }))
+}
+
+/// Warns when `addr` is reachable from other machines (local mode binds loopback unless told
+/// otherwise: neither listener is meant for a network).
+fn warn_if_exposed(addr: SocketAddr, what: &str, flag: &str) {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "{what} listens on a non-loopback address: other machines can reach it (pass {flag} 127.0.0.1:PORT to keep it local)");
+        say!("warning: {what} listens on {addr}, reachable from other machines; pass {flag} 127.0.0.1:PORT to keep it local");
+    }
 }
 
 /// File descriptors kept for all but connections: the stream, the database, the

@@ -22,6 +22,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         }
     };
     metric("pipeline_events_accepted_total", "counter", "Events acknowledged by the ingest API.", &[(String::new(), state.accepted.load(Ordering::Relaxed))]);
+    metric(
+        "pipeline_kinesis_records_accepted_total",
+        "counter",
+        "Records acknowledged by the Kinesis endpoint (an aggregated record counts once).",
+        &[(String::new(), state.kinesis_accepted.load(Ordering::Relaxed))],
+    );
     metric("pipeline_records_processed_total", "counter", "Records the consumers processed.", &[(String::new(), s.processed.load(Ordering::Relaxed))]);
     metric("pipeline_events_stored_total", "counter", "Valid events stored.", &[(String::new(), s.events.load(Ordering::Relaxed))]);
     let bad: Vec<(String, u64)> = BadRowType::ALL

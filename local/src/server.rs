@@ -94,14 +94,21 @@ pub fn connection_cap(
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains (see the module doc).
+/// The connection slots of [`ServerLimits::max_connections`], for every listener of the
+/// process together (the cap protects the process's file descriptors).
+pub fn connection_slots(limits: &ServerLimits) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(limits.max_connections))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains (see the module
+/// doc). Each connection takes one of `slots` while it is open.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServerLimits,
+    slots: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, closing_seen) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);

@@ -1,22 +1,38 @@
-//! Kinesis' shard rule: the MD5 of the partition key, read as a 128-bit big-endian integer,
-//! falls in exactly one shard's hash-key range; N shards split the range evenly.
+//! Kinesis' shard rule: the MD5 of the partition key, read as a 128-bit big-endian integer
+//! (or an explicit hash key, given in decimal), falls in exactly one shard's hash-key range;
+//! N shards split the range evenly.
 
-use md5::{Digest, Md5};
+pub use pipeline::record::hash_key;
 
-/// The hash key of a partition key.
-pub fn hash_key(partition_key: &str) -> u128 {
-    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
+/// Width of each of `shards` ranges (2^128 / N, exactly for powers of two); `None` for one
+/// shard, whose range is the whole space.
+fn range_width(shards: u32) -> Option<u128> {
+    (shards > 1).then(|| u128::MAX / u128::from(shards) + 1)
 }
 
 /// The shard (0-based) of `partition_key` among `shards` evenly split ranges.
 pub fn shard_of(partition_key: &str, shards: u32) -> u32 {
-    if shards <= 1 {
-        return 0;
+    shard_of_hash(hash_key(partition_key), shards)
+}
+
+/// The shard (0-based) whose range holds `hash`.
+pub fn shard_of_hash(hash: u128, shards: u32) -> u32 {
+    match range_width(shards) {
+        None => 0,
+        Some(width) => (hash / width).min(u128::from(shards - 1)) as u32,
     }
-    // Each range is 2^128 / N wide (exactly, for powers of two).
-    let width = u128::MAX / u128::from(shards) + 1;
-    let index = hash_key(partition_key) / width;
-    index.min(u128::from(shards - 1)) as u32
+}
+
+/// Shard `shard`'s hash-key range, both ends included (as `ListShards` reports it).
+pub fn hash_range(shard: u32, shards: u32) -> (u128, u128) {
+    match range_width(shards) {
+        None => (0, u128::MAX),
+        Some(width) => {
+            let start = width * u128::from(shard);
+            let end = if shard + 1 >= shards { u128::MAX } else { start + width - 1 };
+            (start, end)
+        }
+    }
 }
 
 /// `shardId-000000000003`, Kinesis' shard id format.
@@ -42,5 +58,27 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
         assert_eq!(shard_id(3), "shardId-000000000003");
+    }
+
+    #[test]
+    fn ranges_cover_the_hash_space_and_hold_their_keys() {
+        for shards in [1, 2, 3, 4, 7, 64, 1024] {
+            let ranges: Vec<(u128, u128)> = (0..shards).map(|s| hash_range(s, shards)).collect();
+            assert_eq!(ranges[0].0, 0);
+            assert_eq!(ranges[shards as usize - 1].1, u128::MAX);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].1 + 1, pair[1].0, "{shards} shards: no gap, no overlap");
+            }
+            for (s, &(start, end)) in ranges.iter().enumerate() {
+                for hash in [start, end, start / 2 + end / 2] {
+                    assert_eq!(shard_of_hash(hash, shards), s as u32, "{shards} shards, hash {hash}");
+                }
+            }
+            for i in 0..200 {
+                let key = format!("user-{i}");
+                let (start, end) = ranges[shard_of(&key, shards) as usize];
+                assert!((start..=end).contains(&hash_key(&key)));
+            }
+        }
     }
 }

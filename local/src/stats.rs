@@ -2,78 +2,16 @@
 //! event data), with a history of one sample a second for the dashboard's charts, so a
 //! page opened late still shows the last minutes.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use pipeline::BadRowType;
-use serde::Serialize;
 
-use crate::consumer::ConsumerStats;
 use crate::http::AppState;
-use crate::stream::StreamCounters;
-
-/// Samples kept: ten minutes at one a second.
-pub const HISTORY_SAMPLES: usize = 600;
-/// Time between samples.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-/// One second of the pipeline, as totals at that time (rates are differences).
-#[derive(Clone, Debug, Serialize)]
-pub struct Sample {
-    pub t: DateTime<Utc>,
-    pub accepted: u64,
-    pub processed: u64,
-    pub events_stored: u64,
-    /// Per type, in [`BadRowType::ALL`] order.
-    pub bad_rows: [u64; BadRowType::COUNT],
-    pub lag: u64,
-    pub batches: u64,
-    pub batch_seconds: f64,
-}
-
-/// The sampled history, shared by the sampler and the route.
-#[derive(Debug, Default)]
-pub struct StatsHistory {
-    samples: Mutex<VecDeque<Sample>>,
-}
-
-impl StatsHistory {
-    fn push(&self, sample: Sample) {
-        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        if samples.len() == HISTORY_SAMPLES {
-            samples.pop_front();
-        }
-        samples.push_back(sample);
-    }
-
-    fn last(&self, n: usize) -> Vec<Sample> {
-        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        samples.iter().skip(samples.len().saturating_sub(n)).cloned().collect()
-    }
-}
-
-/// The totals now.
-pub fn sample(accepted: u64, stats: &ConsumerStats, stream: &StreamCounters) -> Sample {
-    let mut bad_rows = [0u64; BadRowType::COUNT];
-    for (slot, n) in bad_rows.iter_mut().zip(&stats.bad_rows) {
-        *slot = n.load(Ordering::Relaxed);
-    }
-    Sample {
-        t: Utc::now(),
-        accepted,
-        processed: stats.processed.load(Ordering::Relaxed),
-        events_stored: stats.events.load(Ordering::Relaxed),
-        bad_rows,
-        lag: stream.lag(),
-        batches: stats.batches.load(Ordering::Relaxed),
-        batch_seconds: stats.batch_micros.load(Ordering::Relaxed) as f64 / 1e6,
-    }
-}
+use crate::stats_history::{HISTORY_SAMPLES, SAMPLE_EVERY, StatsHistory, sample};
 
 /// Takes a sample every [`SAMPLE_EVERY`] until the process ends (the data directory is
 /// measured by the upkeep thread, [`crate::disk`]).

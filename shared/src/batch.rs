@@ -1,5 +1,7 @@
 //! The pure part of the batch flow: records in, one outcome per record out, in order,
-//! processed in parallel with rayon. No I/O.
+//! processed in parallel with rayon. No I/O. [`process_records`] takes stream records and
+//! first turns KPL aggregated records into their user records ([`UserRecords`]);
+//! [`process_batch`] takes records that are events already (one outcome each).
 
 use std::cell::RefCell;
 
@@ -12,6 +14,7 @@ use crate::enrich::{BatchClock, EnrichedEvent, enrich};
 use crate::json_tape::TapeValue;
 use crate::record::Record;
 use crate::core_config::CoreConfig;
+use crate::user_records::UserRecords;
 use crate::validation::validate_event;
 
 /// Fewest records one rayon task takes: below this, splitting costs more than it saves.
@@ -46,6 +49,12 @@ thread_local! {
 
 /// Decodes, validates and enriches one record.
 pub fn process_record(config: &CoreConfig, record: &Record, clock: &BatchClock) -> Outcome {
+    process_user_record(config, record, clock, false)
+}
+
+/// [`process_record`] for a user record; `aggregated`: it came out of a KPL aggregated
+/// record (the enriched event then names its sub-sequence number).
+fn process_user_record(config: &CoreConfig, record: &Record, clock: &BatchClock, aggregated: bool) -> Outcome {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let result = decode(&record.data, &mut scratch, |tape| {
@@ -53,7 +62,7 @@ pub fn process_record(config: &CoreConfig, record: &Record, clock: &BatchClock) 
                 unreachable!("decode hands over a tape holding an object")
             };
             let (schema, envelope) = validate_event(&config.schemas, event)?;
-            enrich(record, schema, &envelope, &config.enrichments, clock)
+            enrich(record, schema, &envelope, &config.enrichments, clock, aggregated)
         });
         match result {
             Ok(event) => Outcome::Event(event),
@@ -70,6 +79,33 @@ pub fn process_batch(config: &CoreConfig, records: &[Record], processed_at: Date
         .with_min_len(MIN_RECORDS_PER_TASK)
         .map(|record| process_record(config, record, &clock))
         .collect()
+}
+
+/// A batch of stream records processed: its user records and one outcome per user record,
+/// in order.
+#[derive(Debug)]
+pub struct Processed<'a> {
+    pub user_records: UserRecords<'a>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Every user record's outcome: aggregated records are deaggregated first (an aggregated
+/// record that does not decode is one `malformed` bad row), then processed like
+/// [`process_batch`].
+pub fn process_records<'a>(config: &CoreConfig, records: &'a [Record], processed_at: DateTime<Utc>) -> Processed<'a> {
+    let clock = BatchClock::new(processed_at);
+    let user_records = UserRecords::of(records);
+    let outcomes = user_records
+        .records()
+        .par_iter()
+        .enumerate()
+        .with_min_len(MIN_RECORDS_PER_TASK)
+        .map(|(i, record)| match user_records.rejection(i) {
+            Some(why) => Outcome::Bad(BadRow::new(why.clone(), record, processed_at)),
+            None => process_user_record(config, record, &clock, user_records.is_aggregated(i)),
+        })
+        .collect();
+    Processed { user_records, outcomes }
 }
 
 /// Counts of a batch's outcomes.

@@ -103,13 +103,15 @@ impl BatchClock {
     }
 }
 
-/// Builds the enriched event for a validated record.
+/// Builds the enriched event for a validated record; `aggregated`: the record is a user
+/// record of a KPL aggregated record, and `_pipeline` names its `sub_sequence_number`.
 pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
     enrichments: &Enrichments,
     clock: &BatchClock,
+    aggregated: bool,
 ) -> Result<EnrichedEvent, Rejection> {
     let timestamp_violation = |message: String| Rejection {
         kind: BadRowType::SchemaViolation,
@@ -155,7 +157,7 @@ pub fn enrich(
             schema: Some(schema.key().to_owned()),
             errors,
         })?;
-        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups })
+        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups, aggregated })
     })
 }
 
@@ -174,11 +176,13 @@ struct Output<'f> {
     /// The enrichments' members of `_pipeline`.
     fragment: &'f str,
     groups: GroupValues,
+    /// The record is a user record of a KPL aggregated record.
+    aggregated: bool,
 }
 
 /// The enriched event's bytes: the producer's, then the added fields.
 fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
-    let Output { close, event_id, event_time, mut sort_key, fragment, groups } = output;
+    let Output { close, event_id, event_time, mut sort_key, fragment, groups, aggregated } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
     let mut added = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
@@ -205,6 +209,10 @@ fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, c
     push_json_str(&mut added, &record.shard_id);
     added.push_str(",\"sequence_number\":");
     push_json_str(&mut added, &record.sequence_number);
+    if aggregated {
+        added.push_str(",\"sub_sequence_number\":");
+        added.push_str(&record.sub_sequence_number.to_string());
+    }
     added.push_str(",\"dt\":\"");
     push_date(&mut added, event_time);
     added.push_str("\",\"hr\":\"");

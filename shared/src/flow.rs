@@ -9,7 +9,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::aggregate::{PartialAggregate, batch_partials};
-use crate::batch::{Outcome, OutcomeCounts, process_batch};
+use crate::batch::{Outcome, OutcomeCounts, Processed, process_records};
 use crate::enrich::EnrichedEvent;
 use crate::record::Record;
 use crate::core_config::CoreConfig;
@@ -26,13 +26,18 @@ pub struct Sinks<E, A, B, G> {
 /// What happened to one batch.
 #[derive(Clone, Debug, Default)]
 pub struct BatchReport {
+    /// Stream records in the batch.
     pub records: usize,
+    /// User records they held (as many as `records` when none was a KPL aggregated record).
+    pub user_records: usize,
+    /// Outcomes of the user records.
     pub counts: OutcomeCounts,
     pub events: SinkReport,
     pub archive: SinkReport,
     pub bad_rows: SinkReport,
     pub aggregates: SinkReport,
-    /// Records any of whose writes failed, sorted, without repeats.
+    /// Stream records (indexes into the batch) any of whose user records' writes failed,
+    /// sorted, without repeats: a stream record is retried whole.
     pub failed_records: Vec<usize>,
     /// Where a retry must start: the lowest sequence number among `failed_records`, or the
     /// batch's first when a partial aggregate could not be written.
@@ -61,8 +66,9 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
         &self.config
     }
 
-    /// Processes `records` (one shard's batch, in order) and writes every outcome, giving up
-    /// on writes at `deadline`. Invalid events become bad rows; they never fail the batch.
+    /// Processes `records` (one shard's batch, in order; KPL aggregated records are
+    /// deaggregated, and the sinks see user records) and writes every outcome, giving up on
+    /// writes at `deadline`. Invalid events become bad rows; they never fail the batch.
     ///
     /// Partial aggregates count only the records a retry will not send again (see
     /// [`crate::aggregate::batch_partials`] for why that makes them exact): they are written
@@ -72,7 +78,8 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
     pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
         let started = Instant::now();
         let Some(first) = records.first() else { return BatchReport::default() };
-        let outcomes = process_batch(&self.config, records, Utc::now());
+        let Processed { user_records, outcomes } = process_records(&self.config, records, Utc::now());
+        let users = user_records.records();
         let core_time = started.elapsed();
 
         let mut events = Vec::with_capacity(outcomes.len());
@@ -84,7 +91,7 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             }
         }
         let batch = BatchKey { shard_id: first.shard_id.clone(), first_sequence_number: first.sequence_number.clone() };
-        let partials = partials_before(records, &events, None);
+        let partials = partials_before(users, &events, None);
         let s = &self.sinks;
         let (events_report, archive_report, bad_report, mut aggregates_report) = tokio::join!(
             bounded(deadline, failed_all(&events), s.events.put_events(&events, deadline)),
@@ -93,11 +100,12 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
             self.put_partials(&partials, deadline),
         );
 
-        let mut retry_from = lowest_sequence_number(records, [&events_report, &archive_report, &bad_report]);
+        // User records carry their Kinesis record's sequence number: a retry starts at it.
+        let mut retry_from = lowest_sequence_number(users, [&events_report, &archive_report, &bad_report]);
         if aggregates_report.failed.is_empty() {
             if let Some(from) = retry_from.as_deref().filter(|from| *from != first.sequence_number) {
                 // The partials counted records that will be sent again: count them without.
-                let again = self.put_partials(&partials_before(records, &events, Some(from)), deadline).await;
+                let again = self.put_partials(&partials_before(users, &events, Some(from)), deadline).await;
                 aggregates_report = [aggregates_report, again].into_iter().collect();
             }
         }
@@ -109,12 +117,13 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
 
         let mut failed: Vec<usize> = [&events_report, &archive_report, &bad_report, &aggregates_report]
             .iter()
-            .flat_map(|r| r.failed.iter().copied())
+            .flat_map(|r| r.failed.iter().map(|&i| user_records.origin(i)))
             .collect();
         failed.sort_unstable();
         failed.dedup();
         BatchReport {
             records: records.len(),
+            user_records: user_records.len(),
             counts: OutcomeCounts::of(&outcomes),
             events: events_report,
             archive: archive_report,

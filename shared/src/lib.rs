@@ -5,6 +5,8 @@
 //! ([`validation`]), enrichment ([`enrich`], with the configured [`enrichments`]: campaign,
 //! referer, lookup tables) and the parallel batch flow ([`batch`]), configured by a
 //! [`CoreConfig`] loaded once at start.
+//! KPL aggregated records ([`kpl`]) are turned into their user records ([`user_records`])
+//! before that, so each user record follows the same path.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), groups by an enrichment field ([`group`]), and the query API's requests
 //! and bodies ([`query`]).
@@ -28,6 +30,7 @@ pub mod flow;
 pub mod gzip;
 pub mod group;
 pub mod json_tape;
+pub mod kpl;
 pub mod limits;
 pub mod money;
 pub mod query;
@@ -40,12 +43,13 @@ pub mod retry;
 pub mod sink;
 pub mod time_format;
 pub mod user_agent;
+pub mod user_records;
 pub mod validation;
 #[cfg(feature = "workload")]
 pub mod workload;
 
 pub use bad_row::{BadRow, BadRowType, Violation};
-pub use batch::{Outcome, OutcomeCounts, process_batch, process_record};
+pub use batch::{Outcome, OutcomeCounts, Processed, process_batch, process_record, process_records};
 pub use enrich::{BatchClock, EnrichedEvent};
 pub use core_config::{CoreConfig, CoreConfigError};
 pub use enrichments::{EnrichmentError, Enrichments};

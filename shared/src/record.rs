@@ -1,6 +1,7 @@
 //! A stream record: what Kinesis (or the local stream) carries for one event.
 
 use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
 
 /// The largest record accepted: Kinesis' own limit on a record's data.
 pub const MAX_RECORD_BYTES: usize = crate::limits::KINESIS_RECORD_BYTES_MAX;
@@ -17,4 +18,10 @@ pub struct Record {
     pub shard_id: String,
     /// When the stream accepted the record (Kinesis' approximate arrival timestamp).
     pub arrival: DateTime<Utc>,
+}
+
+/// Kinesis' hash key of a partition key: its MD5 as a 128-bit big-endian integer. The shard
+/// whose hash-key range holds it takes the record (unless an explicit hash key is given).
+pub fn hash_key(partition_key: &str) -> u128 {
+    u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
 }

@@ -18,7 +18,8 @@ pub struct BatchKey {
     pub first_sequence_number: String,
 }
 
-/// An outcome with the index of its record in the batch, so failures can be traced back.
+/// An outcome with the index of its user record in the batch (the flow traces it back to
+/// its stream record), so failures can be traced back.
 #[derive(Clone, Copy, Debug)]
 pub struct Indexed<'a, T> {
     pub record: usize,
@@ -32,7 +33,7 @@ pub struct SinkReport {
     pub written: usize,
     /// Requests sent again after a throttle, a partial failure or a server error.
     pub retries: usize,
-    /// Records whose write still failed when the sink gave up (indexes into the batch).
+    /// User records whose write still failed when the sink gave up (their [`Indexed::record`]).
     pub failed: Vec<usize>,
 }
 

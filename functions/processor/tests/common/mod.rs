@@ -24,8 +24,13 @@ pub use stack::*;
 
 /// A Lambda Kinesis event carrying `records`.
 pub fn kinesis_event(records: &[pipeline::Record]) -> KinesisBatch {
+    KinesisBatch::from_json(&kinesis_event_json(records).to_string()).unwrap()
+}
+
+/// The JSON Lambda sends for a Kinesis batch of `records`.
+pub fn kinesis_event_json(records: &[pipeline::Record]) -> serde_json::Value {
     use base64::Engine as _;
-    let json = serde_json::json!({
+    serde_json::json!({
         "Records": records.iter().map(|r| serde_json::json!({
             "eventID": format!("{}:{}", r.shard_id, r.sequence_number),
             "eventSource": "aws:kinesis",
@@ -36,8 +41,7 @@ pub fn kinesis_event(records: &[pipeline::Record]) -> KinesisBatch {
                 "approximateArrivalTimestamp": r.arrival.timestamp_millis() as f64 / 1000.0,
             }
         })).collect::<Vec<_>>()
-    });
-    KinesisBatch::from_json(&json.to_string()).unwrap()
+    })
 }
 
 /// The query Lambda's handler over the stack's tables.
