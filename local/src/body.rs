@@ -14,7 +14,6 @@ use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::http::linger;
 
 /// Bytes of request bodies (as received, and once decompressed) held in memory at once
 /// across all requests, by default: thousands of clients each sending a 5 MiB body must
@@ -133,4 +132,31 @@ pub async fn read_body(budget: &BodyBudget, timeout: Duration, max_bytes: usize,
     held.push(budget.take(out.len(), deadline).await?);
     drop(raw);
     Ok(ReadBody { bytes: out, held })
+}
+
+/// Bytes of a refused request's body read and thrown away at most, so that a client that
+/// sends its whole body before it reads the answer still gets the answer (closing at once
+/// would reset the connection under it). Nothing is kept; past this the connection closes.
+pub const LINGER_BYTES: usize = 32 * 1024 * 1024;
+/// How long a refused request's body is read and thrown away at most.
+pub const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and discards what is left of a refused request's body, within [`LINGER_BYTES`]
+/// and [`LINGER_TIME`], while the answer goes out (a "lingering close").
+pub fn linger(body: Body) {
+    let declared = http_body::Body::size_hint(&body).exact();
+    if declared.is_some_and(|n| n > LINGER_BYTES as u64) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut read = 0usize;
+        let deadline = tokio::time::Instant::now() + LINGER_TIME;
+        while read <= LINGER_BYTES {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => return,
+            }
+        }
+    });
 }

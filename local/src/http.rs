@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::aggregates::MergeStats;
 use crate::consumer::ConsumerStats;
-use crate::body::BodyBudget;
+use crate::body::{BodyBudget, linger};
 use crate::stats_history::StatsHistory;
 use crate::store::Store;
 use crate::stream::StreamWriter;
@@ -194,34 +194,6 @@ async fn require(state: &AppState, role: Role, request: Request, next: Next) -> 
     }
     linger(request.into_body());
     forbidden()
-}
-
-/// Bytes of a refused request's body read and thrown away at most, so that a client that
-/// sends its whole body before it reads the answer still gets the answer (closing at once
-/// would reset the connection under it). Nothing is kept; past this the connection closes.
-pub const LINGER_BYTES: usize = 32 * 1024 * 1024;
-/// How long a refused request's body is read and thrown away at most.
-pub const LINGER_TIME: Duration = Duration::from_secs(10);
-
-/// Reads and discards what is left of a refused request's body, within [`LINGER_BYTES`]
-/// and [`LINGER_TIME`], while the answer goes out (a "lingering close").
-pub fn linger(body: axum::body::Body) {
-    use http_body_util::BodyExt;
-    let declared = http_body::Body::size_hint(&body).exact();
-    if declared.is_some_and(|n| n > LINGER_BYTES as u64) {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut body = body;
-        let mut read = 0usize;
-        let deadline = tokio::time::Instant::now() + LINGER_TIME;
-        while read <= LINGER_BYTES {
-            match tokio::time::timeout_at(deadline, body.frame()).await {
-                Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len()),
-                _ => return,
-            }
-        }
-    });
 }
 
 /// The key from the flag or environment, else the one stored in `data_dir/<file>`, else a

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::body::{self, BodyBudget, BodyError, ReadBody};
-use crate::http::linger;
+use crate::body::linger;
 use crate::stream::StreamWriter;
 
 /// The `X-Amz-Target` prefix of Kinesis' operations.
