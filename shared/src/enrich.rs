@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use crate::money::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
+use crate::enrichments::Enrichments;
+use crate::group::GroupValues;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -61,6 +63,8 @@ pub struct EnrichedEvent {
     pub sort_key: String,
     /// A purchase's amount, for the revenue aggregates.
     pub revenue: Option<Money>,
+    /// The event's values of the fields aggregates are grouped by (from the enrichments).
+    pub groups: GroupValues,
 }
 
 impl EnrichedEvent {
@@ -105,6 +109,7 @@ pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
+    enrichments: &Enrichments,
     clock: &BatchClock,
     aggregated: bool,
 ) -> Result<EnrichedEvent, Rejection> {
@@ -141,10 +146,47 @@ pub fn enrich(
     let mut sort_key = String::with_capacity(64);
     push_millis(&mut sort_key, event_time);
 
+    // The enrichments' fields first, into a buffer each thread reuses: the output's size is
+    // then known, and it is allocated once.
+    FRAGMENT.with_borrow_mut(|fragment| {
+        fragment.clear();
+        let mut groups = GroupValues::default();
+        enrichments.apply(envelope.event, schema.event_type(), fragment, &mut groups).map_err(|errors| Rejection {
+            kind: BadRowType::EnrichmentFailure,
+            event_type: Some(schema.event_type().to_owned()),
+            schema: Some(schema.key().to_owned()),
+            errors,
+        })?;
+        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups, aggregated })
+    })
+}
+
+thread_local! {
+    static FRAGMENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What [`assemble`] puts together, beyond the record and its schema.
+struct Output<'f> {
+    /// Index of the producer's closing brace.
+    close: usize,
+    event_id: String,
+    event_time: DateTime<Utc>,
+    /// The event time's text; the store's sort key once the id is appended.
+    sort_key: String,
+    /// The enrichments' members of `_pipeline`.
+    fragment: &'f str,
+    groups: GroupValues,
+    /// The record is a user record of a KPL aggregated record.
+    aggregated: bool,
+}
+
+/// The enriched event's bytes: the producer's, then the added fields.
+fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
+    let Output { close, event_id, event_time, mut sort_key, fragment, groups, aggregated } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
-    let mut added = String::with_capacity(close + 512);
+    let mut added = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
-    added.push_str(std::str::from_utf8(&record.data[..close]).map_err(|_| {
+    added.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
     })?);
     if envelope.event_id.is_none() {
@@ -180,6 +222,7 @@ pub fn enrich(
         added.push_str(",\"ua\":");
         ua_json(ua, &mut added);
     }
+    added.push_str(fragment);
     added.push_str("}}");
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
@@ -215,6 +258,7 @@ pub fn enrich(
         arrival: record.arrival,
         sort_key,
         revenue: envelope.revenue.and_then(|(currency, amount)| Money::new(currency, amount)),
+        groups,
     })
 }
 
@@ -225,7 +269,7 @@ fn closing_brace(data: &[u8]) -> Option<usize> {
 }
 
 /// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     // A fold without early exit vectorises; the texts here are short and rarely need escapes.
     let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
     if plain {

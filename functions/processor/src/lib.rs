@@ -9,7 +9,8 @@ use anyhow::Context;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
 use pipeline::flow::{BatchFlow, BatchReport};
-use pipeline::{Record, SchemaRegistry};
+use pipeline::enrichments::lookup::TableBudget;
+use pipeline::{CoreConfig, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 
 pub use pipeline_aws::AwsSinks;
@@ -39,13 +40,16 @@ impl Processor {
     }
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
-        config.check_query_event_types(&registry.event_types())?;
-        Ok(Self::with_sinks(Arc::new(registry), pipeline_aws::sinks(config, aws)))
+        let budget = config.memory_mib.map_or_else(TableBudget::local, TableBudget::lambda);
+        let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), budget)
+            .context("loading the schemas and enrichments")?;
+        config.check_query_event_types(&core.schemas.event_types())?;
+        tracing::info!(enrichments = %core.enrichments, "enrichments loaded");
+        Ok(Self::with_sinks(Arc::new(core), pipeline_aws::sinks(config, aws)))
     }
 
-    pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
-        Self { flow: BatchFlow::new(registry, sinks) }
+    pub fn with_sinks(core: Arc<CoreConfig>, sinks: AwsSinks) -> Self {
+        Self { flow: BatchFlow::new(core, sinks) }
     }
 
     /// One invocation: writes every outcome and reports where Lambda must retry from.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_smithy_mocks::{MockResponse, MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use common::*;
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
 use pipeline::flow::Sinks;
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, S3BadRowStore};
 use processor::Processor;
@@ -103,7 +103,7 @@ fn processor_with(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule], aggregates
         bad_rows: S3BadRowStore::new(mocked_client!(aws_sdk_s3, s3), "bucket", "bad-rows/"),
         aggregates: DynamoAggregateStore::new(mocked_client!(aws_sdk_dynamodb, aggregates), "aggregates"),
     };
-    Processor::with_sinks(Arc::new(SchemaRegistry::embedded().unwrap()), sinks)
+    Processor::with_sinks(Arc::new(CoreConfig::embedded().unwrap()), sinks)
 }
 
 fn deadline(seconds: u64) -> Instant {
