@@ -10,6 +10,7 @@ use crate::money::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
 use crate::enrichments::Enrichments;
 use crate::group::GroupValues;
+use crate::json_text::push_json_str;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -268,15 +269,3 @@ fn closing_brace(data: &[u8]) -> Option<usize> {
     (data[at] == b'}').then_some(at)
 }
 
-/// Appends `s` as a JSON string literal.
-pub(crate) fn push_json_str(out: &mut String, s: &str) {
-    // A fold without early exit vectorises; the texts here are short and rarely need escapes.
-    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if plain {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    } else {
-        out.push_str(&serde_json::Value::from(s).to_string());
-    }
-}

@@ -30,6 +30,7 @@ pub mod flow;
 pub mod gzip;
 pub mod group;
 pub mod json_tape;
+pub mod json_text;
 pub mod kpl;
 pub mod limits;
 pub mod money;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::field_path::{FieldPath, Roots};
 use super::url_parts::{decode, params, query};
 use super::{Issues, Output};
-use crate::enrich::push_json_str;
+use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
 
 /// The `parameters` of a campaign file; every one has a default.

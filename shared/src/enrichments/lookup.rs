@@ -10,7 +10,7 @@ use simd_json::StaticNode;
 
 use super::field_path::{FieldPath, Found, Roots};
 use super::{Issues, ObjectWriter};
-use crate::enrich::push_json_str;
+use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
 
 /// Memory counted for a row on top of its key's and columns' bytes: two boxed strings, their

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::bad_row::Violation;
-use crate::enrich::push_json_str;
+use crate::json_text::push_json_str;
 use crate::group::GroupValues;
 use crate::json_tape::TapeValue;
 use campaign::{Campaign, CampaignParameters};

@@ -12,7 +12,7 @@ use super::campaign::decoded;
 use super::field_path::{FieldPath, Roots};
 use super::url_parts::{first_param, host, query};
 use super::{Issues, Output};
-use crate::enrich::push_json_str;
+use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
 
 /// The built-in table of referer sources.
