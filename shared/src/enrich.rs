@@ -185,53 +185,53 @@ struct Output<'f> {
 fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
     let Output { close, event_id, event_time, mut sort_key, fragment, groups, aggregated } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
-    let mut added = String::with_capacity(close + 512 + fragment.len());
+    let mut document = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
-    added.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
+    document.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
     })?);
     if envelope.event_id.is_none() {
-        added.push_str(",\"event_id\":\"");
-        added.push_str(&event_id);
-        added.push('"');
+        document.push_str(",\"event_id\":\"");
+        document.push_str(&event_id);
+        document.push('"');
     }
     if envelope.timestamp.is_none() {
-        added.push_str(",\"timestamp\":\"");
-        added.push_str(&sort_key);
-        added.push('"');
+        document.push_str(",\"timestamp\":\"");
+        document.push_str(&sort_key);
+        document.push('"');
     }
-    added.push_str(",\"_pipeline\":{\"schema\":");
-    push_json_str(&mut added, schema.key());
-    added.push_str(",\"ingested_at\":\"");
-    push_millis(&mut added, record.arrival);
-    added.push_str("\",\"processed_at\":\"");
-    added.push_str(&clock.processed_at_text);
-    added.push_str("\",\"shard_id\":");
-    push_json_str(&mut added, &record.shard_id);
-    added.push_str(",\"sequence_number\":");
-    push_json_str(&mut added, &record.sequence_number);
+    document.push_str(",\"_pipeline\":{\"schema\":");
+    push_json_str(&mut document, schema.key());
+    document.push_str(",\"ingested_at\":\"");
+    push_millis(&mut document, record.arrival);
+    document.push_str("\",\"processed_at\":\"");
+    document.push_str(&clock.processed_at_text);
+    document.push_str("\",\"shard_id\":");
+    push_json_str(&mut document, &record.shard_id);
+    document.push_str(",\"sequence_number\":");
+    push_json_str(&mut document, &record.sequence_number);
     if aggregated {
-        added.push_str(",\"sub_sequence_number\":");
-        added.push_str(&record.sub_sequence_number.to_string());
+        document.push_str(",\"sub_sequence_number\":");
+        document.push_str(&record.sub_sequence_number.to_string());
     }
-    added.push_str(",\"dt\":\"");
-    push_date(&mut added, event_time);
-    added.push_str("\",\"hr\":\"");
-    push_hour(&mut added, event_time);
-    added.push('"');
+    document.push_str(",\"dt\":\"");
+    push_date(&mut document, event_time);
+    document.push_str("\",\"hr\":\"");
+    push_hour(&mut document, event_time);
+    document.push('"');
     if let Some(ua) = envelope.user_agent {
-        added.push_str(",\"ua\":");
-        ua_json(ua, &mut added);
+        document.push_str(",\"ua\":");
+        ua_json(ua, &mut document);
     }
-    added.push_str(fragment);
-    added.push_str("}}");
+    document.push_str(fragment);
+    document.push_str("}}");
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
-    if memchr::memchr2(b'\n', b'\r', added.as_bytes()).is_some() {
-        added = added.replace(['\n', '\r'], " ");
+    if memchr::memchr2(b'\n', b'\r', document.as_bytes()).is_some() {
+        document = document.replace(['\n', '\r'], " ");
     }
 
-    if added.len() > MAX_ENRICHED_BYTES {
+    if document.len() > MAX_ENRICHED_BYTES {
         return Err(Rejection {
             kind: BadRowType::SizeViolation,
             event_type: Some(schema.event_type().to_owned()),
@@ -242,7 +242,7 @@ fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, c
                 format!(
                     "the enriched event would be {} bytes; the archive takes at most {MAX_ENRICHED_BYTES}: \
                      keep events under 1,000 KiB",
-                    added.len()
+                    document.len()
                 ),
             )],
         });
@@ -250,7 +250,7 @@ fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, c
     sort_key.push('#');
     sort_key.push_str(&event_id);
     Ok(EnrichedEvent {
-        json: added.into_bytes(),
+        json: document.into_bytes(),
         event_type: schema.event_type_shared(),
         schema: schema.key_shared(),
         user_id: envelope.user_id.to_string(),

@@ -46,7 +46,7 @@ async fn processor_then_aggregator_then_query() {
         batches.push(records);
     }
     for records in &batches {
-        let (response, report, _) = processor.process(&kinesis_event(records), deadline()).await;
+        let (response, report, _) = processor.answer(&kinesis_event(records), deadline()).await;
         assert!(response.batch_item_failures.is_empty(), "{report:#?}");
         assert_eq!(report.aggregates.failed.len(), 0);
     }
@@ -97,7 +97,7 @@ async fn processor_then_aggregator_then_query() {
     assert_eq!(rows(&aws, &config.aggregates_table).await, before);
 
     // A replayed batch overwrites its own partials: after two concurrent runs, same rows.
-    let (response, _, _) = processor.process(&kinesis_event(&batches[0]), deadline()).await;
+    let (response, _, _) = processor.answer(&kinesis_event(&batches[0]), deadline()).await;
     assert!(response.batch_item_failures.is_empty());
     let (a, b) = tokio::join!(aggregator.run(deadline()), aggregator.run(deadline()));
     a.unwrap();
@@ -123,7 +123,7 @@ async fn users_events_page_newest_first_through_the_query_handler() {
     let aws = sdk_config().await;
     let config = create_stack(&aws, "userpages").await;
     let processor = Processor::new(&config, &aws).unwrap();
-    let (response, _, _) = processor.process(&fixture_event(), deadline()).await;
+    let (response, _, _) = processor.answer(&fixture_event(), deadline()).await;
     assert!(response.batch_item_failures.is_empty());
     let api = query_api(&aws, &config);
     // u-42 has 3 valid events in the fixture: pages of 2 then 1, newest first.
@@ -172,7 +172,7 @@ async fn grouped_aggregates_are_exact_through_the_query_handler_after_retries() 
     // Shard 0: the whole batch, its answer lost, then Lambda bisects it. Shard 1: the
     // whole batch twice (the first answer lost).
     for batch in [&a[..], &a[..150], &a[150..], &b[..], &b[..]] {
-        let (response, report, _) = processor.process(&kinesis_event(batch), deadline()).await;
+        let (response, report, _) = processor.answer(&kinesis_event(batch), deadline()).await;
         assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     }
     let report = aggregator.run(deadline()).await.unwrap();
