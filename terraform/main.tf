@@ -95,6 +95,7 @@ module "processor" {
   query_event_types     = var.query_event_types
   rust_log              = var.rust_log
   schemas_dir           = var.schemas_dir
+  enrichments_dir       = var.enrichments_dir
 
   batch_size                         = var.processor_batch_size
   maximum_batching_window_in_seconds = var.processor_batching_window_seconds

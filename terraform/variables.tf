@@ -466,6 +466,12 @@ variable "schemas_dir" {
   default     = ""
 }
 
+variable "enrichments_dir" {
+  description = "Optional ENRICHMENTS_DIR of the processor (enrichment files and lookup tables in the deployment package or a layer); empty: the enrichments embedded at build time."
+  type        = string
+  default     = ""
+}
+
 variable "lambda_tracing_mode" {
   description = "X-Ray tracing mode of the functions: PassThrough (trace only sampled upstream requests) or Active."
   type        = string

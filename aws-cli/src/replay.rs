@@ -13,7 +13,8 @@ use anyhow::Context;
 use pipeline_aws::retry::describe;
 use clap::Args;
 use pipeline::flow::BatchFlow;
-use pipeline::{Record, SchemaRegistry};
+use pipeline::enrichments::lookup::TableBudget;
+use pipeline::{CoreConfig, Record};
 use pipeline_aws::{AwsSinks, DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -148,10 +149,13 @@ impl ReplayArgs {
 pub async fn run(args: &ReplayArgs) -> anyhow::Result<std::process::ExitCode> {
     let config = args.config()?;
     let aws = crate::sdk_config().await;
-    let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
-    config.check_query_event_types(&registry.event_types())?;
+    // The processor's schemas and enrichments (SCHEMAS_DIR, ENRICHMENTS_DIR): a replayed
+    // batch is enriched as the processor would have enriched it.
+    let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), TableBudget::local())
+        .context("loading the schemas and enrichments")?;
+    config.check_query_event_types(&core.schemas.event_types())?;
     let sinks: AwsSinks = pipeline_aws::sinks(&config, &aws);
-    let flow: Flow = BatchFlow::new(Arc::new(registry), sinks);
+    let flow: Flow = BatchFlow::new(Arc::new(core), sinks);
     let kinesis = aws_sdk_kinesis::Client::new(&aws);
     crate::check_stream(&kinesis, &args.stream).await?;
     let sqs = aws_sdk_sqs::Client::new(&aws);
@@ -249,7 +253,7 @@ async fn replay_message(args: &ReplayArgs, flow: &Flow, kinesis: &aws_sdk_kinesi
         return outcome;
     }
     if args.dry_run {
-        let outcomes = pipeline::process_batch(flow.registry(), &fetched.records, chrono::Utc::now());
+        let outcomes = pipeline::process_batch(flow.core(), &fetched.records, chrono::Utc::now());
         let counts = pipeline::OutcomeCounts::of(&outcomes);
         (outcome.events, outcome.bad_rows) = (counts.valid, counts.bad_total());
         return outcome;

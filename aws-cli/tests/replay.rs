@@ -30,7 +30,7 @@ async fn send(aws: &aws_config::SdkConfig, queue: &str, body: &str) {
 }
 
 fn expected_keys(records: &[Record]) -> Vec<(String, String)> {
-    let registry = pipeline::SchemaRegistry::embedded().unwrap();
+    let registry = pipeline::CoreConfig::embedded().unwrap();
     let mut keys: Vec<_> = pipeline::process_batch(&registry, records, chrono::Utc::now())
         .into_iter()
         .filter_map(|o| o.as_event().map(|e| (e.partition_key(), e.sort_key.clone())))

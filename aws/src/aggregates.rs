@@ -12,6 +12,11 @@
 //!   partitions; `token` changes on every touch.
 //! - row: `AGG#<granularity>#<event_type>` / `<window start>`, with `count`,
 //!   `unique_users`, `users` (the sketch), `revenue`, `version`.
+//!
+//! A group of an enrichment field ([`pipeline::group`]) is a series of its own in place of
+//! `<event_type>` (`purchase/campaign.source`), its value after the sort key
+//! (`<first record>|<value>`, `<window start>|<value>`, and in `group` on rows), so one
+//! Query reads every value of a minute's partials or of a range of rows.
 
 use std::collections::HashMap;
 
@@ -22,8 +27,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use pipeline::aggregate::{Aggregate, AggregateError, EncodedAggregate, Granularity, PartialAggregate};
-use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows};
+use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity, PartialAggregate};
+use pipeline::group::{grouped_key, split_grouped_key};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, StoredPartial};
 use pipeline::sink::{AggregateStore, SinkReport};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use tokio::time::Instant;
@@ -77,20 +83,30 @@ fn encoded_attributes(item: &mut HashMap<String, AttributeValue>, a: &EncodedAgg
     item.insert("revenue".into(), s(a.revenue.clone()));
 }
 
-/// The items of `partials` and their touched-minute markers.
+/// The items of `partials` and their touched-minute markers: one marker per series and
+/// minute (a grouped series has a partial per value; a request must not name a key twice),
+/// standing for the records of all its partials.
 pub fn partial_items(partials: &[PartialAggregate], now: DateTime<Utc>) -> Vec<ItemOf> {
     let mut items = Vec::with_capacity(partials.len() * 2);
+    let mut markers: Vec<(HashMap<String, AttributeValue>, Vec<usize>)> = Vec::new();
+    let mut marker_of: HashMap<(&str, DateTime<Utc>), usize> = HashMap::new();
     for partial in partials {
         let key = &partial.window;
         let minute = format_seconds(key.minute);
         let ttl = (key.minute + Duration::days(PARTIAL_RETENTION_DAYS)).timestamp();
-        let token = format!("{}@{}", partial.key, now.timestamp_nanos_opt().unwrap_or_default());
         let mut item = HashMap::from([
             ("pk".to_owned(), s(partial_pk(&key.event_type, key.minute))),
             ("sk".to_owned(), s(partial.key.clone())),
             ("ttl".to_owned(), n(ttl)),
         ]);
         encoded_attributes(&mut item, &partial.aggregate.encode());
+        // A partial stands for the records it counts: they fail together if it does.
+        items.push((item, partial.records.clone()));
+        if let Some(&at) = marker_of.get(&(&*key.event_type, key.minute)) {
+            markers[at].1.extend(&partial.records);
+            continue;
+        }
+        let token = format!("{}@{}", partial.key, now.timestamp_nanos_opt().unwrap_or_default());
         let marker = HashMap::from([
             ("pk".to_owned(), s(dirty_pk(&key.event_type, &minute))),
             ("sk".to_owned(), s(format!("{minute}#{}", key.event_type))),
@@ -99,10 +115,10 @@ pub fn partial_items(partials: &[PartialAggregate], now: DateTime<Utc>) -> Vec<I
             ("token".to_owned(), s(token)),
             ("ttl".to_owned(), n(ttl)),
         ]);
-        // A partial stands for the records it counts: they fail together if it does.
-        items.push((item, partial.records.clone()));
-        items.push((marker, partial.records.clone()));
+        marker_of.insert((&key.event_type, key.minute), markers.len());
+        markers.push((marker, partial.records.clone()));
     }
+    items.extend(markers);
     items
 }
 
@@ -224,13 +240,20 @@ impl AggregateTable for DynamoAggregateTable {
         Ok(DirtyWindows { windows, unreadable })
     }
 
-    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, AggregateTableError> {
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<StoredPartial>, AggregateTableError> {
         let items = self.query("pk = :pk", HashMap::from([(":pk".to_owned(), s(partial_pk(event_type, minute)))])).await?;
-        items.iter().map(|item| Ok(self.encoded(item)?.decode()?)).collect()
+        items
+            .iter()
+            .map(|item| {
+                let key = item.get("sk").and_then(|v| v.as_s().ok()).cloned().ok_or_else(|| self.unreadable(item, "sk is missing"))?;
+                Ok(StoredPartial { key, aggregate: self.encoded(item)?.decode()? })
+            })
+            .collect()
     }
 
     async fn rows(&self, granularity: Granularity, event_type: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AggregateRow>, AggregateTableError> {
-        // Window starts are whole seconds: [from, to) is from..=to - 1 s.
+        // Window starts are whole seconds: [from, to) is from..=to - 1 s, and a group's
+        // `<start>|<value>` sorts before `<start>~`.
         let last = to - Duration::seconds(1);
         if last < from {
             return Ok(Vec::new());
@@ -241,21 +264,21 @@ impl AggregateTable for DynamoAggregateTable {
                 HashMap::from([
                     (":pk".to_owned(), s(row_pk(granularity, event_type))),
                     (":from".to_owned(), s(format_seconds(from))),
-                    (":to".to_owned(), s(format_seconds(last))),
+                    (":to".to_owned(), s(format!("{}~", format_seconds(last)))),
                 ]),
             )
             .await?;
         items
             .iter()
             .map(|item| {
-                let window_start = item
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|t| parse_rfc3339(t))
+                let sk = item.get("sk").and_then(|v| v.as_s().ok()).map(|t| split_grouped_key(t));
+                let window_start = sk
+                    .and_then(|(start, _)| parse_rfc3339(start))
                     .ok_or_else(|| self.unreadable(item, "sk is not a window start"))?;
+                let group = sk.and_then(|(_, group)| group).map(str::to_owned);
                 let version = item.get("version").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
                 let aggregate = self.encoded(item)?.decode()?;
-                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate, version })
+                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, group, aggregate, version })
             })
             .collect()
     }
@@ -263,12 +286,15 @@ impl AggregateTable for DynamoAggregateTable {
     async fn put_row(&self, row: &AggregateRow) -> Result<bool, AggregateTableError> {
         let mut item = HashMap::from([
             ("pk".to_owned(), s(row_pk(row.granularity, &row.event_type))),
-            ("sk".to_owned(), s(format_seconds(row.window_start))),
+            ("sk".to_owned(), s(grouped_key(&format_seconds(row.window_start), row.group.as_deref()))),
             ("granularity".to_owned(), s(row.granularity.as_str())),
             ("event_type".to_owned(), s(row.event_type.clone())),
             ("unique_users".to_owned(), n(row.aggregate.unique_users())),
             ("version".to_owned(), n(row.version)),
         ]);
+        if let Some(group) = &row.group {
+            item.insert("group".into(), s(group.clone()));
+        }
         encoded_attributes(&mut item, &row.aggregate.encode());
         let result = self
             .client
@@ -332,5 +358,38 @@ impl DynamoAggregateTable {
             Err(e) => Err(self.error("DeleteItem")(e)),
             Ok(_) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use pipeline::aggregate::{Aggregate, WindowKey};
+
+    use super::*;
+
+    fn partial(series: &str, minute: &str, key: &str, records: Vec<usize>) -> PartialAggregate {
+        let window = WindowKey { event_type: Arc::from(series), minute: parse_rfc3339(minute).unwrap() };
+        PartialAggregate { window, key: key.into(), aggregate: Aggregate::default(), records }
+    }
+
+    #[test]
+    fn a_grouped_series_writes_one_marker_per_minute_for_all_its_values() {
+        let partials = [
+            partial("pageview", "2026-11-27T12:00:00Z", "s#1", vec![0, 1, 2]),
+            partial("pageview/referer.medium", "2026-11-27T12:00:00Z", "s#1|search", vec![0]),
+            partial("pageview/referer.medium", "2026-11-27T12:00:00Z", "s#2|social", vec![1, 2]),
+            partial("pageview/referer.medium", "2026-11-27T12:01:00Z", "s#3|social", vec![3]),
+        ];
+        let items = partial_items(&partials, Utc::now());
+        let key = |item: &HashMap<String, AttributeValue>| (item["pk"].as_s().unwrap().clone(), item["sk"].as_s().unwrap().clone());
+        let keys: BTreeSet<_> = items.iter().map(|(item, _)| key(item)).collect();
+        assert_eq!(keys.len(), items.len(), "no key twice in one write: {keys:?}");
+        let markers: Vec<_> = items.iter().filter(|(item, _)| item["pk"].as_s().unwrap().starts_with("DIRTY#")).collect();
+        assert_eq!(markers.len(), 3, "one per series and minute");
+        let grouped = markers.iter().find(|(item, _)| item["sk"].as_s().unwrap() == "2026-11-27T12:00:00Z#pageview/referer.medium").unwrap();
+        assert_eq!(grouped.1, [0, 1, 2], "the marker stands for every record of the minute's values");
     }
 }

@@ -41,6 +41,11 @@ pub struct ProcessorConfig {
     /// The others reach the archive and the aggregates only.
     pub query_event_types: Option<BTreeSet<String>>,
     pub schemas_dir: Option<PathBuf>,
+    /// `ENRICHMENTS_DIR`: replaces the embedded enrichments.
+    pub enrichments_dir: Option<PathBuf>,
+    /// The function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MiB, set by Lambda): lookup
+    /// tables may take a quarter of it.
+    pub memory_mib: Option<u64>,
 }
 
 impl ProcessorConfig {
@@ -85,6 +90,15 @@ impl ProcessorConfig {
             gsi_write_shards: index_shards(lookup("GSI_WRITE_SHARDS"))?,
             query_event_types: event_types(lookup("QUERY_EVENT_TYPES"))?,
             schemas_dir: lookup("SCHEMAS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            enrichments_dir: lookup("ENRICHMENTS_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            memory_mib: match lookup("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    value: v,
+                    expected: "the function's memory in MiB (Lambda sets it)",
+                })?),
+            },
         })
     }
 }
@@ -202,10 +216,17 @@ mod tests {
         assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days), ("bad-rows/", 30));
         assert_eq!((c.gsi_write_shards, c.query_event_types.clone()), (None, None), "index off, every type kept");
         let mut vars = ALL.to_vec();
-        vars.extend([("BAD_ROWS_PREFIX", "bad"), ("EVENT_TTL_DAYS", "7"), ("SCHEMAS_DIR", "/opt/schemas")]);
+        vars.extend([
+            ("BAD_ROWS_PREFIX", "bad"),
+            ("EVENT_TTL_DAYS", "7"),
+            ("SCHEMAS_DIR", "/opt/schemas"),
+            ("ENRICHMENTS_DIR", "/opt/enrichments"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+        ]);
         let c = config(&vars).unwrap();
         assert_eq!((c.bad_rows_prefix.as_str(), c.event_ttl_days), ("bad/", 7));
         assert_eq!(c.schemas_dir, Some(PathBuf::from("/opt/schemas")));
+        assert_eq!((c.enrichments_dir, c.memory_mib), (Some(PathBuf::from("/opt/enrichments")), Some(1769)));
     }
 
     #[test]

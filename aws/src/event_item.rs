@@ -147,6 +147,7 @@ mod tests {
             arrival: Utc::now(),
             sort_key: "2026-11-27T12:00:00.000Z#0b9f3f0e-52a8-4c57-9c5a-3a1d1e4b2f10".into(),
             revenue: None,
+            groups: Default::default(),
         }
     }
 

@@ -201,6 +201,7 @@ mod tests {
             arrival: Utc::now(),
             sort_key: "k".into(),
             revenue: None,
+            groups: Default::default(),
         }
     }
 

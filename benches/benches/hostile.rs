@@ -5,13 +5,13 @@
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pipeline::workload::hostile::{LARGEST, SHAPES};
-use pipeline::{BatchClock, Record, SchemaRegistry, process_record};
+use pipeline::{BatchClock, CoreConfig, Record, process_record};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn hostile(c: &mut Criterion) {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let core = CoreConfig::embedded().unwrap();
     let clock = BatchClock::new(Utc::now());
     let mut group = c.benchmark_group("hostile");
     group.sample_size(20);
@@ -26,7 +26,7 @@ fn hostile(c: &mut Criterion) {
         };
         group.throughput(Throughput::Bytes(record.data.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(shape.name), &record, |b, record| {
-            b.iter(|| process_record(&registry, record, &clock))
+            b.iter(|| process_record(&core, record, &clock))
         });
     }
     group.finish();

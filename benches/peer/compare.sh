@@ -19,8 +19,9 @@ fi
 "$venv/bin/pip" install -q -r benches/peer/requirements.txt >&2
 
 {
-  target/release/flow_throughput "$out/reference.ndjson" --threads 1
-  target/release/flow_throughput "$out/reference.ndjson" --threads 2
+  # The peers do what the core did before the enrichments: compare like with like.
+  target/release/flow_throughput "$out/reference.ndjson" --threads 1 --enrichments off
+  target/release/flow_throughput "$out/reference.ndjson" --threads 2 --enrichments off
   "$venv/bin/python" benches/peer/peer.py --stack stdlib "$out/reference.ndjson"
   "$venv/bin/python" benches/peer/peer.py --stack fast "$out/reference.ndjson"
 } | tee "$out/results.jsonl" | python3 benches/peer/ratios.py

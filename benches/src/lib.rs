@@ -1,6 +1,8 @@
 //! Shared pieces of the benches: reference batches from the workload generator, and
 //! rayon pools of a fixed size, so every figure is measured on the same work.
 
+use std::path::Path;
+
 use chrono::Utc;
 use pipeline::Record;
 use pipeline::workload::{Workload, WorkloadConfig};
@@ -8,6 +10,12 @@ use pipeline::workload::{Workload, WorkloadConfig};
 /// `n` records of the reference workload (seed 42), as one shard's batch.
 pub fn reference_batch(n: usize) -> Vec<Record> {
     Workload::new(WorkloadConfig::default()).records(n, "shardId-000000000000")
+}
+
+/// `n` records of the reference workload with campaign URLs and referrers of every medium
+/// ([`WorkloadConfig::attribution`]).
+pub fn attribution_batch(n: usize) -> Vec<Record> {
+    Workload::new(WorkloadConfig { attribution: true, ..WorkloadConfig::default() }).records(n, "shardId-000000000000")
 }
 
 /// The records of [`reference_batch`]`(n)` packed as a KPL producer would: into aggregated
@@ -52,6 +60,28 @@ pub fn records_from_lines(text: &[u8]) -> Vec<Record> {
             arrival,
         })
         .collect()
+}
+
+/// Rows of the benches' lookup table.
+pub const LOOKUP_ROWS: usize = 100_000;
+
+/// Writes the benches' three enrichments into `dir`: the embedded campaign and referer
+/// files, and a lookup of every purchase item's `sku` in a [`LOOKUP_ROWS`]-row CSV
+/// (every tenth of the workload's SKUs is in it, as `SKU-<n>` with `n` a multiple of 10).
+pub fn write_bench_enrichments(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join("campaign.json"), include_str!("../../enrichments/campaign.json"))?;
+    std::fs::write(dir.join("referer.json"), include_str!("../../enrichments/referer.json"))?;
+    std::fs::write(
+        dir.join("products.json"),
+        r#"{"enrichment": "lookup", "name": "products", "enabled": true,
+            "parameters": {"table": "products.csv", "key": "items[].sku", "event_types": ["purchase"]}}"#,
+    )?;
+    let mut csv = String::with_capacity(LOOKUP_ROWS * 40);
+    csv.push_str("sku,category,brand\n");
+    for i in 0..LOOKUP_ROWS {
+        csv.push_str(&format!("SKU-{:06},category-{},brand-{}\n", i * 10, i % 97, i % 13));
+    }
+    std::fs::write(dir.join("products.csv"), csv)
 }
 
 /// A rayon pool of exactly `threads` threads.

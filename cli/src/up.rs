@@ -64,6 +64,10 @@ pub struct UpArgs {
     /// A schemas directory replacing the built-in ones.
     #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
     schemas: Option<PathBuf>,
+    /// An enrichments directory (one JSON file per enrichment, and their lookup tables)
+    /// replacing the built-in ones; check it first with `pipeline validate --enrichments DIR`.
+    #[arg(long = "enrichments", value_name = "DIR", env = "ENRICHMENTS_DIR")]
+    enrichments: Option<PathBuf>,
     /// Seconds between progress lines (0 for none).
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     progress: u64,
@@ -113,6 +117,7 @@ pub fn run(args: &UpArgs) -> Result<ExitCode> {
         body_timeout: args.body_timeout,
         drain_timeout: args.drain_timeout,
         schemas_dir: args.schemas.clone(),
+        enrichments_dir: args.enrichments.clone(),
         progress_every: Duration::from_secs(args.progress),
         aggregate_interval: args.aggregate_interval,
         retention: args.retention,

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
-use pipeline::{BadRowType, MAX_RECORD_BYTES, Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::enrichments::lookup::TableBudget;
+use pipeline::{BadRowType, CoreConfig, MAX_RECORD_BYTES, Outcome, Record, process_batch};
 
 /// Lines checked per parallel batch: large enough for rayon, small enough to stream.
 const LINES_PER_BATCH: usize = 8192;
@@ -17,31 +18,45 @@ const LISTED_INVALID: usize = 20;
 
 #[derive(Args)]
 #[command(
-    about = "Check NDJSON events against the schemas, exactly as the processor would",
+    about = "Check NDJSON events against the schemas and enrichments, exactly as the processor would",
     long_about = "Check NDJSON events (one event per line) against the schemas, exactly as the \
-processor would: JSON shape, size, event type, schema version and every schema rule.\n\n\
-Exit status: 0 when every line is valid, 1 when any is not, 2 on a usage or I/O error.\n\n\
+processor would: JSON shape, size, event type, schema version, every schema rule, and the \
+enrichments marked required (enrichment_failure).\n\n\
+Without FILE, only checks the configuration given with --schemas and --enrichments (every \
+enrichment file, and every lookup table it names, loaded as `pipeline up` and the processor \
+load them) and lists it.\n\n\
+Exit status: 0 when every line is valid, 1 when any is not, 2 on a usage or I/O error or a \
+configuration that cannot be loaded.\n\n\
 Examples:\n  pipeline validate events.ndjson\n  pipeline validate --json - < events.ndjson\n  \
-pipeline validate --schemas ./schemas events.ndjson"
+pipeline validate --schemas ./schemas events.ndjson\n  pipeline validate --enrichments ./enrichments"
 )]
 pub struct ValidateArgs {
     /// The NDJSON file to check, or `-` for standard input.
-    #[arg(value_name = "FILE|-")]
-    input: String,
+    #[arg(value_name = "FILE|-", required_unless_present_any = ["schemas", "enrichments"])]
+    input: Option<String>,
     /// A schemas directory (<event_type>/<MODEL-REVISION-ADDITION>.json) replacing the built-in ones.
     #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
     schemas: Option<PathBuf>,
+    /// An enrichments directory (one JSON file per enrichment, and their lookup tables) replacing the built-in ones.
+    #[arg(long = "enrichments", value_name = "DIR", env = "ENRICHMENTS_DIR")]
+    enrichments: Option<PathBuf>,
     /// Print one JSON line per input line instead of a summary.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
-    let registry = SchemaRegistry::load(args.schemas.as_deref())?;
-    let input: Box<dyn Read> = if args.input == "-" {
+    let core = CoreConfig::load(args.schemas.as_deref(), args.enrichments.as_deref(), TableBudget::local())?;
+    let Some(input_name) = &args.input else {
+        let mut out = io::stdout().lock();
+        writeln!(out, "schemas from {}: {}", core.schemas.origin(), core.schemas.keys().join(", "))?;
+        writeln!(out, "enrichments from {}", core.enrichments)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let input: Box<dyn Read> = if input_name == "-" {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(File::open(&args.input).with_context(|| format!("cannot read {}", args.input))?)
+        Box::new(File::open(input_name).with_context(|| format!("cannot read {input_name}"))?)
     };
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let stdout = io::stdout().lock();
@@ -49,7 +64,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
     let mut summary = Summary::default();
     let mut line_no = 0u64;
     loop {
-        let lines = read_lines(&mut reader, LINES_PER_BATCH).with_context(|| format!("cannot read {}", args.input))?;
+        let lines = read_lines(&mut reader, LINES_PER_BATCH).with_context(|| format!("cannot read {input_name}"))?;
         if lines.is_empty() {
             break;
         }
@@ -69,7 +84,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
                 arrival: Utc::now(),
             })
             .collect();
-        let mut outcomes = process_batch(&registry, &records, Utc::now());
+        let mut outcomes = process_batch(&core, &records, Utc::now());
         for (line, outcome) in lines.iter().zip(&mut outcomes) {
             if let (Some(len), Outcome::Bad(bad)) = (line.cut_from, outcome) {
                 bad.errors = vec![pipeline::Violation::new(
@@ -88,7 +103,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
         }
     }
     if !args.json {
-        summary.print(&mut out, &args.input, registry.origin())?;
+        summary.print(&mut out, input_name, &core)?;
     }
     out.flush()?;
     Ok(if summary.invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -169,7 +184,7 @@ fn write_json_line(out: &mut impl Write, line: u64, outcome: &Outcome) -> io::Re
 struct Summary {
     valid: u64,
     invalid: u64,
-    by_type: [u64; 5],
+    by_type: [u64; BadRowType::COUNT],
     listed: Vec<String>,
 }
 
@@ -192,10 +207,11 @@ impl Summary {
         }
     }
 
-    fn print(&self, out: &mut impl Write, input: &str, origin: &str) -> io::Result<()> {
+    fn print(&self, out: &mut impl Write, input: &str, core: &CoreConfig) -> io::Result<()> {
         let total = self.valid + self.invalid;
         let name = if input == "-" { "standard input" } else { input };
-        writeln!(out, "checked {total} events from {name} against {origin}")?;
+        let (schemas, enrichments) = (core.schemas.origin(), core.enrichments.origin());
+        writeln!(out, "checked {total} events from {name} against {schemas}, with enrichments from {enrichments}")?;
         writeln!(out, "  valid:   {}", self.valid)?;
         writeln!(out, "  invalid: {}", self.invalid)?;
         for (kind, count) in BadRowType::ALL.iter().zip(self.by_type) {

@@ -13,7 +13,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{KEY, Up, free_port, up};
+use common::{KEY, archived_events, free_port, terminate, up, wait_drained};
 
 fn uuid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
@@ -43,18 +43,6 @@ fn stored_ids(data: &Path) -> Vec<String> {
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["event_id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn wait_drained(base: &str) {
-    let start = Instant::now();
-    loop {
-        let lag = ureq::get(&format!("{base}/health")).call().ok().and_then(|mut r| r.body_mut().read_json::<serde_json::Value>().ok()).and_then(|v| v["lag"].as_u64());
-        if lag == Some(0) {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "the stream did not drain: lag {lag:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -109,43 +97,9 @@ fn kill_9_during_a_load_loses_no_acknowledged_event() {
     assert_eq!(archived_set, stored.iter().collect::<HashSet<_>>(), "the archive and the events table differ");
 }
 
-/// SIGTERM, then the exit within 15 s.
-fn terminate(mut running: Up) -> std::process::ExitStatus {
-    let pid = running.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = running.child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(15), "no exit within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `event_id` of every archived line (finished files only; none may be left open).
 fn archived_ids(data: &Path) -> Vec<String> {
-    use std::io::Read;
-    let mut ids = Vec::new();
-    let mut dirs = vec![data.join("archive")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            assert!(name.ends_with(".jsonl.gz") && !name.starts_with('.'), "an archive file left unfinished: {}", path.display());
-            let mut text = String::new();
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
-            for line in text.lines() {
-                let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}: {line:?}", path.display()));
-                ids.push(event["event_id"].as_str().unwrap().to_owned());
-            }
-        }
-    }
-    ids
+    archived_events(data).iter().map(|event| event["event_id"].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]

@@ -8,6 +8,7 @@ fn spawn(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_pipeline"))
         .args(args)
         .env_remove("SCHEMAS_DIR")
+        .env_remove("ENRICHMENTS_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -148,4 +149,54 @@ fn a_reader_that_goes_away_stops_it_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "no panic, no error: {stderr}");
     assert_ne!(out.status.code(), Some(101), "a panic's exit status");
+}
+
+/// An enrichments directory with a required lookup of purchase items' skus.
+fn required_lookup_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("products.json"),
+        r#"{"enrichment": "lookup", "name": "products", "enabled": true, "required": true,
+            "parameters": {"table": "products.csv", "key": "items[].sku", "event_types": ["purchase"]}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("products.csv"), "sku,category\nW-1,widgets\n").unwrap();
+    std::fs::write(dir.path().join("campaign.json"), r#"{"enrichment": "campaign", "enabled": false}"#).unwrap();
+    dir
+}
+
+#[test]
+fn enrichments_alone_are_checked_and_listed() {
+    let dir = required_lookup_dir();
+    let out = pipeline(&["validate", "--enrichments", dir.path().to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("campaign.json: campaign (off)"), "{text}");
+    assert!(text.contains("products.json: lookup products (on, required, 1 row from products.csv"), "{text}");
+
+    std::fs::write(dir.path().join("products.csv"), "sku,category\nW-1,widgets\nW-1,again\n").unwrap();
+    let out = pipeline(&["validate", "--enrichments", dir.path().to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("enrichment file products.json: products.csv line 3: the key \"W-1\" is in the table twice"), "{err}");
+
+    let out = pipeline(&["validate"], b"");
+    assert_eq!(out.status.code(), Some(2), "no input and nothing to check is a usage error");
+}
+
+#[test]
+fn a_required_enrichment_that_fails_is_an_enrichment_failure() {
+    let dir = required_lookup_dir();
+    let purchase = |sku: &str| format!(r#"{{"event_type": "purchase", "user_id": 1, "order_id": "o", "amount": 1, "currency": "USD", "items": [{{"sku": "{sku}", "quantity": 1, "price": 1}}]}}"#);
+    let input = format!("{}\n{}\n{VALID}\n", purchase("W-1"), purchase("W-9"));
+    let out = pipeline(&["validate", "--json", "--enrichments", dir.path().to_str().unwrap(), "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[1]["type"], "enrichment_failure");
+    assert_eq!(lines[1]["errors"][0]["path"], "/items/0/sku");
+    assert_eq!(lines[1]["errors"][0]["keyword"], "lookup");
+    assert_eq!(lines[2]["valid"], true);
+    let out = pipeline(&["validate", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "the embedded enrichments require nothing");
 }

@@ -59,6 +59,8 @@ pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &st
         gsi_write_shards: Some(4),
         query_event_types: None,
         schemas_dir: None,
+        enrichments_dir: None,
+        memory_mib: None,
     }
 }
 

@@ -6,7 +6,9 @@
 //! Tables (in `pipeline.db`): `aggregate_partials` (one row per event type, minute and first
 //! record counted, see [`pipeline::aggregate::batch_partials`]), `aggregate_dirty` (minutes
 //! touched since their last merge) and `aggregates` (merged rows per granularity, event type
-//! and window).
+//! and window). A group of an enrichment field ([`pipeline::group`]) is a series in place of
+//! the event type, its value after the key: `batch` is `<first record>|<value>`,
+//! `window_start` `<window start>|<value>`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +17,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity};
-use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, roll_up};
+use pipeline::group::{grouped_key, split_grouped_key};
+use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, StoredPartial, roll_up};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
 use rusqlite::{Connection, params};
 
@@ -89,16 +92,19 @@ pub fn read_rows(
         "SELECT window_start, count, users, revenue, version FROM aggregates
          WHERE granularity = ?1 AND event_type = ?2 AND window_start >= ?3 AND window_start < ?4 ORDER BY window_start",
     )?;
+    // A group's `<start>|<value>` sorts after `<start>` and before the next window's start.
     let rows = stmt.query_map(params![granularity.as_str(), event_type, format_seconds(from), format_seconds(to)], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (start, count, users, revenue, version) = row?;
-        let window_start = parse_rfc3339(&start)
+        let (key, count, users, revenue, version) = row?;
+        let (start, group) = split_grouped_key(&key);
+        let window_start = parse_rfc3339(start)
             .ok_or_else(|| AggregateError::Window(format!("aggregates row with window_start {start:?}")))?;
         let aggregate = EncodedAggregate { count: count as u64, users, revenue }.decode()?;
-        out.push(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate, version: version as u64 });
+        let group = group.map(str::to_owned);
+        out.push(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, group, aggregate, version: version as u64 });
     }
     Ok(out)
 }
@@ -165,17 +171,18 @@ impl AggregateTable for LocalAggregateTable {
         })
     }
 
-    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> anyhow::Result<Vec<pipeline::aggregate::Aggregate>> {
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> anyhow::Result<Vec<StoredPartial>> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT count, users, revenue FROM aggregate_partials WHERE event_type = ?1 AND minute = ?2 ORDER BY batch",
+                "SELECT batch, count, users, revenue FROM aggregate_partials WHERE event_type = ?1 AND minute = ?2 ORDER BY batch",
             )?;
             let rows = stmt.query_map(params![event_type, format_seconds(minute)], |r| {
-                Ok(EncodedAggregate { count: r.get::<_, i64>(0)? as u64, users: r.get(1)?, revenue: r.get(2)? })
+                Ok((r.get::<_, String>(0)?, EncodedAggregate { count: r.get::<_, i64>(1)? as u64, users: r.get(2)?, revenue: r.get(3)? }))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                out.push(row?.decode()?);
+                let (key, partial) = row?;
+                out.push(StoredPartial { key, aggregate: partial.decode()? });
             }
             Ok(out)
         })
@@ -198,7 +205,7 @@ impl AggregateTable for LocalAggregateTable {
                 params![
                     row.granularity.as_str(),
                     row.event_type,
-                    format_seconds(row.window_start),
+                    grouped_key(&format_seconds(row.window_start), row.group.as_deref()),
                     encoded.count as i64,
                     row.aggregate.unique_users() as i64,
                     encoded.users,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
 use pipeline::flow::{BatchFlow, Sinks};
 use rusqlite::Connection;
 use tokio::time::Instant;
@@ -42,7 +42,7 @@ pub const GATHER_WAIT: Duration = Duration::from_millis(100);
 pub struct ConsumerStats {
     pub processed: AtomicU64,
     pub events: AtomicU64,
-    pub bad_rows: [AtomicU64; 5],
+    pub bad_rows: [AtomicU64; pipeline::BadRowType::COUNT],
     pub batches: AtomicU64,
     pub batch_micros: AtomicU64,
     /// Units of work that could not be committed (and were tried again).
@@ -55,7 +55,7 @@ pub struct ConsumerConfig {
     pub db: Arc<Mutex<Connection>>,
     pub store: Arc<Store>,
     pub archive_root: PathBuf,
-    pub registry: Arc<SchemaRegistry>,
+    pub core: Arc<CoreConfig>,
     pub reader: StreamReader,
     pub counters: Arc<StreamCounters>,
     pub stats: Arc<ConsumerStats>,
@@ -69,7 +69,7 @@ pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let reader = &config.reader;
     let unit = Arc::new(UnitOfWork::new()?);
     let flow = BatchFlow::new(
-        Arc::clone(&config.registry),
+        Arc::clone(&config.core),
         Sinks {
             events: LocalEventStore(Arc::clone(&unit)),
             archive: LocalArchive(Arc::clone(&unit)),

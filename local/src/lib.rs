@@ -52,7 +52,8 @@ use anyhow::{Context, bail};
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
+use pipeline::enrichments::lookup::TableBudget;
 
 use crate::consumer::{ConsumerConfig, ConsumerStats};
 use crate::http::{ApiKeys, AppState, stored_key};
@@ -80,6 +81,8 @@ pub struct LocalConfig {
     /// Time a shutdown waits for requests in flight.
     pub drain_timeout: Duration,
     pub schemas_dir: Option<PathBuf>,
+    /// An enrichments directory replacing the embedded one.
+    pub enrichments_dir: Option<PathBuf>,
     /// Seconds between progress lines (0: none).
     pub progress_every: Duration,
     /// How often partial aggregates are merged into rows.
@@ -111,6 +114,7 @@ impl LocalConfig {
             body_timeout: body::BODY_TIMEOUT,
             drain_timeout: server::DRAIN_TIMEOUT,
             schemas_dir: None,
+            enrichments_dir: None,
             progress_every: Duration::ZERO,
             aggregate_interval: Duration::from_secs(60),
             kinesis_listen: None,
@@ -191,7 +195,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     if config.retention.is_zero() {
         bail!("--retention must be longer than 0, e.g. 30d");
     }
-    let registry = Arc::new(SchemaRegistry::load(config.schemas_dir.as_deref())?);
+    let core = Arc::new(CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), TableBudget::local())?);
     let db_path = config.data_dir.join("pipeline.db");
     let db = pipeline_db::open(&db_path)?;
     let processed = (0..config.shards)
@@ -247,7 +251,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
             db: Arc::clone(&db),
             store: Arc::clone(&store),
             archive_root: config.data_dir.join("archive"),
-            registry: Arc::clone(&registry),
+            core: Arc::clone(&core),
             reader: reader.clone(),
             counters: Arc::clone(&writer.counters),
             stats: Arc::clone(&stats),
@@ -300,7 +304,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         stats: Arc::clone(&stats),
         merges: Arc::clone(&merge_stats),
         db_path: db_path.clone().into(),
-        registry: Arc::clone(&registry),
+        registry: Arc::clone(&core.schemas),
         body_budget: body_budget.clone(),
         body_timeout: config.body_timeout,
         kinesis_accepted: Arc::clone(&kinesis_accepted),
@@ -326,6 +330,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         })
     };
     say!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
+    say!("enrichments from {}", core.enrichments);
     let stored = |new: bool, file: &str| {
         if new { format!(" (new, stored in {})", config.data_dir.join(file).display()) } else { String::new() }
     };

@@ -312,7 +312,7 @@ pub async fn aggregates(State(state): State<AppState>, Query(q): Params) -> Resp
         .db(move |conn| {
             let mut rows = Vec::new();
             for t in &types {
-                rows.extend(read_rows(conn, request.granularity, t, request.from, request.until)?);
+                rows.extend(read_rows(conn, request.granularity, &request.series(t), request.from, request.until)?);
             }
             Ok::<_, anyhow::Error>(rows)
         })

@@ -221,7 +221,9 @@ pub fn start(data_dir: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<
 
 /// A data directory from a version that kept the stream in SQLite (`stream.db`): once
 /// everything in it is processed it is removed; records still waiting in it are kept and
-/// refused, since this version cannot read them.
+/// refused, since this version cannot read them. It stays because earlier versions were
+/// released with that stream: starting over a data dir that still holds acknowledged
+/// records in it would lose them without a word.
 fn retire_sqlite_stream(data_dir: &Path, processed: &[u64]) -> anyhow::Result<()> {
     let path = data_dir.join("stream.db");
     if !path.exists() {

@@ -10,7 +10,7 @@ use json_patch::{Patch, PatchErrorKind, PatchOperation};
 use pipeline::bad_row::BadRowId;
 use pipeline::enrich::derived_event_id;
 use pipeline::time_format::parse_rfc3339;
-use pipeline::{BadRow, BadRowType, BatchClock, Outcome, Record, SchemaRegistry, Violation, process_record};
+use pipeline::{BadRow, BadRowType, BatchClock, CoreConfig, Outcome, Record, Violation, process_record};
 use serde_json::Value;
 
 /// A patch file that cannot be used; the message names the file and what to change.
@@ -69,19 +69,16 @@ pub enum Verdict {
     NotMatching,
 }
 
-/// The fixes of a run: an optional patch, then validation against `registry`.
+/// The fixes of a run: an optional patch, then the processor's checks with `core`
+/// (schemas and enrichments).
 pub struct Fix {
-    registry: SchemaRegistry,
+    core: CoreConfig,
     patch: Option<Patch>,
 }
 
 impl Fix {
-    pub fn new(registry: SchemaRegistry, patch: Option<Patch>) -> Self {
-        Self { registry, patch }
-    }
-
-    pub fn registry(&self) -> &SchemaRegistry {
-        &self.registry
+    pub fn new(core: CoreConfig, patch: Option<Patch>) -> Self {
+        Self { core, patch }
     }
 
     /// The verdict on `row`; `now` stands in for a missing arrival time in the checks only.
@@ -135,7 +132,7 @@ impl Fix {
             shard_id: row.shard_id.clone(),
             arrival: parse_rfc3339(&row.ingested_at).unwrap_or(now),
         };
-        match process_record(&self.registry, &record, &BatchClock::new(now)) {
+        match process_record(&self.core, &record, &BatchClock::new(now)) {
             Outcome::Bad(bad) => Verdict::StillFailing { kind: bad.kind, errors: bad.errors },
             Outcome::Event(event) => {
                 let partition_key = match row.partition_key.len() {
@@ -207,7 +204,7 @@ mod tests {
     }
 
     fn fix(patch: Option<Patch>) -> Fix {
-        Fix::new(SchemaRegistry::embedded().unwrap(), patch)
+        Fix::new(CoreConfig::embedded().unwrap(), patch)
     }
 
     const PURCHASE: &str = r#"{"event_type": "purchase", "user_id": 42, "order_id": "o-1", "amount": 12.5, "currency": "usd", "items": [{"sku": "s", "quantity": 1, "price": 12.5}]}"#;

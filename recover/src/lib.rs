@@ -18,7 +18,8 @@ pub mod run;
 pub mod select;
 
 use anyhow::Context;
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
+use pipeline::enrichments::lookup::TableBudget;
 use pipeline::time_format::format_millis;
 
 pub use fix::{Fix, RecoveredEvent, Verdict};
@@ -37,7 +38,8 @@ pub struct Prepared {
 /// is read or sent).
 pub fn prepare(args: &RecoverArgs, source: String, target: String) -> anyhow::Result<Prepared> {
     let patch = args.patch.as_deref().map(fix::load_patch).transpose()?;
-    let registry = SchemaRegistry::load(args.schemas.as_deref()).context("loading the schemas of --schemas")?;
+    let core = CoreConfig::load(args.schemas.as_deref(), args.enrichments.as_deref(), TableBudget::local())
+        .context("loading the schemas of --schemas and the enrichments of --enrichments")?;
     let report = Report {
         dry_run: args.dry_run,
         target,
@@ -46,7 +48,7 @@ pub fn prepare(args: &RecoverArgs, source: String, target: String) -> anyhow::Re
         started_at: format_millis(chrono::Utc::now()),
         ..Report::default()
     };
-    Ok(Prepared { fix: Fix::new(registry, patch), selection: Selection::of(args), report })
+    Ok(Prepared { fix: Fix::new(core, patch), selection: Selection::of(args), report })
 }
 
 /// Runs `prepared` from `source` into `destination`, prints the summary, writes the report

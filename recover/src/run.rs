@@ -221,7 +221,7 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
 mod tests {
     use std::cell::RefCell;
 
-    use pipeline::{BadRowType, SchemaRegistry};
+    use pipeline::{BadRowType, CoreConfig};
 
     use super::*;
 
@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn refused_events_go_again_until_taken_and_a_fatal_answer_stops() {
         let good = r#"{"event_type": "pageview", "user_id": 1}"#;
-        let fix = Fix::new(SchemaRegistry::embedded().unwrap(), None);
+        let fix = Fix::new(CoreConfig::embedded().unwrap(), None);
         let events: Vec<RecoveredEvent> = (1..=3)
             .map(|i| match fix.apply(&bad(i, good, false), Utc::now()) {
                 Verdict::Fixed(e) => e,
@@ -308,7 +308,7 @@ mod tests {
     fn sends_in_batches_marks_after_each_and_counts() {
         let good = r#"{"event_type": "pageview", "user_id": 1}"#;
         let rows = vec![vec![bad(1, good, false), bad(2, good, false), bad(3, "{}", false)], vec![bad(4, good, true), bad(5, good, false)]];
-        let fix = Fix::new(SchemaRegistry::embedded().unwrap(), None);
+        let fix = Fix::new(CoreConfig::embedded().unwrap(), None);
         let destination = Recorder::default();
         let mut report = Report::default();
         block_on(recover(&fix, &Selection::default(), false, &mut Pages(rows.clone()), &destination, &mut report)).unwrap();

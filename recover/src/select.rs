@@ -39,6 +39,12 @@ pub struct RecoverArgs {
     /// the processor's SCHEMAS_DIR).
     #[arg(long = "schemas", value_name = "DIR", env = "SCHEMAS_DIR")]
     pub schemas: Option<PathBuf>,
+    /// The enrichments events are checked with (default: the built-in ones): an
+    /// `enrichment_failure` is fixed once a required enrichment no longer fails (a lookup
+    /// table that now has the key). The target must run with the same (`pipeline up
+    /// --enrichments DIR`, the processor's ENRICHMENTS_DIR).
+    #[arg(long = "enrichments", value_name = "DIR", env = "ENRICHMENTS_DIR")]
+    pub enrichments: Option<PathBuf>,
     /// Count per bad-row type what would be fixed, still fail (with the first errors) or not
     /// match, and send nothing.
     #[arg(long)]

@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Timelike
 use serde::{Deserialize, Serialize};
 
 use crate::enrich::EnrichedEvent;
+use crate::group::{GroupField, grouped_key};
 use crate::money::MICROS_PER_UNIT;
 use crate::record::Record;
 
@@ -279,14 +280,31 @@ pub fn partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -> BTre
     partials
 }
 
+/// A set of events' aggregates per group ([`crate::group`]): one per series
+/// (`<event_type>/<field>`), minute and value the events carry.
+pub fn group_partials<'a>(events: impl IntoIterator<Item = &'a EnrichedEvent>) -> BTreeMap<(WindowKey, String), Aggregate> {
+    let mut partials: BTreeMap<(WindowKey, String), Aggregate> = BTreeMap::new();
+    for event in events {
+        let minute = Granularity::Minute.window_start(event.event_time);
+        for (field, value) in event.groups.iter() {
+            let window = WindowKey { event_type: field.series(&event.event_type).into(), minute };
+            partials.entry((window, value.to_owned())).or_default().add(event);
+        }
+    }
+    partials
+}
+
 /// The aggregate of one window over a run of a shard's records, as the aggregates table
 /// stores it: keyed by the first record it counts, so that every record is counted in
 /// exactly one stored partial however Lambda retries, resumes or bisects (see
 /// [`batch_partials`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartialAggregate {
+    /// The window; its `event_type` is the series: the event type for its totals,
+    /// `<event_type>/<field>` for a group ([`crate::group`]).
     pub window: WindowKey,
-    /// [`partial_key`] of the first record counted in the window.
+    /// [`partial_key`] of the first record counted in the window, then `|<value>` for a
+    /// group's cell ([`crate::group::grouped_key`]).
     pub key: String,
     pub aggregate: Aggregate,
     /// The counted records (indexes into the batch): they fail together if the partial does.
@@ -303,8 +321,9 @@ pub fn partial_key(shard_id: &str, sequence_number: &str, sub_sequence_number: u
     }
 }
 
-/// The partials of a run of one shard's records: for each window, the aggregate of the
-/// counted events, keyed by the first counted record in that window. `counted` is
+/// The partials of a run of one shard's records: for each window (of each event type's
+/// totals, and of each group value its events carry, [`crate::group`]), the aggregate of
+/// the counted events, keyed by the first counted record in that cell. `counted` is
 /// (index in the batch, record, its event), in record order.
 ///
 /// Why the key makes counts exact: the runs a consumer completes partition the shard into
@@ -314,21 +333,30 @@ pub fn partial_key(shard_id: &str, sequence_number: &str, sub_sequence_number: u
 /// `r`, its first `W` record at or after `c`. The completed range holding `r` starts at a
 /// checkpoint `s` with `c <= s <= r` (checkpoints only move forward, and `c` was one), and no
 /// `W` record lies in `[c, r)`, so none in `[s, r)`: that range's first `W` record is `r`
-/// too, and its partial overwrites the stale one.
+/// too, and its partial overwrites the stale one. The argument needs only that a record's
+/// cells depend on the record alone, so it holds for a group value's cell as for a window.
 pub fn batch_partials<'a>(counted: impl IntoIterator<Item = (usize, &'a Record, &'a EnrichedEvent)>) -> Vec<PartialAggregate> {
-    let mut by_window: BTreeMap<WindowKey, PartialAggregate> = BTreeMap::new();
+    let mut cells: BTreeMap<(WindowKey, Option<(GroupField, &'a str)>), PartialAggregate> = BTreeMap::new();
     for (index, record, event) in counted {
         let window = WindowKey::of(event);
-        let partial = by_window.entry(window.clone()).or_insert_with(|| PartialAggregate {
-            window,
-            key: partial_key(&record.shard_id, &record.sequence_number, record.sub_sequence_number),
-            aggregate: Aggregate::default(),
-            records: Vec::new(),
-        });
-        partial.aggregate.add(event);
-        partial.records.push(index);
+        for group in std::iter::once(None).chain(event.groups.iter().map(Some)) {
+            let cell = (window.clone(), group);
+            let partial = cells.entry(cell).or_insert_with(|| {
+                let key = partial_key(&record.shard_id, &record.sequence_number, record.sub_sequence_number);
+                let (window, key) = match group {
+                    None => (window.clone(), key),
+                    Some((field, value)) => (
+                        WindowKey { event_type: field.series(&window.event_type).into(), minute: window.minute },
+                        grouped_key(&key, Some(value)),
+                    ),
+                };
+                PartialAggregate { window, key, aggregate: Aggregate::default(), records: Vec::new() }
+            });
+            partial.aggregate.add(event);
+            partial.records.push(index);
+        }
     }
-    by_window.into_values().collect()
+    cells.into_values().collect()
 }
 
 #[cfg(test)]

@@ -23,15 +23,21 @@ pub enum BadRowType {
     UnknownSchemaVersion,
     /// The event breaks its schema; every violation is listed.
     SchemaViolation,
+    /// An enrichment configured as `required` failed for the event.
+    EnrichmentFailure,
 }
 
 impl BadRowType {
-    pub const ALL: [BadRowType; 5] = [
+    /// How many types there are: the length of per-type counters.
+    pub const COUNT: usize = 6;
+
+    pub const ALL: [BadRowType; Self::COUNT] = [
         BadRowType::Malformed,
         BadRowType::SizeViolation,
         BadRowType::UnknownEventType,
         BadRowType::UnknownSchemaVersion,
         BadRowType::SchemaViolation,
+        BadRowType::EnrichmentFailure,
     ];
 
     /// Position in [`BadRowType::ALL`], for per-type counters.
@@ -46,6 +52,7 @@ impl BadRowType {
             BadRowType::UnknownEventType => "unknown_event_type",
             BadRowType::UnknownSchemaVersion => "unknown_schema_version",
             BadRowType::SchemaViolation => "schema_violation",
+            BadRowType::EnrichmentFailure => "enrichment_failure",
         }
     }
 }

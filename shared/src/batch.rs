@@ -13,7 +13,7 @@ use crate::decode::{DecodeScratch, decode};
 use crate::enrich::{BatchClock, EnrichedEvent, enrich};
 use crate::json_tape::TapeValue;
 use crate::record::Record;
-use crate::schema_registry::SchemaRegistry;
+use crate::core_config::CoreConfig;
 use crate::user_records::UserRecords;
 use crate::validation::validate_event;
 
@@ -48,21 +48,21 @@ thread_local! {
 }
 
 /// Decodes, validates and enriches one record.
-pub fn process_record(registry: &SchemaRegistry, record: &Record, clock: &BatchClock) -> Outcome {
-    process_user_record(registry, record, clock, false)
+pub fn process_record(config: &CoreConfig, record: &Record, clock: &BatchClock) -> Outcome {
+    process_user_record(config, record, clock, false)
 }
 
 /// [`process_record`] for a user record; `aggregated`: it came out of a KPL aggregated
 /// record (the enriched event then names its sub-sequence number).
-fn process_user_record(registry: &SchemaRegistry, record: &Record, clock: &BatchClock, aggregated: bool) -> Outcome {
+fn process_user_record(config: &CoreConfig, record: &Record, clock: &BatchClock, aggregated: bool) -> Outcome {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let result = decode(&record.data, &mut scratch, |tape| {
             let Some(event) = TapeValue::root(tape) else {
                 unreachable!("decode hands over a tape holding an object")
             };
-            let (schema, envelope) = validate_event(registry, event)?;
-            enrich(record, schema, &envelope, clock, aggregated)
+            let (schema, envelope) = validate_event(&config.schemas, event)?;
+            enrich(record, schema, &envelope, &config.enrichments, clock, aggregated)
         });
         match result {
             Ok(event) => Outcome::Event(event),
@@ -72,12 +72,12 @@ fn process_user_record(registry: &SchemaRegistry, record: &Record, clock: &Batch
 }
 
 /// Every record's outcome, in record order, using the current rayon pool.
-pub fn process_batch(registry: &SchemaRegistry, records: &[Record], processed_at: DateTime<Utc>) -> Vec<Outcome> {
+pub fn process_batch(config: &CoreConfig, records: &[Record], processed_at: DateTime<Utc>) -> Vec<Outcome> {
     let clock = BatchClock::new(processed_at);
     records
         .par_iter()
         .with_min_len(MIN_RECORDS_PER_TASK)
-        .map(|record| process_record(registry, record, &clock))
+        .map(|record| process_record(config, record, &clock))
         .collect()
 }
 
@@ -92,7 +92,7 @@ pub struct Processed<'a> {
 /// Every user record's outcome: aggregated records are deaggregated first (an aggregated
 /// record that does not decode is one `malformed` bad row), then processed like
 /// [`process_batch`].
-pub fn process_records<'a>(registry: &SchemaRegistry, records: &'a [Record], processed_at: DateTime<Utc>) -> Processed<'a> {
+pub fn process_records<'a>(config: &CoreConfig, records: &'a [Record], processed_at: DateTime<Utc>) -> Processed<'a> {
     let clock = BatchClock::new(processed_at);
     let user_records = UserRecords::of(records);
     let outcomes = user_records
@@ -102,7 +102,7 @@ pub fn process_records<'a>(registry: &SchemaRegistry, records: &'a [Record], pro
         .with_min_len(MIN_RECORDS_PER_TASK)
         .map(|(i, record)| match user_records.rejection(i) {
             Some(why) => Outcome::Bad(BadRow::new(why.clone(), record, processed_at)),
-            None => process_user_record(registry, record, &clock, user_records.is_aggregated(i)),
+            None => process_user_record(config, record, &clock, user_records.is_aggregated(i)),
         })
         .collect();
     Processed { user_records, outcomes }
@@ -113,7 +113,7 @@ pub fn process_records<'a>(registry: &SchemaRegistry, records: &'a [Record], pro
 pub struct OutcomeCounts {
     pub valid: usize,
     /// Bad rows per type, in [`BadRowType::ALL`] order.
-    pub bad: [usize; 5],
+    pub bad: [usize; BadRowType::COUNT],
 }
 
 impl OutcomeCounts {

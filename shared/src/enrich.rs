@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use crate::money::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
+use crate::enrichments::Enrichments;
+use crate::group::GroupValues;
+use crate::json_text::push_json_str;
 use crate::record::Record;
 use crate::schema_registry::CompiledSchema;
 use crate::time_format::{is_representable, parse_rfc3339, push_date, push_hour, push_millis};
@@ -61,6 +64,8 @@ pub struct EnrichedEvent {
     pub sort_key: String,
     /// A purchase's amount, for the revenue aggregates.
     pub revenue: Option<Money>,
+    /// The event's values of the fields aggregates are grouped by (from the enrichments).
+    pub groups: GroupValues,
 }
 
 impl EnrichedEvent {
@@ -105,6 +110,7 @@ pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
+    enrichments: &Enrichments,
     clock: &BatchClock,
     aggregated: bool,
 ) -> Result<EnrichedEvent, Rejection> {
@@ -141,53 +147,91 @@ pub fn enrich(
     let mut sort_key = String::with_capacity(64);
     push_millis(&mut sort_key, event_time);
 
+    // The enrichments' fields first, into a buffer each thread reuses: the output's size is
+    // then known, and it is allocated once.
+    FRAGMENT.with_borrow_mut(|fragment| {
+        fragment.clear();
+        let mut groups = GroupValues::default();
+        enrichments.apply(envelope.event, schema.event_type(), fragment, &mut groups).map_err(|errors| Rejection {
+            kind: BadRowType::EnrichmentFailure,
+            event_type: Some(schema.event_type().to_owned()),
+            schema: Some(schema.key().to_owned()),
+            errors,
+        })?;
+        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups, aggregated })
+    })
+}
+
+thread_local! {
+    static FRAGMENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What [`assemble`] puts together, beyond the record and its schema.
+struct Output<'f> {
+    /// Index of the producer's closing brace.
+    close: usize,
+    event_id: String,
+    event_time: DateTime<Utc>,
+    /// The event time's text; the store's sort key once the id is appended.
+    sort_key: String,
+    /// The enrichments' members of `_pipeline`.
+    fragment: &'f str,
+    groups: GroupValues,
+    /// The record is a user record of a KPL aggregated record.
+    aggregated: bool,
+}
+
+/// The enriched event's bytes: the producer's, then the added fields.
+fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
+    let Output { close, event_id, event_time, mut sort_key, fragment, groups, aggregated } = output;
     // Room for the producer's bytes and what is added, so the buffer never grows.
-    let mut added = String::with_capacity(close + 512);
+    let mut document = String::with_capacity(close + 512 + fragment.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
-    added.push_str(std::str::from_utf8(&record.data[..close]).map_err(|_| {
+    document.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
     })?);
     if envelope.event_id.is_none() {
-        added.push_str(",\"event_id\":\"");
-        added.push_str(&event_id);
-        added.push('"');
+        document.push_str(",\"event_id\":\"");
+        document.push_str(&event_id);
+        document.push('"');
     }
     if envelope.timestamp.is_none() {
-        added.push_str(",\"timestamp\":\"");
-        added.push_str(&sort_key);
-        added.push('"');
+        document.push_str(",\"timestamp\":\"");
+        document.push_str(&sort_key);
+        document.push('"');
     }
-    added.push_str(",\"_pipeline\":{\"schema\":");
-    push_json_str(&mut added, schema.key());
-    added.push_str(",\"ingested_at\":\"");
-    push_millis(&mut added, record.arrival);
-    added.push_str("\",\"processed_at\":\"");
-    added.push_str(&clock.processed_at_text);
-    added.push_str("\",\"shard_id\":");
-    push_json_str(&mut added, &record.shard_id);
-    added.push_str(",\"sequence_number\":");
-    push_json_str(&mut added, &record.sequence_number);
+    document.push_str(",\"_pipeline\":{\"schema\":");
+    push_json_str(&mut document, schema.key());
+    document.push_str(",\"ingested_at\":\"");
+    push_millis(&mut document, record.arrival);
+    document.push_str("\",\"processed_at\":\"");
+    document.push_str(&clock.processed_at_text);
+    document.push_str("\",\"shard_id\":");
+    push_json_str(&mut document, &record.shard_id);
+    document.push_str(",\"sequence_number\":");
+    push_json_str(&mut document, &record.sequence_number);
     if aggregated {
-        added.push_str(",\"sub_sequence_number\":");
-        added.push_str(&record.sub_sequence_number.to_string());
+        document.push_str(",\"sub_sequence_number\":");
+        document.push_str(&record.sub_sequence_number.to_string());
     }
-    added.push_str(",\"dt\":\"");
-    push_date(&mut added, event_time);
-    added.push_str("\",\"hr\":\"");
-    push_hour(&mut added, event_time);
-    added.push('"');
+    document.push_str(",\"dt\":\"");
+    push_date(&mut document, event_time);
+    document.push_str("\",\"hr\":\"");
+    push_hour(&mut document, event_time);
+    document.push('"');
     if let Some(ua) = envelope.user_agent {
-        added.push_str(",\"ua\":");
-        ua_json(ua, &mut added);
+        document.push_str(",\"ua\":");
+        ua_json(ua, &mut document);
     }
-    added.push_str("}}");
+    document.push_str(fragment);
+    document.push_str("}}");
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
-    if memchr::memchr2(b'\n', b'\r', added.as_bytes()).is_some() {
-        added = added.replace(['\n', '\r'], " ");
+    if memchr::memchr2(b'\n', b'\r', document.as_bytes()).is_some() {
+        document = document.replace(['\n', '\r'], " ");
     }
 
-    if added.len() > MAX_ENRICHED_BYTES {
+    if document.len() > MAX_ENRICHED_BYTES {
         return Err(Rejection {
             kind: BadRowType::SizeViolation,
             event_type: Some(schema.event_type().to_owned()),
@@ -198,7 +242,7 @@ pub fn enrich(
                 format!(
                     "the enriched event would be {} bytes; the archive takes at most {MAX_ENRICHED_BYTES}: \
                      keep events under 1,000 KiB",
-                    added.len()
+                    document.len()
                 ),
             )],
         });
@@ -206,7 +250,7 @@ pub fn enrich(
     sort_key.push('#');
     sort_key.push_str(&event_id);
     Ok(EnrichedEvent {
-        json: added.into_bytes(),
+        json: document.into_bytes(),
         event_type: schema.event_type_shared(),
         schema: schema.key_shared(),
         user_id: envelope.user_id.to_string(),
@@ -215,6 +259,7 @@ pub fn enrich(
         arrival: record.arrival,
         sort_key,
         revenue: envelope.revenue.and_then(|(currency, amount)| Money::new(currency, amount)),
+        groups,
     })
 }
 
@@ -224,15 +269,3 @@ fn closing_brace(data: &[u8]) -> Option<usize> {
     (data[at] == b'}').then_some(at)
 }
 
-/// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
-    // A fold without early exit vectorises; the texts here are short and rarely need escapes.
-    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if plain {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    } else {
-        out.push_str(&serde_json::Value::from(s).to_string());
-    }
-}

@@ -12,7 +12,7 @@ use crate::aggregate::{PartialAggregate, batch_partials};
 use crate::batch::{Outcome, OutcomeCounts, Processed, process_records};
 use crate::enrich::EnrichedEvent;
 use crate::record::Record;
-use crate::schema_registry::SchemaRegistry;
+use crate::core_config::CoreConfig;
 use crate::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 
 /// The sinks of one flow.
@@ -46,23 +46,24 @@ pub struct BatchReport {
     pub total_time: Duration,
 }
 
-/// The batch flow over a registry and a set of sinks.
+/// The batch flow over the core's configuration and a set of sinks.
 pub struct BatchFlow<E, A, B, G> {
-    registry: Arc<SchemaRegistry>,
+    config: Arc<CoreConfig>,
     sinks: Sinks<E, A, B, G>,
 }
 
 impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, A, B, G> {
-    pub fn new(registry: Arc<SchemaRegistry>, sinks: Sinks<E, A, B, G>) -> Self {
-        Self { registry, sinks }
+    pub fn new(config: Arc<CoreConfig>, sinks: Sinks<E, A, B, G>) -> Self {
+        Self { config, sinks }
     }
 
     pub fn sinks(&self) -> &Sinks<E, A, B, G> {
         &self.sinks
     }
 
-    pub fn registry(&self) -> &SchemaRegistry {
-        &self.registry
+    /// The schemas and enrichments the flow runs with.
+    pub fn core(&self) -> &CoreConfig {
+        &self.config
     }
 
     /// Processes `records` (one shard's batch, in order; KPL aggregated records are
@@ -77,7 +78,7 @@ impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, 
     pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
         let started = Instant::now();
         let Some(first) = records.first() else { return BatchReport::default() };
-        let Processed { user_records, outcomes } = process_records(&self.registry, records, Utc::now());
+        let Processed { user_records, outcomes } = process_records(&self.config, records, Utc::now());
         let users = user_records.records();
         let core_time = started.elapsed();
 

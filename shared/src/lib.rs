@@ -2,11 +2,14 @@
 //!
 //! It turns a batch of stream records into outcomes (an enriched event, or a bad row) with
 //! no I/O: schemas ([`schema_registry`]), decoding ([`decode`]), validation
-//! ([`validation`]), enrichment ([`enrich`]) and the parallel batch flow ([`batch`]). KPL
-//! aggregated records ([`kpl`]) are turned into their user records ([`user_records`])
+//! ([`validation`]), enrichment ([`enrich`], with the configured [`enrichments`]: campaign,
+//! referer, lookup tables) and the parallel batch flow ([`batch`]), configured by a
+//! [`CoreConfig`] loaded once at start.
+//! KPL aggregated records ([`kpl`]) are turned into their user records ([`user_records`])
 //! before that, so each user record follows the same path.
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
-//! ([`rollup`]), and the query API's requests and bodies ([`query`]).
+//! ([`rollup`]), groups by an enrichment field ([`group`]), and the query API's requests
+//! and bodies ([`query`]).
 //! The contract's limits, each with its source, are in [`limits`].
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
@@ -17,13 +20,17 @@
 pub mod aggregate;
 pub mod bad_row;
 pub mod batch;
+pub mod core_config;
 pub mod decode;
 pub mod enrich;
+pub mod enrichments;
 #[cfg(feature = "flow")]
 pub mod flow;
 #[cfg(feature = "gzip")]
 pub mod gzip;
+pub mod group;
 pub mod json_tape;
+pub mod json_text;
 pub mod kpl;
 pub mod limits;
 pub mod money;
@@ -45,5 +52,7 @@ pub mod workload;
 pub use bad_row::{BadRow, BadRowType, Violation};
 pub use batch::{Outcome, OutcomeCounts, Processed, process_batch, process_record, process_records};
 pub use enrich::{BatchClock, EnrichedEvent};
+pub use core_config::{CoreConfig, CoreConfigError};
+pub use enrichments::{EnrichmentError, Enrichments};
 pub use record::{MAX_RECORD_BYTES, Record};
 pub use schema_registry::{SchemaError, SchemaRegistry};

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::aggregate::Granularity;
+use crate::group::{GroupField, series_event_type};
 use crate::rollup::AggregateRow;
 use crate::time_format::{format_millis, format_seconds, parse_rfc3339};
 
@@ -163,11 +164,13 @@ impl TypeEventsRequest {
     }
 }
 
-/// `GET /v1/aggregates?event_type=&granularity=&from=&to=`.
+/// `GET /v1/aggregates?event_type=&granularity=&from=&to=&by=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatesRequest {
     /// `None`: every event type.
     pub event_type: Option<String>,
+    /// `by=`: the rows of each value of this field instead of the totals.
+    pub by: Option<GroupField>,
     pub granularity: Granularity,
     /// Start of the first window (`from` aligned down to the granularity).
     pub from: DateTime<Utc>,
@@ -183,6 +186,7 @@ impl AggregatesRequest {
             None => Granularity::Hour,
             Some(text) => text.parse().map_err(QueryError)?,
         };
+        let by = param(params, "by").map(|text| text.parse::<GroupField>().map_err(QueryError)).transpose()?;
         let event_type = param(params, "event_type");
         if let Some(t) = event_type {
             if !crate::schema_registry::is_valid_event_type(t) {
@@ -213,23 +217,33 @@ impl AggregatesRequest {
         // Within year 9999, so that the bound's text (the stores compare keys as text) keeps
         // four digits of year: windows start on whole minutes, so none is lost.
         let until = (to + Duration::seconds(1)).min(crate::time_format::latest_event_time());
-        Ok(Self { event_type: event_type.map(str::to_owned), granularity, from, until })
+        Ok(Self { event_type: event_type.map(str::to_owned), by, granularity, from, until })
+    }
+
+    /// The series the rows of `event_type` are read from: its totals, or its `by` groups.
+    pub fn series(&self, event_type: &str) -> String {
+        self.by.map_or_else(|| event_type.to_owned(), |by| by.series(event_type))
     }
 }
 
-/// The body of `GET /v1/aggregates`, rows sorted by window then event type.
+/// The body of `GET /v1/aggregates`, rows sorted by window, event type, then group; a
+/// grouped series' rows carry `"group"`.
 pub fn aggregates_body(rows: &mut [AggregateRow]) -> Value {
-    rows.sort_by(|a, b| (a.window_start, &a.event_type).cmp(&(b.window_start, &b.event_type)));
+    rows.sort_by(|a, b| (a.window_start, &a.event_type, &a.group).cmp(&(b.window_start, &b.event_type, &b.group)));
     let items: Vec<Value> = rows
         .iter()
         .map(|r| {
-            json!({
+            let mut item = json!({
                 "window_start": format_seconds(r.window_start),
-                "event_type": r.event_type,
+                "event_type": series_event_type(&r.event_type),
                 "count": r.aggregate.count,
                 "unique_users": r.aggregate.unique_users(),
                 "revenue": r.aggregate.revenue_units(),
-            })
+            });
+            if let Some(group) = &r.group {
+                item["group"] = Value::from(group.as_str());
+            }
+            item
         })
         .collect();
     json!({ "aggregates": items })
@@ -259,6 +273,11 @@ mod tests {
         assert!(err(&[("from", "2026-11-27T00:00:00Z"), ("to", "2026-11-26T00:00:00Z")]).contains("must not be after"));
         assert!(err(&[("granularity", "minute"), ("from", "2025-01-01T00:00:00Z")]).contains("coarser"));
         assert!(err(&[("event_type", "Page View")]).contains("not an event type"));
+        assert!(err(&[("by", "campaign.term")]).contains("campaign.source, campaign.medium"));
+        assert!(err(&[("by", "")]).contains("not a field"));
+        let r = AggregatesRequest::parse(&params(&[("by", "referer.medium")]), now()).unwrap();
+        assert_eq!((r.by, r.series("pageview").as_str()), (Some(GroupField::RefererMedium), "pageview/referer.medium"));
+        assert_eq!(AggregatesRequest::parse(&[], now()).unwrap().series("pageview"), "pageview");
     }
 
     #[test]

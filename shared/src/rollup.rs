@@ -14,13 +14,14 @@
 //! cleared; only a failure of the table itself (unreachable, throttled) ends the run, to
 //! be tried again by the next one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use crate::aggregate::{Aggregate, EncodedAggregate, Granularity};
+use crate::group::split_grouped_key;
 use crate::time_format::format_seconds;
 
 /// A minute of an event type that received partials since it was last merged.
@@ -36,11 +37,22 @@ pub struct DirtyWindow {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregateRow {
     pub granularity: Granularity,
+    /// The series: an event type, or `<event_type>/<field>` for a group ([`crate::group`]).
     pub event_type: String,
     pub window_start: DateTime<Utc>,
+    /// The group's value in a grouped series; `None` for an event type's totals.
+    pub group: Option<String>,
     pub aggregate: Aggregate,
     /// Partials folded into this row (see the module doc).
     pub version: u64,
+}
+
+/// A partial as the table holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredPartial {
+    /// [`crate::aggregate::PartialAggregate::key`]: its first record, and its group value.
+    pub key: String,
+    pub aggregate: Aggregate,
 }
 
 /// Touched windows as a table reads them.
@@ -63,10 +75,11 @@ pub trait AggregateTable: Send + Sync {
     /// Up to `limit` touched windows, oldest first.
     fn dirty_windows(&self, limit: usize) -> impl Future<Output = Result<DirtyWindows, Self::Error>> + Send;
 
-    /// Every partial of one event type's minute, in a stable order.
-    fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> impl Future<Output = Result<Vec<Aggregate>, Self::Error>> + Send;
+    /// Every partial of one series' minute (`event_type` is the series), in a stable order.
+    fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> impl Future<Output = Result<Vec<StoredPartial>, Self::Error>> + Send;
 
-    /// The rows of `granularity` whose window starts in `[from, to)`, oldest first.
+    /// The rows of `granularity` whose window starts in `[from, to)`, oldest first (every
+    /// group's, for a grouped series).
     fn rows(
         &self,
         granularity: Granularity,
@@ -75,7 +88,7 @@ pub trait AggregateTable: Send + Sync {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<AggregateRow>, Self::Error>> + Send;
 
-    /// Stores `row` unless the table holds the same window at a higher version; says
+    /// Stores `row` unless the table holds the same window (and group) at a higher version; says
     /// whether it was stored.
     fn put_row(&self, row: &AggregateRow) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
@@ -146,7 +159,8 @@ pub async fn roll_up<T: AggregateTable>(table: &T, max_windows: usize) -> Result
     Ok(report)
 }
 
-/// Recomputes one window's row from its partials (minutes) or child rows, and stores it.
+/// Recomputes one window's rows (one per group value in a grouped series) from its
+/// partials (minutes) or child rows, and stores them.
 async fn merge_window<T: AggregateTable>(
     table: &T,
     granularity: Granularity,
@@ -154,19 +168,28 @@ async fn merge_window<T: AggregateTable>(
     start: DateTime<Utc>,
     report: &mut RollupReport,
 ) -> Result<(), T::Error> {
-    let (aggregate, version) = match granularity.child() {
+    // Per group: the merged aggregate and the partials folded into it.
+    let mut groups: BTreeMap<Option<String>, (Aggregate, u64)> = BTreeMap::new();
+    match granularity.child() {
         None => {
             let partials = table.partials(event_type, start).await?;
             report.partials += partials.len();
-            (Aggregate::merged(&partials), partials.len() as u64)
+            for p in &partials {
+                let (total, version) = groups.entry(split_grouped_key(&p.key).1.map(str::to_owned)).or_default();
+                total.merge(&p.aggregate);
+                *version += 1;
+            }
         }
         Some(child) => {
-            let rows = table.rows(child, event_type, start, granularity.next_window(start)).await?;
-            (Aggregate::merged(rows.iter().map(|r| &r.aggregate)), rows.iter().map(|r| r.version).sum())
+            for r in table.rows(child, event_type, start, granularity.next_window(start)).await? {
+                let (total, version) = groups.entry(r.group).or_default();
+                total.merge(&r.aggregate);
+                *version += r.version;
+            }
         }
-    };
-    if version > 0 {
-        let row = AggregateRow { granularity, event_type: event_type.to_owned(), window_start: start, aggregate, version };
+    }
+    for (group, (aggregate, version)) in groups {
+        let row = AggregateRow { granularity, event_type: event_type.to_owned(), window_start: start, group, aggregate, version };
         if table.put_row(&row).await? {
             report.rows[granularity as usize] += 1;
         } else {
@@ -185,9 +208,9 @@ pub struct MemoryAggregateTable {
 
 #[derive(Debug, Default)]
 struct MemoryState {
-    partials: std::collections::BTreeMap<(String, DateTime<Utc>, String), EncodedAggregate>,
-    dirty: std::collections::BTreeMap<(String, DateTime<Utc>), String>,
-    rows: std::collections::BTreeMap<(Granularity, String, DateTime<Utc>), (EncodedAggregate, u64)>,
+    partials: BTreeMap<(String, DateTime<Utc>, String), EncodedAggregate>,
+    dirty: BTreeMap<(String, DateTime<Utc>), String>,
+    rows: BTreeMap<(Granularity, String, DateTime<Utc>, Option<String>), (EncodedAggregate, u64)>,
     touches: u64,
 }
 
@@ -240,15 +263,15 @@ impl AggregateTable for MemoryAggregateTable {
         Ok(DirtyWindows { windows, unreadable: Vec::new() })
     }
 
-    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<Aggregate>, MemoryTableError> {
-        let encoded: Vec<EncodedAggregate> = self
+    async fn partials(&self, event_type: &str, minute: DateTime<Utc>) -> Result<Vec<StoredPartial>, MemoryTableError> {
+        let encoded: Vec<(String, EncodedAggregate)> = self
             .state()
             .partials
             .range((event_type.to_owned(), minute, String::new())..)
             .take_while(|((t, m, _), _)| t == event_type && *m == minute)
-            .map(|(_, p)| p.clone())
+            .map(|((_, _, key), p)| (key.clone(), p.clone()))
             .collect();
-        Ok(encoded.iter().map(EncodedAggregate::decode).collect::<Result<_, _>>()?)
+        encoded.into_iter().map(|(key, p)| Ok(StoredPartial { key, aggregate: p.decode()? })).collect()
     }
 
     async fn rows(
@@ -261,20 +284,20 @@ impl AggregateTable for MemoryAggregateTable {
         let found: Vec<_> = self
             .state()
             .rows
-            .range((granularity, event_type.to_owned(), from)..(granularity, event_type.to_owned(), to))
-            .map(|((_, _, start), (row, version))| (*start, row.clone(), *version))
+            .range((granularity, event_type.to_owned(), from, None)..(granularity, event_type.to_owned(), to, None))
+            .map(|((_, _, start, group), (row, version))| (*start, group.clone(), row.clone(), *version))
             .collect();
         found
             .into_iter()
-            .map(|(window_start, row, version)| {
-                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, aggregate: row.decode()?, version })
+            .map(|(window_start, group, row, version)| {
+                Ok(AggregateRow { granularity, event_type: event_type.to_owned(), window_start, group, aggregate: row.decode()?, version })
             })
             .collect()
     }
 
     async fn put_row(&self, row: &AggregateRow) -> Result<bool, MemoryTableError> {
         let mut state = self.state();
-        let key = (row.granularity, row.event_type.clone(), row.window_start);
+        let key = (row.granularity, row.event_type.clone(), row.window_start, row.group.clone());
         if state.rows.get(&key).is_some_and(|(_, version)| *version > row.version) {
             return Ok(false);
         }

@@ -15,6 +15,8 @@ pub struct Envelope<'a> {
     pub user_agent: Option<&'a str>,
     /// A purchase's `currency` and `amount`, for the revenue aggregates.
     pub revenue: Option<(&'a str, f64)>,
+    /// The whole event, for the configured enrichments.
+    pub event: TapeValue<'a>,
 }
 
 /// `user_id`: a string, or an integer >= 0.
@@ -130,6 +132,7 @@ pub fn validate_event<'r, 'a>(
             event_id: event.get("event_id").and_then(|v| v.as_str()),
             user_agent,
             revenue: revenue(schema.event_type(), event),
+            event,
         },
     ))
 }

@@ -59,6 +59,10 @@ pub struct WorkloadConfig {
     /// resent event keeps its id and the events of a run can be found again.
     /// `None`: half the events carry a random `event_id`, the others none.
     pub event_id_run: Option<u64>,
+    /// Whether page URLs carry campaign parameters (UTM, click ids) and referrers come from
+    /// search, social, email, internal and unknown sites, for the enrichments. Drawn from a
+    /// generator of its own: every other byte of every event is the same as without it.
+    pub attribution: bool,
 }
 
 impl Default for WorkloadConfig {
@@ -73,6 +77,7 @@ impl Default for WorkloadConfig {
             start: Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().unwrap_or_default(),
             user_prefix: None,
             event_id_run: None,
+            attribution: false,
         }
     }
 }
@@ -103,16 +108,67 @@ const ELEMENTS: [&str; 6] = ["signup-button", "nav-pricing", "add-to-cart", "her
 const CURRENCIES: [&str; 4] = ["USD", "EUR", "GBP", "JPY"];
 const LOCALES: [&str; 5] = ["en-US", "en-GB", "de-DE", "fr-FR", "ja-JP"];
 
+/// Campaign parameters added to page URLs with [`WorkloadConfig::attribution`].
+const CAMPAIGNS: [&str; 6] = [
+    "utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale",
+    "utm_source=google&utm_medium=cpc&utm_campaign=brand%20search&utm_term=event+pipeline&gclid=Cj0KCQiA5rGuBhCnARIsAN11vgR",
+    "utm_source=facebook&utm_medium=social&utm_campaign=launch&utm_content=video_ad&fbclid=IwAR2F4",
+    "utm_source=partner-blog&utm_medium=referral&utm_campaign=caf%C3%A9_week",
+    "utm_source=bing&utm_medium=cpc&utm_campaign=generic&msclkid=5b7a1c",
+    "gclid=EAIaIQobChMI",
+];
+/// Referrers with [`WorkloadConfig::attribution`]: search (with and without terms), social,
+/// email, the shop itself, and sites the table does not know.
+const REFERRERS: [&str; 12] = [
+    "https://www.google.com/search?q=example+widgets",
+    "https://www.google.co.uk/",
+    "https://www.bing.com/search?q=widget+pro&form=QBLH",
+    "https://duckduckgo.com/",
+    "https://l.facebook.com/l.php?u=https%3A%2F%2Fshop.example.com%2F",
+    "https://t.co/x7Yb2",
+    "https://www.linkedin.com/feed/",
+    "https://mail.google.com/mail/u/0/",
+    "https://shop.example.com/products/widget-pro",
+    "https://shop.example.com/",
+    "https://blog.example.org/2026/11/widgets",
+    "https://news.example.net/tech",
+];
+
 /// The seeded generator.
 pub struct Workload {
     config: WorkloadConfig,
     rng: SmallRng,
+    /// Draws for [`WorkloadConfig::attribution`] only, so the main stream is unchanged.
+    attribution_rng: SmallRng,
     index: u64,
 }
 
 impl Workload {
     pub fn new(config: WorkloadConfig) -> Self {
-        Self { rng: SmallRng::seed_from_u64(config.seed), config, index: 0 }
+        Self {
+            rng: SmallRng::seed_from_u64(config.seed),
+            attribution_rng: SmallRng::seed_from_u64(config.seed ^ 0xa77e_1b07_10a5_eed5),
+            config,
+            index: 0,
+        }
+    }
+
+    /// `url` with campaign parameters on some events, and `referrer` (when it is not empty)
+    /// replaced by one of [`REFERRERS`].
+    fn attributed(&mut self, url: String, referrer: String) -> (String, String) {
+        if !self.config.attribution {
+            return (url, referrer);
+        }
+        let rng = &mut self.attribution_rng;
+        let url = if rng.random_bool(0.3) {
+            let campaign = CAMPAIGNS[rng.random_range(0..CAMPAIGNS.len())];
+            let join = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{join}{campaign}")
+        } else {
+            url
+        };
+        let referrer = if referrer.is_empty() { referrer } else { REFERRERS[rng.random_range(0..REFERRERS.len())].to_owned() };
+        (url, referrer)
     }
 
     /// The next event, at `start` + 1 ms per event made before it.
@@ -238,15 +294,17 @@ impl Workload {
                 let ua = self.pick(&USER_AGENTS);
                 let (w, h) = self.pick(&[(1920, 1080), (390, 844), (1440, 900), (412, 915)]);
                 let referrer = if self.rng.random_bool(0.3) { String::new() } else { format!("https://www.google.com/search?q=example+{session}") };
+                let (url, referrer) = self.attributed(format!("https://shop.example.com{path}"), referrer);
                 let _ = write!(
                     e,
-                    ",\"page\":{{\"url\":\"https://shop.example.com{path}\",\"title\":\"{title}\",\"referrer\":\"{referrer}\"}},\"device\":{{\"user_agent\":\"{ua}\",\"screen\":{{\"w\":{w},\"h\":{h}}}}}"
+                    ",\"page\":{{\"url\":\"{url}\",\"title\":\"{title}\",\"referrer\":\"{referrer}\"}},\"device\":{{\"user_agent\":\"{ua}\",\"screen\":{{\"w\":{w},\"h\":{h}}}}}"
                 );
             }
             "click" => {
                 let element = self.pick(&ELEMENTS);
                 let (x, y) = (self.rng.random_range(0..1920u32), self.rng.random_range(0..3000u32));
-                let _ = write!(e, ",\"element_id\":\"{element}\",\"page_url\":\"https://shop.example.com{path}\",\"x\":{x},\"y\":{y}");
+                let (url, _) = self.attributed(format!("https://shop.example.com{path}"), String::new());
+                let _ = write!(e, ",\"element_id\":\"{element}\",\"page_url\":\"{url}\",\"x\":{x},\"y\":{y}");
                 let _ = write!(e, ",\"context\":{{\"locale\":\"{locale}\",\"library\":{{\"name\":\"analytics-js\",\"version\":\"4.2.1\"}},\"page_title\":\"{}\"}}", self.pick(&TITLES));
             }
             "purchase" => {
@@ -328,6 +386,7 @@ impl Workload {
                 }
             }
             BadRowType::SizeViolation => return self.oversize(event_type),
+            BadRowType::EnrichmentFailure => unreachable!("the workload makes no enrichment failures: they depend on the enrichments configured"),
         };
         GeneratedEvent { data, event_type, expected: Expected::Bad(kind) }
     }

@@ -10,7 +10,7 @@ use pipeline::aggregate::{Aggregate, Granularity, SKETCH_STANDARD_ERROR, partial
 use pipeline::money::Money;
 use pipeline::rollup::{AggregateRow, AggregateTable, MemoryAggregateTable, roll_up};
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{EnrichedEvent, Outcome, SchemaRegistry, process_batch};
+use pipeline::{CoreConfig, EnrichedEvent, Outcome, process_batch};
 use proptest::prelude::*;
 
 fn start() -> DateTime<Utc> {
@@ -29,6 +29,7 @@ fn event(event_type: &str, user: u32, seconds: i64, cents: Option<u32>) -> Enric
         arrival: start(),
         sort_key: String::new(),
         revenue: cents.and_then(|c| Money::new(if c % 2 == 0 { "USD" } else { "EUR" }, f64::from(c) / 100.0)),
+        groups: Default::default(),
     }
 }
 
@@ -176,12 +177,12 @@ async fn a_window_that_cannot_be_merged_does_not_stop_the_others() {
 #[test]
 fn unique_users_are_within_the_sketch_error_and_counts_exact_on_the_workload() {
     // 300,000 events of the reference workload over 40 days, 60,000 users.
-    let registry = SchemaRegistry::embedded().unwrap();
+    let core = CoreConfig::embedded().unwrap();
     let mut workload = Workload::new(WorkloadConfig { users: 60_000, invalid_ratio: 0.0, oversize_ratio: 0.0, ..WorkloadConfig::default() });
     let mut events = Vec::new();
     for chunk in 0..30 {
         let records = workload.records(10_000, "shardId-000000000000");
-        for outcome in process_batch(&registry, &records, Utc::now()) {
+        for outcome in process_batch(&core, &records, Utc::now()) {
             if let Outcome::Event(mut e) = outcome {
                 // Spread over days so that day and month rows merge many partials.
                 e.event_time += Duration::hours(chunk * 32);

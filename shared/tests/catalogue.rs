@@ -1,10 +1,10 @@
 //! The catalogue of DESIGN section 2 and every bad-row type of section 3, event by event.
 
 use chrono::{TimeZone, Utc};
-use pipeline::{BadRowType, Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::{BadRowType, CoreConfig, Outcome, Record, process_batch};
 
-fn registry() -> SchemaRegistry {
-    SchemaRegistry::embedded().expect("embedded schemas compile")
+fn registry() -> CoreConfig {
+    CoreConfig::embedded().expect("embedded schemas and enrichments load")
 }
 
 fn record(data: &[u8]) -> Record {

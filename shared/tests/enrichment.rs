@@ -2,11 +2,11 @@
 
 use chrono::{TimeZone, Utc};
 use pipeline::enrich::derived_event_id;
-use pipeline::{Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::{CoreConfig, Outcome, Record, process_batch};
 use serde_json::Value;
 
 fn run(data: &str, shard: &str, seq: &str) -> pipeline::EnrichedEvent {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let core = CoreConfig::embedded().unwrap();
     let record = Record {
         data: data.as_bytes().to_vec(),
         partition_key: "pk".into(),
@@ -16,7 +16,7 @@ fn run(data: &str, shard: &str, seq: &str) -> pipeline::EnrichedEvent {
         arrival: Utc.with_ymd_and_hms(2026, 11, 27, 23, 59, 58).unwrap() + chrono::Duration::milliseconds(250),
     };
     let processed = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 1).unwrap();
-    match process_batch(&registry, &[record], processed).remove(0) {
+    match process_batch(&core, &[record], processed).remove(0) {
         Outcome::Event(e) => e,
         Outcome::Bad(b) => panic!("{b:#?}"),
     }

@@ -5,7 +5,7 @@
 use chrono::{TimeZone, Utc};
 use pipeline::BadRowType;
 use pipeline::workload::hostile::{LARGEST, LARGEST_VALID, SHAPES};
-use pipeline::{BatchClock, Outcome, Record, SchemaRegistry, process_record};
+use pipeline::{BatchClock, CoreConfig, Outcome, Record, process_record};
 use proptest::prelude::*;
 
 fn record(data: Vec<u8>) -> Record {
@@ -20,8 +20,8 @@ fn record(data: Vec<u8>) -> Record {
 }
 
 fn outcome(data: Vec<u8>) -> Outcome {
-    let registry = SchemaRegistry::embedded().unwrap();
-    process_record(&registry, &record(data), &BatchClock::new(Utc::now()))
+    let core = CoreConfig::embedded().unwrap();
+    process_record(&core, &record(data), &BatchClock::new(Utc::now()))
 }
 
 #[test]

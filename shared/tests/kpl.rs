@@ -14,7 +14,7 @@ use chrono::{TimeZone, Utc};
 use kpl_fixture::{HANDMADE_USER_RECORDS, handmade_aggregate};
 use pipeline::enrich::derived_event_id;
 use pipeline::kpl::{self, AggregatedRecord, MAGIC, MAX_AGGREGATED_BYTES, ProtoRecord};
-use pipeline::{BadRowType, Record, SchemaRegistry, process_records};
+use pipeline::{BadRowType, CoreConfig, Record, process_records};
 
 const SHARD: &str = "shardId-000000000002";
 
@@ -29,8 +29,8 @@ fn record(seq: u64, key: &str, data: Vec<u8>) -> Record {
     }
 }
 
-fn registry() -> SchemaRegistry {
-    SchemaRegistry::embedded().unwrap()
+fn registry() -> CoreConfig {
+    CoreConfig::embedded().unwrap()
 }
 
 fn json(event: &pipeline::EnrichedEvent) -> serde_json::Value {

@@ -3,7 +3,8 @@
 //! checkpoint; partial batch responses resume from the lowest failed record; a function
 //! error retries the batch whole or bisected; a batch given up on is replayed later), with
 //! faults injected into the sinks and invocations that crash after some or all of their
-//! writes. At the end the merged counts and revenue of every window equal those of the
+//! writes. At the end the merged counts and revenue of every window, and of every group of
+//! an enrichment field in it (`campaign.source`, `referer.medium`, ...), equal those of the
 //! events stored, and every valid event is stored once.
 
 use std::collections::BTreeMap;
@@ -11,13 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pipeline::aggregate::{Aggregate, Granularity, PartialAggregate, partials};
+use pipeline::aggregate::{Aggregate, Granularity, PartialAggregate, group_partials, partials};
+use pipeline::group::GroupField;
 use pipeline::bad_row::BadRow;
 use pipeline::flow::{BatchFlow, Sinks, compare_sequence_numbers};
 use pipeline::rollup::{AggregateTable, MemoryAggregateTable, roll_up};
 use pipeline::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{EnrichedEvent, Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::{CoreConfig, EnrichedEvent, Outcome, Record, process_batch};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -114,7 +116,9 @@ type Flow = BatchFlow<Events, Nothing, Nothing, Aggregates>;
 /// `n` records of one shard, 700 ms of event time apart (so several minutes), with bad rows.
 fn shard_records(n: usize, seed: u64) -> Vec<Record> {
     let start = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
-    let mut workload = Workload::new(WorkloadConfig { seed, users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, ..WorkloadConfig::default() });
+    // Campaign URLs and referrers, so the groups of the enrichment fields are counted too.
+    let mut workload =
+        Workload::new(WorkloadConfig { seed, users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, attribution: true, ..WorkloadConfig::default() });
     (0..n)
         .map(|i| {
             let time = start + chrono::Duration::milliseconds(700 * i as i64);
@@ -215,27 +219,34 @@ async fn drive(flow: &Flow, stores: &Stores, records: &[Record], (start, end): (
     skipped
 }
 
-/// Each window's count and revenue, from the merged minute rows.
-async fn merged_minutes(table: &MemoryAggregateTable) -> BTreeMap<(String, DateTime<Utc>), (u64, BTreeMap<String, u128>)> {
+/// Count and revenue per series (event type, or `<event_type>/<field>`), minute and group.
+type Cells = BTreeMap<(String, DateTime<Utc>, Option<String>), (u64, BTreeMap<String, u128>)>;
+
+/// Each window's and group's count and revenue, from the merged minute rows.
+async fn merged_minutes(table: &MemoryAggregateTable) -> Cells {
     roll_up(table, usize::MAX).await.unwrap();
     let mut out = BTreeMap::new();
     let from = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
     for t in pipeline::workload::EVENT_TYPES {
-        for row in table.rows(Granularity::Minute, t, from, from + chrono::Duration::days(1)).await.unwrap() {
-            out.insert((t.to_owned(), row.window_start), (row.aggregate.count, row.aggregate.revenue.clone()));
+        for series in std::iter::once(t.to_owned()).chain(GroupField::ALL.map(|f| f.series(t))) {
+            for row in table.rows(Granularity::Minute, &series, from, from + chrono::Duration::days(1)).await.unwrap() {
+                out.insert((series.clone(), row.window_start, row.group.clone()), (row.aggregate.count, row.aggregate.revenue.clone()));
+            }
         }
     }
     out
 }
 
-fn expected_minutes(events: &[EnrichedEvent]) -> BTreeMap<(String, DateTime<Utc>), (u64, BTreeMap<String, u128>)> {
-    partials(events.iter()).into_iter().map(|(w, a): (_, Aggregate)| ((w.event_type.to_string(), w.minute), (a.count, a.revenue))).collect()
+fn expected_minutes(events: &[EnrichedEvent]) -> Cells {
+    let totals = partials(events.iter()).into_iter().map(|(w, a): (_, Aggregate)| ((w.event_type.to_string(), w.minute, None), (a.count, a.revenue)));
+    let groups = group_partials(events.iter()).into_iter().map(|((w, g), a)| ((w.event_type.to_string(), w.minute, Some(g)), (a.count, a.revenue)));
+    totals.chain(groups).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_retry_shape_counts_each_event_once() {
-    let registry = Arc::new(SchemaRegistry::embedded().unwrap());
-    let mut shapes = [0usize; 3];
+    let registry = Arc::new(CoreConfig::embedded().unwrap());
+    let mut shapes = [0usize; 4];
     for seed in 0..120u64 {
         let records = shard_records(300, seed);
         let valid: Vec<EnrichedEvent> =
@@ -256,12 +267,13 @@ async fn every_retry_shape_counts_each_event_once() {
         let stored = stores.events.lock().unwrap().len();
         assert_eq!(stored, valid.len(), "seed {seed}: every valid event is stored once");
         let merged = merged_minutes(&stores.table).await;
-        assert_eq!(merged, expected_minutes(&valid), "seed {seed}: counts and revenue per window are exact");
+        assert_eq!(merged, expected_minutes(&valid), "seed {seed}: counts and revenue per window and group are exact");
         shapes[1] += usize::from(merged.len() > 4);
+        shapes[3] += merged.keys().filter(|(_, _, group)| group.is_some()).count();
         shapes[2] += stores.table.dirty_count();
     }
-    // The runs did exercise given-up batches, and spanned several windows.
-    assert!(shapes[0] > 20 && shapes[1] > 100, "{shapes:?}");
+    // The runs did exercise given-up batches, spanned several windows and many groups.
+    assert!(shapes[0] > 20 && shapes[1] > 100 && shapes[3] > 120 * 20, "{shapes:?}");
     assert_eq!(shapes[2], 0, "every touched window was merged");
 }
 
@@ -270,7 +282,7 @@ async fn every_retry_shape_counts_each_event_once() {
 /// followed the writes; each leaves the counts of the batch processed once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumed_bisected_and_whole_retries_count_once() {
-    let registry = Arc::new(SchemaRegistry::embedded().unwrap());
+    let registry = Arc::new(CoreConfig::embedded().unwrap());
     let records = shard_records(240, 7);
     let valid: Vec<EnrichedEvent> =
         process_batch(&registry, &records, Utc::now()).into_iter().filter_map(|o| if let Outcome::Event(e) = o { Some(e) } else { None }).collect();
@@ -307,11 +319,13 @@ async fn resumed_bisected_and_whole_retries_count_once() {
         assert_eq!(stores.events.lock().unwrap().len(), valid.len(), "{shape}");
         assert_eq!(merged_minutes(&stores.table).await, expected, "{shape}");
     }
+    let groups: Vec<_> = expected.keys().filter(|(series, _, group)| series.ends_with("/campaign.source") && group.is_some()).collect();
+    assert!(groups.len() >= 6, "several campaign sources counted: {groups:?}");
 }
 
 #[test]
 fn retry_from_is_the_first_record_when_a_partial_cannot_be_written() {
-    let registry = Arc::new(SchemaRegistry::embedded().unwrap());
+    let registry = Arc::new(CoreConfig::embedded().unwrap());
     let records = shard_records(50, 3);
     let stores = Arc::new(Stores::default());
     let flow = BatchFlow::new(

@@ -1,7 +1,7 @@
 //! No input makes the core panic, and every record gets exactly one outcome, in order.
 
 use chrono::{TimeZone, Utc};
-use pipeline::{Outcome, Record, SchemaRegistry, process_batch};
+use pipeline::{CoreConfig, Outcome, Record, process_batch};
 use proptest::prelude::*;
 
 fn records(data: Vec<Vec<u8>>) -> Vec<Record> {
@@ -19,9 +19,9 @@ fn records(data: Vec<Vec<u8>>) -> Vec<Record> {
 }
 
 /// One outcome per record, each naming its own record, and valid output is valid JSON.
-fn check(registry: &SchemaRegistry, data: Vec<Vec<u8>>) {
+fn check(core: &CoreConfig, data: Vec<Vec<u8>>) {
     let records = records(data);
-    let outcomes = process_batch(registry, &records, Utc::now());
+    let outcomes = process_batch(core, &records, Utc::now());
     assert_eq!(outcomes.len(), records.len());
     for (record, outcome) in records.iter().zip(&outcomes) {
         match outcome {
@@ -105,32 +105,32 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes(data in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..20)) {
-        check(&SchemaRegistry::embedded().unwrap(), data);
+        check(&CoreConfig::embedded().unwrap(), data);
     }
 
     #[test]
     fn mutated_valid_events(data in prop::collection::vec(mutated(), 1..20)) {
-        check(&SchemaRegistry::embedded().unwrap(), data);
+        check(&CoreConfig::embedded().unwrap(), data);
     }
 
     #[test]
     fn generated_objects(data in prop::collection::vec(event_like(), 1..20)) {
-        check(&SchemaRegistry::embedded().unwrap(), data);
+        check(&CoreConfig::embedded().unwrap(), data);
     }
 }
 
 #[test]
 fn unmutated_seeds_are_valid() {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let core = CoreConfig::embedded().unwrap();
     let recs = records(SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect());
-    for outcome in process_batch(&registry, &recs, Utc::now()) {
+    for outcome in process_batch(&core, &recs, Utc::now()) {
         assert!(matches!(outcome, Outcome::Event(_)), "{outcome:?}");
     }
 }
 
 #[test]
 fn pathological_records_get_one_outcome_each() {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let core = CoreConfig::embedded().unwrap();
     let deep_obj = format!("{}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
     let deep_arr = format!("{{\"event_type\":\"pageview\",\"user_id\":1,\"properties\":{{\"x\":{}{}}}}}", "[".repeat(100_000), "]".repeat(100_000));
     let unclosed = "[".repeat(1_000_000);
@@ -144,5 +144,5 @@ fn pathological_records_get_one_outcome_each() {
         br#"{"event_type":"pageview","user_id":1,"timestamp":"9999-12-31T23:59:60Z"}"#.to_vec(),
         br#"{"event_type":"pageview","user_id":1,"timestamp":"0000-01-01T00:00:00+23:59"}"#.to_vec(),
     ];
-    check(&registry, data);
+    check(&core, data);
 }

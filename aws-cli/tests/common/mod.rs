@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use pipeline::aggregate::Granularity;
 use pipeline::rollup::AggregateTable;
-use pipeline::{Outcome, Record, SchemaRegistry};
+use pipeline::{CoreConfig, Outcome, Record};
 use pipeline_aws::{DynamoAggregateTable, ProcessorConfig};
 
 #[path = "../../../functions/testing/moto.rs"]
@@ -137,14 +137,14 @@ pub fn text(output: &Output) -> String {
 
 /// The processor's batch flow over the stack's sinks.
 pub fn flow(aws: &aws_config::SdkConfig, stack: &ProcessorConfig) -> pipeline::flow::BatchFlow<pipeline_aws::DynamoEventStore, pipeline_aws::FirehoseArchive, pipeline_aws::S3BadRowStore, pipeline_aws::DynamoAggregateStore> {
-    pipeline::flow::BatchFlow::new(Arc::new(SchemaRegistry::embedded().unwrap()), pipeline_aws::sinks(stack, aws))
+    pipeline::flow::BatchFlow::new(Arc::new(CoreConfig::embedded().unwrap()), pipeline_aws::sinks(stack, aws))
 }
 
 /// (type, minute) -> (count, revenue in millionths) of `records`' valid events.
 pub type Minutes = BTreeMap<(String, DateTime<Utc>), (u64, BTreeMap<String, u128>)>;
 
 pub fn expected_minutes(records: &[Record]) -> Minutes {
-    let registry = SchemaRegistry::embedded().unwrap();
+    let registry = CoreConfig::embedded().unwrap();
     let events: Vec<_> = pipeline::process_batch(&registry, records, Utc::now()).into_iter().filter_map(|o| if let Outcome::Event(e) = o { Some(e) } else { None }).collect();
     pipeline::aggregate::partials(events.iter()).into_iter().map(|(w, a)| ((w.event_type.to_string(), w.minute), (a.count, a.revenue))).collect()
 }

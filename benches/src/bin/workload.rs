@@ -17,6 +17,10 @@ struct Args {
     /// Share of events that should become bad rows.
     #[arg(long, default_value_t = 0.05)]
     invalid_ratio: f64,
+    /// Campaign parameters in page URLs and referrers of every medium (for the enrichments);
+    /// the other bytes of every event stay as without it.
+    #[arg(long)]
+    attribution: bool,
     /// Output file (default: standard output).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -24,7 +28,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = WorkloadConfig { seed: args.seed, invalid_ratio: args.invalid_ratio, ..WorkloadConfig::default() };
+    let config = WorkloadConfig { seed: args.seed, invalid_ratio: args.invalid_ratio, attribution: args.attribution, ..WorkloadConfig::default() };
     let mut workload = Workload::new(config);
     let sink: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::fs::File::create(path)?),

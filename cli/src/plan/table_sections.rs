@@ -82,7 +82,7 @@ pub fn tables(d: &Deployment) -> Section {
         "aggregate partials",
         format!("{} WRU/s", rate_num(t.aggregates.peak_write_units.round())),
         format!(
-            "{} invocations/s × {} WRU ({} event types' partials and touched-minute markers for ~{} events, measured, item_sizes)",
+            "{} invocations/s × {} WRU ({} event types' partials, their groups' (by=) and touched-minute markers for ~{} events, measured, item_sizes)",
             rate_num(p.invocations_per_s),
             num(t.partial_units_per_invocation, 1),
             need.mix.len(),

@@ -51,6 +51,57 @@ pub fn up_with(data: &Path, port: u16, extra: &[&str]) -> Up {
     Up { child, base }
 }
 
+/// SIGTERM, then the exit within 15 s.
+pub fn terminate(mut running: Up) -> std::process::ExitStatus {
+    let pid = running.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every archived event (finished files only; none may be left open).
+pub fn archived_events(data: &Path) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut events = Vec::new();
+    let mut dirs = vec![data.join("archive/events")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            assert!(name.ends_with(".jsonl.gz") && !name.starts_with('.'), "an archive file left unfinished: {}", path.display());
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_string(&mut text).unwrap();
+            for line in text.lines() {
+                events.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}: {line:?}", path.display())));
+            }
+        }
+    }
+    events
+}
+
+/// Waits until every accepted event is processed (`/health` reports no lag).
+pub fn wait_drained(base: &str) {
+    let start = Instant::now();
+    loop {
+        let lag = ureq::get(&format!("{base}/health")).call().ok().and_then(|mut r| r.body_mut().read_json::<serde_json::Value>().ok()).and_then(|v| v["lag"].as_u64());
+        if lag == Some(0) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the stream did not drain: lag {lag:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The finished archive files under `data`'s `archive/events/` (not the hidden open ones).
 pub fn finished_archive_files(data: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

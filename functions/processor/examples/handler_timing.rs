@@ -1,4 +1,5 @@
-//! Times the processor: init (schema registry and AWS clients), the core on a 10,000-record
+//! Times the processor: init (schema registry and AWS clients; and with the benches' three
+//! enrichments, a 100,000-row lookup table among them), the core on a 10,000-record
 //! batch of the reference workload, and the whole handler with null sinks and, when
 //! `AWS_ENDPOINT_URL` points at moto_server, against real AWS APIs. For the handler it also
 //! reports the CPU time (user + system, `getrusage`) this process spent per event: with
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use pipeline::flow::{BatchFlow, Sinks};
 use pipeline::sink::{Archive, BadRowStore, BatchKey, EventStore, Indexed, NoAggregates, SinkReport};
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{BadRow, EnrichedEvent, SchemaRegistry};
+use pipeline::{BadRow, CoreConfig, EnrichedEvent};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -74,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
     let mut init = Vec::new();
     for _ in 0..20 {
         let start = Instant::now();
-        let registry = SchemaRegistry::embedded()?;
+        let registry = CoreConfig::embedded()?;
         let aws = aws_config::load_from_env().await;
         let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
         init.push(start.elapsed());
@@ -82,8 +83,26 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("init (registry + config + 3 clients), median of 20: {:.1} ms", ms(median(init)));
 
+    // The same init as the processor's with ENRICHMENTS_DIR holding a 100,000-row table.
+    let dir = tempfile::tempdir()?;
+    pipeline_benches::write_bench_enrichments(dir.path())?;
+    let mut init = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let core = CoreConfig::load(None, Some(dir.path()), pipeline::enrichments::lookup::TableBudget::lambda(1769))?;
+        let aws = aws_config::load_from_env().await;
+        let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
+        init.push(start.elapsed());
+        drop((core, clients));
+    }
+    println!(
+        "init with ENRICHMENTS_DIR (campaign, referer, a {}-row lookup table), median of 20: {:.1} ms",
+        pipeline_benches::LOOKUP_ROWS,
+        ms(median(init))
+    );
+
     rayon::ThreadPoolBuilder::new().num_threads(2).build_global()?;
-    let registry = Arc::new(SchemaRegistry::embedded()?);
+    let registry = Arc::new(CoreConfig::embedded()?);
     let mut core = Vec::new();
     for _ in 0..20 {
         let start = Instant::now();
@@ -114,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
         let mut moto_cpu = Vec::new();
         for _ in 0..5 {
             let cpu = cpu_time();
-            let report = processor.run(&records, tokio::time::Instant::now() + Duration::from_secs(120)).await;
+            let report = processor.write_records(&records, tokio::time::Instant::now() + Duration::from_secs(120)).await;
             moto_cpu.push(cpu_time() - cpu);
             anyhow::ensure!(report.failed_records.is_empty(), "writes failed: {report:?}");
             moto.push(report.total_time);

@@ -2,10 +2,12 @@
 //! reference workload (the benches' generator, seeded): the bytes enrichment adds, the
 //! DynamoDB item an event becomes (with and without the per-type index keys) and its write
 //! units as text and as stored (gzip where that saves a unit), and the partial aggregates a
-//! batch writes per invocation.
+//! batch writes per invocation, with the groups of the enrichment fields (`by=`) and
+//! without them.
 //!
 //!   cargo run --release -p processor --example item_sizes
 //!   cargo run --release -p processor --example item_sizes -- --batch 800
+//!   cargo run --release -p processor --example item_sizes -- --attribution   # campaign URLs and referrers
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use pipeline::aggregate::batch_partials;
 use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{EnrichedEvent, SchemaRegistry};
+use pipeline::{CoreConfig, EnrichedEvent};
 use pipeline_aws::aggregates::partial_items;
 use pipeline_aws::event_item::{EventItems, item_bytes, write_units};
 
@@ -31,8 +33,9 @@ fn as_text(item: &std::collections::HashMap<String, AttributeValue>, event: &Enr
 
 fn main() -> anyhow::Result<()> {
     let batch: usize = std::env::args().skip_while(|a| a != "--batch").nth(1).map_or(Ok(800), |b| b.parse())?;
-    let registry = SchemaRegistry::embedded()?;
-    let config = WorkloadConfig { invalid_ratio: 0.0, oversize_ratio: 0.0, ..WorkloadConfig::default() };
+    let registry = CoreConfig::embedded()?;
+    let attribution = std::env::args().any(|a| a == "--attribution");
+    let config = WorkloadConfig { invalid_ratio: 0.0, oversize_ratio: 0.0, attribution, ..WorkloadConfig::default() };
     let records = Workload::new(config).records(20_000.max(batch * 4), "shardId-000000000000");
     let outcomes = pipeline::process_batch(&registry, &records, Utc::now());
     let events: Vec<(&pipeline::Record, &EnrichedEvent)> =
@@ -95,26 +98,30 @@ fn main() -> anyhow::Result<()> {
         println!("                 {band:>4}  {:>8.3}  {:>10.3}  {:>17.3}", mean(text), mean(stored), mean(ratio));
     }
 
-    // Partial aggregates: one shard's batch of `batch` records, as one invocation writes them.
-    let mut per_batch_units = Vec::new();
-    let mut per_batch_items = Vec::new();
-    let mut per_batch_bytes = Vec::new();
-    for chunk in events.chunks(batch) {
-        if chunk.len() < batch {
-            break;
+    // Partial aggregates: one shard's batch of `batch` records, as one invocation writes them,
+    // with the groups of the enrichment fields, and with the events' group values removed.
+    let ungrouped: Vec<EnrichedEvent> = events.iter().map(|(_, e)| EnrichedEvent { groups: Default::default(), ..(*e).clone() }).collect();
+    let grouped_pairs: Vec<(&pipeline::Record, &EnrichedEvent)> = events.clone();
+    let ungrouped_pairs: Vec<(&pipeline::Record, &EnrichedEvent)> = events.iter().map(|(r, _)| *r).zip(&ungrouped).collect();
+    for (label, pairs) in [("with the groups", &grouped_pairs), ("without groups", &ungrouped_pairs)] {
+        let (mut units, mut items_n, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in pairs.chunks(batch) {
+            if chunk.len() < batch {
+                break;
+            }
+            let partials = batch_partials(chunk.iter().enumerate().map(|(i, (record, item))| (i, *record, *item)));
+            let items = partial_items(&partials, Utc::now());
+            items_n.push(items.len() as f64);
+            bytes.push(items.iter().map(|(item, _)| item_bytes(item) as f64).sum());
+            units.push(items.iter().map(|(item, _)| write_units(item_bytes(item)) as f64).sum());
         }
-        let partials = batch_partials(chunk.iter().enumerate().map(|(i, (record, item))| (i, *record, *item)));
-        let items = partial_items(&partials, Utc::now());
-        per_batch_items.push(items.len() as f64);
-        per_batch_bytes.push(items.iter().map(|(item, _)| item_bytes(item) as f64).sum());
-        per_batch_units.push(items.iter().map(|(item, _)| write_units(item_bytes(item)) as f64).sum());
+        println!(
+            "partial aggregates of a {batch}-record batch, {label}: {:.1} items, {:.1} write units, {:.0} B (mean of {})",
+            mean(&items_n),
+            mean(&units),
+            mean(&bytes),
+            units.len()
+        );
     }
-    println!(
-        "partial aggregates of a {batch}-record batch: {:.1} items, {:.1} write units, {:.0} B (mean of {})",
-        mean(&per_batch_items),
-        mean(&per_batch_units),
-        mean(&per_batch_bytes),
-        per_batch_units.len()
-    );
     Ok(())
 }

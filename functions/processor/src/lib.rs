@@ -9,7 +9,8 @@ use anyhow::Context;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::LambdaEvent;
 use pipeline::flow::{BatchFlow, BatchReport};
-use pipeline::{Record, SchemaRegistry};
+use pipeline::enrichments::lookup::TableBudget;
+use pipeline::{CoreConfig, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 
 pub use pipeline_aws::AwsSinks;
@@ -39,33 +40,40 @@ impl Processor {
     }
 
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let registry = SchemaRegistry::load(config.schemas_dir.as_deref()).context("loading the schemas")?;
-        config.check_query_event_types(&registry.event_types())?;
-        Ok(Self::with_sinks(Arc::new(registry), pipeline_aws::sinks(config, aws)))
+        let budget = config.memory_mib.map_or_else(TableBudget::local, TableBudget::lambda);
+        let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), budget)
+            .context("loading the schemas and enrichments")?;
+        config.check_query_event_types(&core.schemas.event_types())?;
+        tracing::info!(enrichments = %core.enrichments, "enrichments loaded");
+        Ok(Self::with_sinks(Arc::new(core), pipeline_aws::sinks(config, aws)))
     }
 
-    pub fn with_sinks(registry: Arc<SchemaRegistry>, sinks: AwsSinks) -> Self {
-        Self { flow: BatchFlow::new(registry, sinks) }
+    pub fn with_sinks(core: Arc<CoreConfig>, sinks: AwsSinks) -> Self {
+        Self { flow: BatchFlow::new(core, sinks) }
     }
 
-    /// One invocation: writes every outcome and reports where Lambda must retry from.
+    /// The Lambda handler: one invocation, its deadline from the context, its EMF line on
+    /// stdout, and the partial batch response.
     pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> Result<KinesisEventResponse, lambda_runtime::Error> {
         let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
         let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
-        let (response, report, records) = self.process(&event.payload, deadline).await;
+        let (response, report, records) = self.answer(&event.payload, deadline).await;
         println!("{}", metrics::emf_line(&report, &records, SystemTime::now()));
         Ok(response)
     }
 
-    /// The batch flow over `records` (one shard's batch, in order).
-    pub async fn run(&self, records: &[Record], deadline: Instant) -> BatchReport {
+    /// Writes `records` (one shard's batch, in order) through the batch flow: every outcome
+    /// to its sink, with where a retry must start from.
+    pub async fn write_records(&self, records: &[Record], deadline: Instant) -> BatchReport {
         self.flow.run(records, deadline).await
     }
 
-    /// The handler without the Lambda context, for tests and other callers.
-    pub async fn process(&self, batch: &KinesisBatch, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
+    /// A Kinesis event's answer without the Lambda context (for tests and other callers):
+    /// its records read tolerantly and written, the partial batch response, the report, and
+    /// the records as read.
+    pub async fn answer(&self, batch: &KinesisBatch, deadline: Instant) -> (KinesisEventResponse, BatchReport, Vec<Record>) {
         let records = event::records_of(batch, chrono::Utc::now());
-        let report = self.run(&records, deadline).await;
+        let report = self.write_records(&records, deadline).await;
         if let Some(from) = &report.retry_from {
             tracing::warn!(
                 failed_records = report.failed_records.len(),

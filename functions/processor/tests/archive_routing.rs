@@ -44,7 +44,7 @@ async fn a_backfill_sends_each_partition_to_one_stream_and_archives_every_event(
     for minute in 0..5 {
         push(format!(r#"{{"event_type": "pageview", "user_id": 7, "timestamp": "2026-11-27T11:{minute:02}:00Z"}}"#));
     }
-    let (response, report, _) = processor.process(&kinesis_event(&records), Instant::now() + Duration::from_secs(30)).await;
+    let (response, report, _) = processor.answer(&kinesis_event(&records), Instant::now() + Duration::from_secs(30)).await;
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.counts.valid, records.len());
 

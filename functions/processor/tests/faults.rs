@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_smithy_mocks::{MockResponse, MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use common::*;
-use pipeline::SchemaRegistry;
+use pipeline::CoreConfig;
 use pipeline::flow::Sinks;
 use pipeline_aws::{DynamoAggregateStore, DynamoEventStore, FirehoseArchive, S3BadRowStore};
 use processor::Processor;
@@ -103,7 +103,7 @@ fn processor_with(dynamo: &[&Rule], firehose: &[&Rule], s3: &[&Rule], aggregates
         bad_rows: S3BadRowStore::new(mocked_client!(aws_sdk_s3, s3), "bucket", "bad-rows/"),
         aggregates: DynamoAggregateStore::new(mocked_client!(aws_sdk_dynamodb, aggregates), "aggregates"),
     };
-    Processor::with_sinks(Arc::new(SchemaRegistry::embedded().unwrap()), sinks)
+    Processor::with_sinks(Arc::new(CoreConfig::embedded().unwrap()), sinks)
 }
 
 fn deadline(seconds: u64) -> Instant {
@@ -133,7 +133,7 @@ async fn unprocessed_items_for_a_while_are_retried_until_written() {
         .then_compute_output(move |req| if calls.fetch_add(1, Ordering::SeqCst) < 4 { some(req) } else { none(req) });
     let (f, s) = (firehose_ok(), s3_ok());
     let p = processor(&[&dynamo], &[&f], &[&s]);
-    let (response, report, _) = p.process(&fixture_event(), deadline(30)).await;
+    let (response, report, _) = p.answer(&fixture_event(), deadline(30)).await;
     assert_conserved(&report);
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.events.written, FIXTURE_VALID);
@@ -155,7 +155,7 @@ async fn throttling_is_retried() {
     });
     let (f, s) = (firehose_ok(), s3_ok());
     let p = processor(&[&dynamo], &[&f], &[&s]);
-    let (response, report, _) = p.process(&fixture_event(), deadline(30)).await;
+    let (response, report, _) = p.answer(&fixture_event(), deadline(30)).await;
     assert_conserved(&report);
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.events.written, FIXTURE_VALID);
@@ -172,7 +172,7 @@ async fn firehose_partial_failures_resend_only_the_failed_records() {
     });
     let (d, s) = (dynamo_ok(), s3_ok());
     let p = processor(&[&d], &[&firehose], &[&s]);
-    let (response, report, _) = p.process(&fixture_event(), deadline(30)).await;
+    let (response, report, _) = p.answer(&fixture_event(), deadline(30)).await;
     assert_conserved(&report);
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.archive.written, FIXTURE_VALID);
@@ -200,7 +200,7 @@ async fn firehose_resends_only_refused_entries_of_a_mixed_answer() {
     let flow_report = {
         let sinks_processor = &p;
         let event = kinesis_event(&records);
-        sinks_processor.process(&event, deadline(30)).await.1
+        sinks_processor.answer(&event, deadline(30)).await.1
     };
     assert!(flow_report.failed_records.is_empty(), "{flow_report:#?}");
     assert_eq!(flow_report.archive.written, 2_000);
@@ -220,7 +220,7 @@ async fn s3_server_errors_are_retried() {
         .build();
     let (d, f) = (dynamo_ok(), firehose_ok());
     let p = processor(&[&d], &[&f], &[&s3]);
-    let (response, report, _) = p.process(&fixture_event(), deadline(30)).await;
+    let (response, report, _) = p.answer(&fixture_event(), deadline(30)).await;
     assert_conserved(&report);
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.bad_rows.written, 4);
@@ -233,7 +233,7 @@ async fn a_write_that_never_succeeds_is_reported_from_the_lowest_failed_record()
     let dynamo = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_output(dynamo_unprocessed(|pk| pk == "USER#u-42"));
     let (f, s) = (firehose_ok(), s3_ok());
     let p = processor(&[&dynamo], &[&f], &[&s]);
-    let (response, report, records) = p.process(&fixture_event(), deadline(5)).await;
+    let (response, report, records) = p.answer(&fixture_event(), deadline(5)).await;
     assert_conserved(&report);
     // u-42's events are the fixture's records 1, 2 and 3.
     assert_eq!(report.failed_records, [1, 2, 3]);
@@ -250,7 +250,7 @@ async fn an_access_error_is_not_retried_and_fails_the_batch() {
     let dynamo = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_http_response(|| dynamo_error(400, "AccessDeniedException"));
     let (f, s) = (firehose_ok(), s3_ok());
     let p = processor(&[&dynamo], &[&f], &[&s]);
-    let (response, report, records) = p.process(&fixture_event(), deadline(30)).await;
+    let (response, report, records) = p.answer(&fixture_event(), deadline(30)).await;
     assert_conserved(&report);
     assert_eq!(dynamo.num_calls(), 1, "a refusal is not retried");
     assert_eq!(report.events.retries, 0);
@@ -264,7 +264,7 @@ async fn partial_aggregates_that_cannot_be_written_fail_their_records() {
     let aggregates = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_output(dynamo_unprocessed(|pk| pk.starts_with("PARTIAL#")));
     let (d, f, s) = (dynamo_ok(), firehose_ok(), s3_ok());
     let p = processor_with(&[&d], &[&f], &[&s], &[&aggregates]);
-    let (response, report, records) = p.process(&fixture_event(), deadline(3)).await;
+    let (response, report, records) = p.answer(&fixture_event(), deadline(3)).await;
     assert_conserved(&report);
     assert_eq!(report.events.written, FIXTURE_VALID);
     assert_eq!(report.aggregates.failed.len(), FIXTURE_VALID, "every valid record is in a partial that failed");

@@ -53,7 +53,7 @@ async fn the_binary_stores_every_user_record_of_aggregated_kinesis_records() {
     let damaged = record(n + 2, "broken", damaged);
     let plain = record(n + 3, "p", br#"{"event_type":"pageview","user_id":"plain"}"#.to_vec());
     records.extend([handmade.clone(), damaged.clone(), plain]);
-    let expected_bad = pipeline::process_batch(&pipeline::SchemaRegistry::embedded().unwrap(), &events, Utc::now())
+    let expected_bad = pipeline::process_batch(&pipeline::CoreConfig::embedded().unwrap(), &events, Utc::now())
         .iter()
         .filter(|o| o.as_bad_row().is_some())
         .count();

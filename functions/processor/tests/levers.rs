@@ -61,7 +61,7 @@ async fn with_the_index_on_get_v1_events_pages_one_types_events_newest_first() {
     let mut records = events("pageview", "u-1", 20, "2026-11-27T12:00:00Z", 1_000);
     records.extend(events("pageview", "u-2", 15, "2026-11-27T12:00:00.500Z", 2_000));
     records.extend(events("click", "u-1", 10, "2026-11-27T12:00:00Z", 3_000));
-    let (response, report, _) = processor.process(&kinesis_event(&records), deadline()).await;
+    let (response, report, _) = processor.answer(&kinesis_event(&records), deadline()).await;
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
 
     // Items carry the index keys; the long ones are stored compressed.
@@ -133,7 +133,7 @@ async fn with_the_index_off_and_some_types_kept_the_table_holds_less_and_the_arc
     let processor = Processor::new(&config, &aws).unwrap();
     let mut records = events("pageview", "u-9", 6, "2026-11-27T12:00:00Z", 10_000);
     records.extend(events("click", "u-9", 4, "2026-11-27T12:00:00Z", 20_000));
-    let (response, report, _) = processor.process(&kinesis_event(&records), deadline()).await;
+    let (response, report, _) = processor.answer(&kinesis_event(&records), deadline()).await;
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.counts.valid, 10);
 

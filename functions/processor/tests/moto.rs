@@ -16,7 +16,7 @@ async fn stores_archives_and_reports_a_fixture_batch_and_a_replay_changes_nothin
     let config = create_stack(&aws, "fixture").await;
     let processor = Processor::new(&config, &aws).unwrap();
 
-    let (response, report, _) = processor.process(&fixture_event(), Instant::now() + Duration::from_secs(30)).await;
+    let (response, report, _) = processor.answer(&fixture_event(), Instant::now() + Duration::from_secs(30)).await;
     assert!(response.batch_item_failures.is_empty(), "{report:#?}");
     assert_eq!(report.counts.valid, FIXTURE_VALID);
 
@@ -58,7 +58,7 @@ async fn stores_archives_and_reports_a_fixture_batch_and_a_replay_changes_nothin
 
     // A replay writes the same items (only `_pipeline.processed_at`, the time of the latest
     // processing, moves) and the same bad-row objects.
-    let (response, _, _) = processor.process(&fixture_event(), Instant::now() + Duration::from_secs(30)).await;
+    let (response, _, _) = processor.answer(&fixture_event(), Instant::now() + Duration::from_secs(30)).await;
     assert!(response.batch_item_failures.is_empty());
     let replayed = scan(&aws, &config.events_table).await;
     assert_eq!(replayed.len(), items.len());

@@ -3,7 +3,8 @@
 //! source mapping drives it when a batch is resumed from the middle (partial batch
 //! response), bisected after a function error, retried whole after a crash that followed
 //! every write, and retried whole after a partial aggregate could not be written. After the
-//! aggregator's merge, counts and revenue per window equal those of the events stored.
+//! aggregator's merge, counts and revenue per window, and per group of an enrichment field
+//! in it (`campaign.source`, `referer.medium`, ...), equal those of the events stored.
 
 mod common;
 
@@ -14,12 +15,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
-use pipeline::aggregate::{Granularity, PartialAggregate, partials};
+use pipeline::aggregate::{Granularity, PartialAggregate, group_partials, partials};
+use pipeline::group::GroupField;
 use pipeline::flow::{BatchFlow, Sinks};
 use pipeline::rollup::{AggregateTable, roll_up};
 use pipeline::sink::{AggregateStore, EventStore, Indexed, SinkReport};
-use pipeline::workload::{Workload, WorkloadConfig};
-use pipeline::{EnrichedEvent, Record, SchemaRegistry};
+use pipeline::workload::WorkloadConfig;
+use pipeline::{CoreConfig, EnrichedEvent, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoAggregateTable, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
 use tokio::time::Instant;
 
@@ -63,36 +65,26 @@ fn flow_over(aws: &aws_config::SdkConfig, config: &ProcessorConfig) -> Flow {
     let events = Events { inner: sinks.events, fail_from: std::sync::Mutex::new(None) };
     let aggregates = Aggregates { inner: sinks.aggregates, fail_one: AtomicBool::new(false) };
     BatchFlow::new(
-        Arc::new(SchemaRegistry::embedded().unwrap()),
+        Arc::new(CoreConfig::embedded().unwrap()),
         Sinks { events, archive: sinks.archive, bad_rows: sinks.bad_rows, aggregates },
     )
 }
 
 /// 240 records of one shard, 700 ms of event time apart (three minutes), with bad rows.
 fn shard_records() -> Vec<Record> {
-    let start = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
-    let mut workload = Workload::new(WorkloadConfig { users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, ..WorkloadConfig::default() });
-    (0..240)
-        .map(|i| {
-            let time = start + chrono::Duration::milliseconds(700 * i);
-            Record {
-                data: workload.next_event_at(time).data,
-                partition_key: format!("pk-{i}"),
-                sequence_number: format!("{:056}", 49_650_000_000_000_000_000u128 + 1_000 * i as u128),
-                sub_sequence_number: 0,
-                shard_id: "shardId-000000000001".into(),
-                arrival: time,
-            }
-        })
-        .collect()
+    let workload = WorkloadConfig { users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, attribution: true, ..WorkloadConfig::default() };
+    timed_records("shardId-000000000001", 240, workload)
 }
 
-type Minutes = BTreeMap<(String, DateTime<Utc>), (u64, BTreeMap<String, u128>)>;
+/// Count and revenue per series (event type, or `<event_type>/<field>`), minute and group.
+type Minutes = BTreeMap<(String, DateTime<Utc>, Option<String>), (u64, BTreeMap<String, u128>)>;
 
 fn expected(records: &[Record]) -> Minutes {
-    let outcomes = pipeline::process_batch(&SchemaRegistry::embedded().unwrap(), records, Utc::now());
+    let outcomes = pipeline::process_batch(&CoreConfig::embedded().unwrap(), records, Utc::now());
     let events: Vec<&EnrichedEvent> = outcomes.iter().filter_map(pipeline::Outcome::as_event).collect();
-    partials(events).into_iter().map(|(w, a)| ((w.event_type.to_string(), w.minute), (a.count, a.revenue))).collect()
+    let totals = partials(events.iter().copied()).into_iter().map(|(w, a)| ((w.event_type.to_string(), w.minute, None), (a.count, a.revenue)));
+    let groups = group_partials(events.iter().copied()).into_iter().map(|((w, g), a)| ((w.event_type.to_string(), w.minute, Some(g)), (a.count, a.revenue)));
+    totals.chain(groups).collect()
 }
 
 /// The aggregator's merge, then every minute row of 27 November 2026.
@@ -102,8 +94,10 @@ async fn merged(aws: &aws_config::SdkConfig, config: &ProcessorConfig) -> Minute
     let day = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
     let mut out = Minutes::new();
     for t in pipeline::workload::EVENT_TYPES {
-        for row in table.rows(Granularity::Minute, t, day, day + chrono::Duration::days(1)).await.unwrap() {
-            out.insert((t.to_owned(), row.window_start), (row.aggregate.count, row.aggregate.revenue.clone()));
+        for series in std::iter::once(t.to_owned()).chain(GroupField::ALL.map(|f| f.series(t))) {
+            for row in table.rows(Granularity::Minute, &series, day, day + chrono::Duration::days(1)).await.unwrap() {
+                out.insert((series.clone(), row.window_start, row.group.clone()), (row.aggregate.count, row.aggregate.revenue.clone()));
+            }
         }
     }
     out
@@ -123,6 +117,7 @@ async fn resumed_bisected_and_whole_retries_keep_counts_and_revenue_exact() {
     let n = records.len();
     let want = expected(&records);
     assert!(want.len() >= 8, "several windows: {want:?}");
+    assert!(want.keys().filter(|(_, _, group)| group.is_some()).count() >= 20, "many groups: {want:?}");
     let shapes = ["resumed from the middle", "bisected after a crash", "retried whole after a crash", "a partial that could not be written"];
     for (i, shape) in shapes.into_iter().enumerate() {
         let config = create_stack_with_streams(&aws, &format!("retries-{i}"), 1).await;
@@ -159,7 +154,7 @@ async fn resumed_bisected_and_whole_retries_keep_counts_and_revenue_exact() {
         }
         assert_eq!(merged(&aws, &config).await, want, "{shape}");
         let stored = scan(&aws, &config.events_table).await.len();
-        let valid = want.values().map(|(count, _)| *count as usize).sum::<usize>();
+        let valid = want.iter().filter(|((_, _, group), _)| group.is_none()).map(|(_, (count, _))| *count as usize).sum::<usize>();
         assert_eq!(stored, valid, "{shape}: every valid event stored once");
     }
 }

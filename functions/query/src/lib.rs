@@ -2,7 +2,7 @@
 //! proxy integration; API Gateway checks the caller's SigV4 signature, `AWS_IAM`, so the
 //! producers' ingest key cannot read). Routes:
 //! - `GET /v1/users/{user_id}/events?from=&to=&limit=&cursor=`, newest first;
-//! - `GET /v1/aggregates?event_type=&granularity=&from=&to=`;
+//! - `GET /v1/aggregates?event_type=&granularity=&from=&to=&by=`;
 //! - `GET /v1/events?event_type=&from=&to=&limit=&cursor=`, one type's events newest first,
 //!   where the per-type index is on (`GSI_WRITE_SHARDS` set); 404 with the reason elsewhere.
 //!
@@ -109,7 +109,7 @@ impl QueryApi {
         let types = request.event_type.clone().map_or_else(|| self.event_types.clone(), |t| vec![t]);
         let mut rows = Vec::new();
         for t in &types {
-            match self.aggregates.rows(request.granularity, t, request.from, request.until).await {
+            match self.aggregates.rows(request.granularity, &request.series(t), request.from, request.until).await {
                 Ok(found) => rows.extend(found),
                 Err(e) => return failed(&e),
             }

@@ -1,6 +1,7 @@
 //! Hostile shapes: valid-looking events just under the 1 MiB record limit that are as
 //! expensive as we know how to make them for the core (wide objects, deep nesting, long
-//! and escaped strings, many numbers, integers beyond 64 bits, line breaks everywhere).
+//! and escaped strings, many numbers, integers beyond 64 bits, line breaks everywhere, page
+//! URLs and referrers of a hundred thousand query parameters for the enrichments).
 //! The bench `hostile` times them; the robustness tests run them. Each costs at most a few
 //! milliseconds of core time (docs/PERFORMANCE.md).
 
@@ -16,7 +17,7 @@ pub struct Shape {
 }
 
 /// Every shape, each one a different worst case.
-pub const SHAPES: [Shape; 10] = [
+pub const SHAPES: [Shape; 12] = [
     Shape { name: "wide_object", make: wide_object },
     Shape { name: "wide_object_similar_keys", make: wide_object_similar_keys },
     Shape { name: "many_small_objects", make: many_small_objects },
@@ -27,6 +28,8 @@ pub const SHAPES: [Shape; 10] = [
     Shape { name: "many_floats", make: many_floats },
     Shape { name: "big_integers", make: big_integers },
     Shape { name: "line_breaks", make: line_breaks },
+    Shape { name: "campaign_url", make: campaign_url },
+    Shape { name: "referrer_query", make: referrer_query },
 ];
 
 /// The largest size that keeps every shape under the record limit once wrapped: such a
@@ -161,4 +164,32 @@ mod tests {
             assert!(v.is_object(), "{}", shape.name);
         }
     }
+}
+
+/// `?p0=x&p1=x&...` of about `bytes`, then `last`.
+fn many_params(bytes: usize, last: &str) -> String {
+    let mut query = String::new();
+    let mut i = 0u64;
+    while query.len() + last.len() + 16 < bytes {
+        let _ = write!(query, "p{i}=x&");
+        i += 1;
+    }
+    query.push_str(last);
+    query
+}
+
+/// A page URL of a hundred thousand parameters, the campaign's at the very end: every
+/// campaign field is looked for through all of them.
+fn campaign_url(bytes: usize) -> Vec<u8> {
+    let query = many_params(bytes.saturating_sub(120), "utm_source=a&gclid=b");
+    format!(r#"{{"event_type":"pageview","user_id":"hostile","page":{{"url":"https://shop.example.com/?{query}"}}}}"#).into_bytes()
+}
+
+/// A search engine's referrer whose term comes after a hundred thousand parameters.
+fn referrer_query(bytes: usize) -> Vec<u8> {
+    let query = many_params(bytes.saturating_sub(160), "q=term");
+    format!(
+        r#"{{"event_type":"pageview","user_id":"hostile","page":{{"url":"https://shop.example.com/","referrer":"https://www.google.com/search?{query}"}}}}"#
+    )
+    .into_bytes()
 }

@@ -16,6 +16,7 @@ locals {
     var.gsi_write_shards == null ? {} : { GSI_WRITE_SHARDS = tostring(var.gsi_write_shards) },
     length(var.query_event_types) == 0 ? {} : { QUERY_EVENT_TYPES = join(",", var.query_event_types) },
     var.schemas_dir == "" ? {} : { SCHEMAS_DIR = var.schemas_dir },
+    var.enrichments_dir == "" ? {} : { ENRICHMENTS_DIR = var.enrichments_dir },
   )
 }
 

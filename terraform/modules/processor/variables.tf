@@ -117,6 +117,12 @@ variable "schemas_dir" {
   default     = ""
 }
 
+variable "enrichments_dir" {
+  description = "Optional ENRICHMENTS_DIR override; empty: the embedded enrichments."
+  type        = string
+  default     = ""
+}
+
 variable "batch_size" {
   description = "Maximum records per invocation."
   type        = number

@@ -69,3 +69,23 @@ pub async fn call(api: &query::QueryApi, path: &str, params: &[(&str, &str)]) ->
     (response.status_code, body)
 }
 
+
+/// `n` records of `shard` from `workload`, 700 ms of event time apart from 12:00 on
+/// 27 November 2026 (several minutes), in sequence order.
+pub fn timed_records(shard: &str, n: usize, workload: pipeline::workload::WorkloadConfig) -> Vec<pipeline::Record> {
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 27, 12, 0, 0).unwrap();
+    let mut workload = pipeline::workload::Workload::new(workload);
+    (0..n)
+        .map(|i| {
+            let time = start + chrono::Duration::milliseconds(700 * i as i64);
+            pipeline::Record {
+                data: workload.next_event_at(time).data,
+                partition_key: format!("pk-{i}"),
+                sequence_number: format!("{:056}", 49_650_000_000_000_000_000u128 + 1_000 * i as u128),
+                sub_sequence_number: 0,
+                shard_id: shard.to_owned(),
+                arrival: time,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,133 @@
+//! Campaign attribution: the UTM parameters and click ids of the page URL into
+//! `_pipeline.campaign` (`source`, `medium`, `name`, `term`, `content`, `click_id`).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::field_path::{FieldPath, Roots};
+use super::url_parts::{decode, params, query};
+use super::{Issues, Output};
+use crate::json_text::push_json_str;
+use crate::group::{GroupField, GroupValues};
+
+/// The `parameters` of a campaign file; every one has a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignParameters {
+    /// Where the page URL is, tried in order: `page.url` (pageview), `page_url` (click).
+    pub url_fields: Vec<FieldPath>,
+    /// Query parameters of each output field, tried in order (names ignore ASCII case).
+    pub source: Vec<String>,
+    pub medium: Vec<String>,
+    pub name: Vec<String>,
+    pub term: Vec<String>,
+    pub content: Vec<String>,
+    /// Click-id parameters, in order of preference: the first present is `click_id`.
+    pub click_ids: Vec<String>,
+}
+
+impl Default for CampaignParameters {
+    fn default() -> Self {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            url_fields: ["page.url", "page_url"].iter().filter_map(|f| FieldPath::parse(f).ok()).collect(),
+            source: names(&["utm_source"]),
+            medium: names(&["utm_medium"]),
+            name: names(&["utm_campaign"]),
+            term: names(&["utm_term"]),
+            content: names(&["utm_content"]),
+            click_ids: names(&["gclid", "fbclid", "msclkid"]),
+        }
+    }
+}
+
+impl CampaignParameters {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.url_fields.is_empty() {
+            return Err("parameters.url_fields is empty: name the page URL's field, e.g. [\"page.url\"]".into());
+        }
+        if let Some(f) = self.url_fields.iter().find(|f| f.has_each()) {
+            return Err(format!("parameters.url_fields: {f} goes into an array; the page URL is one field"));
+        }
+        for (what, names) in self.outputs().iter().map(|(k, n)| (*k, *n)).chain([("click_ids", &self.click_ids)]) {
+            if let Some(bad) = names.iter().find(|n| n.is_empty() || n.contains(['&', '=', '#', '?'])) {
+                return Err(format!("parameters.{what}: {bad:?} is not a query parameter name"));
+            }
+        }
+        Ok(())
+    }
+
+    fn outputs(&self) -> [(&'static str, &Vec<String>); 5] {
+        [("source", &self.source), ("medium", &self.medium), ("name", &self.name), ("term", &self.term), ("content", &self.content)]
+    }
+}
+
+/// The campaign enrichment, ready to run.
+#[derive(Debug)]
+pub struct Campaign {
+    parameters: CampaignParameters,
+    /// Bit `n` set: some parameter name is `n` bytes long (names of 128 bytes or more set
+    /// bit 127), so most of a query's parameters are passed over at a glance.
+    name_lengths: u128,
+}
+
+impl Campaign {
+    pub(crate) fn new(parameters: CampaignParameters) -> Self {
+        let names = parameters.outputs().into_iter().flat_map(|(_, n)| n.iter()).chain(&parameters.click_ids);
+        let name_lengths = names.fold(0u128, |bits, n| bits | 1u128 << n.len().min(127));
+        Self { parameters, name_lengths }
+    }
+
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+        let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
+        let Some((field, url)) = found else { return };
+        let Some(query) = query(url) else { return };
+        let outputs = self.parameters.outputs();
+        // One pass over the query: for each output, the first value of its most preferred
+        // parameter (the lowest index in its list).
+        let mut best: [Option<(usize, &str)>; 6] = [None; 6];
+        for (name, value) in params(query) {
+            if value.is_empty() || self.name_lengths & (1u128 << name.len().min(127)) == 0 {
+                continue;
+            }
+            for (slot, names) in best.iter_mut().zip(outputs.iter().map(|(_, n)| *n).chain([&self.parameters.click_ids])) {
+                let limit = slot.map_or(names.len(), |(i, _)| i);
+                if let Some(i) = names[..limit].iter().position(|n| n.eq_ignore_ascii_case(name)) {
+                    *slot = Some((i, value));
+                }
+            }
+        }
+        if best.iter().all(Option::is_none) {
+            return;
+        }
+        let mut object = out.object("campaign");
+        for ((key, names), slot) in outputs.iter().zip(&best) {
+            if let Some((i, raw)) = slot {
+                let value = decoded(raw, &names[*i], field, issues);
+                push_json_str(object.key(key), &value);
+                if let Some(group) = GroupField::of_campaign(key) {
+                    groups.push(group, &value);
+                }
+            }
+        }
+        if let Some((i, raw)) = best[5] {
+            let param = &self.parameters.click_ids[i];
+            let click = object.key("click_id");
+            click.push_str("{\"param\":");
+            push_json_str(click, param);
+            click.push_str(",\"value\":");
+            push_json_str(click, &decoded(raw, param, field, issues));
+            click.push('}');
+        }
+    }
+}
+
+/// `raw` percent-decoded; text that is not UTF-8 once decoded is kept with U+FFFD in place
+/// of the bad bytes, and reported.
+pub(crate) fn decoded<'a>(raw: &'a str, param: &str, field: &FieldPath, issues: &mut Issues) -> Cow<'a, str> {
+    decode(raw).unwrap_or_else(|lossy| {
+        issues.push(field.pointer(None), format!("{param} in {field} is not UTF-8 once percent-decoded; the bad bytes are kept as U+FFFD"));
+        Cow::Owned(lossy)
+    })
+}

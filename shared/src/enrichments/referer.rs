@@ -1,0 +1,232 @@
+//! Referer classification: `page.referrer` into `_pipeline.referer` (`medium`: search,
+//! social, email, internal or unknown; `source`, e.g. `Google`; `term`, the search term).
+//!
+//! The table of sources is our own (`referers.json`, the major search, social and email
+//! domains), extended or overridden by the enrichment file's `sources`.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::campaign::decoded;
+use super::field_path::{FieldPath, Roots};
+use super::url_parts::{first_param, host, query};
+use super::{Issues, Output};
+use crate::json_text::push_json_str;
+use crate::group::{GroupField, GroupValues};
+
+/// The built-in table of referer sources.
+pub const BUILTIN_SOURCES: &str = include_str!("referers.json");
+
+/// The media a table entry can give (internal and unknown come from the rules, not the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceMedium {
+    Search,
+    Social,
+    Email,
+}
+
+impl SourceMedium {
+    fn as_str(self) -> &'static str {
+        match self {
+            SourceMedium::Search => "search",
+            SourceMedium::Social => "social",
+            SourceMedium::Email => "email",
+        }
+    }
+}
+
+/// One entry of the table: a source, its medium, its domains and where its search term is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub source: String,
+    pub medium: SourceMedium,
+    /// Host names; a host also matches through its parent domains (`uk.search.yahoo.com`
+    /// matches `search.yahoo.com`). `name.*` matches `name.` and a top-level domain, or a
+    /// second-level label of at most 3 letters and a top-level domain (`google.de`,
+    /// `google.co.uk`, `google.com.au`).
+    pub domains: Vec<String>,
+    /// Query parameters of the search term, tried in order.
+    #[serde(default)]
+    pub term_parameters: Vec<String>,
+}
+
+/// The `parameters` of a referer file; every one has a default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefererParameters {
+    /// The referrer's field.
+    pub field: FieldPath,
+    /// Where the page URL is (a referrer on the page's own host is internal).
+    pub page_fields: Vec<FieldPath>,
+    /// Domains (with their subdomains) whose referrers are internal.
+    pub internal_domains: Vec<String>,
+    /// Whether the built-in table is used (`sources` then adds to it and overrides it).
+    pub builtin_sources: bool,
+    pub sources: Vec<Source>,
+}
+
+impl Default for RefererParameters {
+    fn default() -> Self {
+        let path = |f: &str| FieldPath::parse(f).ok();
+        Self {
+            field: path("page.referrer").unwrap_or_else(|| unreachable!("a valid field name")),
+            page_fields: ["page.url", "page_url"].iter().filter_map(|f| path(f)).collect(),
+            internal_domains: Vec::new(),
+            builtin_sources: true,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// The referer enrichment, ready to run.
+#[derive(Debug)]
+pub struct Referer {
+    field: FieldPath,
+    page_fields: Vec<FieldPath>,
+    internal_domains: Vec<String>,
+    sources: Vec<Source>,
+    /// Each source's `"medium":...,"source":...` members, written once.
+    members: Vec<String>,
+    /// Host → index in `sources`.
+    exact: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+    /// `name` of a `name.*` domain → index in `sources`.
+    wildcard: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+}
+
+impl Referer {
+    /// Checks the parameters and builds the table; the message names the bad entry.
+    pub(crate) fn new(parameters: RefererParameters) -> Result<Self, String> {
+        if parameters.field.has_each() || parameters.page_fields.iter().any(FieldPath::has_each) {
+            return Err("parameters.field and page_fields name one field each, not one inside an array ([])".into());
+        }
+        let mut sources = Vec::new();
+        if parameters.builtin_sources {
+            sources = serde_json::from_str::<Vec<Source>>(BUILTIN_SOURCES).map_err(|e| format!("the built-in referer table: {e}"))?;
+        }
+        let builtin = sources.len();
+        sources.extend(parameters.sources);
+        let mut exact = HashMap::default();
+        let mut wildcard = HashMap::default();
+        for (index, source) in sources.iter().enumerate() {
+            let place = if index < builtin { "the built-in table".to_owned() } else { format!("parameters.sources[{}]", index - builtin) };
+            if source.source.trim().is_empty() {
+                return Err(format!("{place}: source is empty: name it, e.g. \"Google\""));
+            }
+            if source.domains.is_empty() {
+                return Err(format!("{place} ({}): domains is empty", source.source));
+            }
+            for domain in &source.domains {
+                check_domain(domain).map_err(|why| format!("{place} ({}): domain {domain:?} {why}", source.source))?;
+                // A later entry (the file's own) overrides an earlier one for the same domain.
+                match domain.strip_suffix(".*") {
+                    Some(name) => wildcard.insert(name.into(), index),
+                    None => exact.insert(domain.as_str().into(), index),
+                };
+            }
+        }
+        let mut internal_domains = Vec::new();
+        for domain in parameters.internal_domains {
+            check_domain(&domain).map_err(|why| format!("parameters.internal_domains: {domain:?} {why}"))?;
+            if domain.ends_with(".*") {
+                return Err(format!("parameters.internal_domains: {domain:?}: name the domain itself, without .*"));
+            }
+            internal_domains.push(domain);
+        }
+        let members = sources
+            .iter()
+            .map(|s| {
+                let mut json = format!("\"medium\":\"{}\",\"source\":", s.medium.as_str());
+                push_json_str(&mut json, &s.source);
+                json
+            })
+            .collect();
+        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard })
+    }
+
+    /// Sources in the table (built-in and the file's).
+    pub fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+        let Some(referrer) = self.field.find_str(event) else { return };
+        if referrer.is_empty() {
+            return;
+        }
+        let mut object = out.object("referer");
+        let medium = |groups: &mut GroupValues, medium: &str| groups.push(GroupField::RefererMedium, medium);
+        let Some(host) = host(referrer) else {
+            object.members("\"medium\":\"unknown\"");
+            medium(groups, "unknown");
+            return;
+        };
+        if self.is_internal(&host, event) {
+            object.members("\"medium\":\"internal\"");
+            medium(groups, "internal");
+            return;
+        }
+        let Some(index) = self.source_of(&host) else {
+            object.members("\"medium\":\"unknown\"");
+            medium(groups, "unknown");
+            return;
+        };
+        let source = &self.sources[index];
+        object.members(&self.members[index]);
+        medium(groups, source.medium.as_str());
+        groups.push(GroupField::RefererSource, &source.source);
+        if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
+            push_json_str(object.key("term"), &decoded(raw, param, &self.field, issues));
+        }
+    }
+
+    fn is_internal<'n>(&'n self, host: &str, event: &mut Roots<'n, '_>) -> bool {
+        let on_the_page = self.page_fields.iter().find_map(|f| f.find_str(event)).and_then(super::url_parts::host);
+        on_the_page.is_some_and(|page| page == host) || self.internal_domains.iter().any(|d| is_within(host, d))
+    }
+
+    /// The table's entry for `host`: the longest matching domain, exact before `name.*`.
+    fn source_of(&self, host: &str) -> Option<usize> {
+        // Where the last label and the one before it start (`google.co.uk`: 10 and 7).
+        let last = host.rfind('.').map_or(0, |i| i + 1);
+        let second_last = if last > 0 { host[..last - 1].rfind('.').map_or(0, |i| i + 1) } else { 0 };
+        let short_second_last = last > 0 && last - 1 - second_last <= 3;
+        let mut start = 0;
+        loop {
+            if let Some(&i) = self.exact.get(&host[start..]) {
+                return Some(i);
+            }
+            // `name.*`: after `name` comes one label, or a short label and one more.
+            if start < last {
+                if let Some(&i) = self.wildcard.get(&host[start..last - 1]) {
+                    return Some(i);
+                }
+            }
+            if short_second_last && start < second_last {
+                if let Some(&i) = self.wildcard.get(&host[start..second_last - 1]) {
+                    return Some(i);
+                }
+            }
+            start += host[start..].find('.')? + 1;
+        }
+    }
+}
+
+/// Whether `host` is `domain` or one of its subdomains.
+fn is_within(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
+/// A lower-case host name, optionally ending in `.*`.
+fn check_domain(domain: &str) -> Result<(), &'static str> {
+    let name = domain.strip_suffix(".*").unwrap_or(domain);
+    if name.is_empty() || name.split('.').any(str::is_empty) {
+        return Err("is not a host name like example.com (or example.*)");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.') {
+        return Err("may hold only lower-case letters, digits, - and . (no scheme, path or port)");
+    }
+    Ok(())
+}
