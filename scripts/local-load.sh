@@ -37,18 +37,22 @@ start_up() {  # start_up LOG [flags]: pipeline up on $dir, waits for /health
 }
 
 stop_up() {  # SIGTERM: the pipeline processes what it accepted and finishes the archive files
-  kill -TERM "$up_pid"; wait "$up_pid" || true
+  kill -TERM "$up_pid"; wait "$up_pid" || true; up_pid=
 }
+up_pid=
+trap '[ -z "$up_pid" ] || kill "$up_pid" 2>/dev/null || true' EXIT
 
 metric() { curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
-# The consumers' rate from the progress lines (one a second): per 30 s, and while lagging.
+# The consumers' rate from the progress lines (one a second): the mean of each 30 s, then
+# the mean and median of the seconds after the first SKIP while a backlog was left.
 rates() {
+  local skip=$1 log=$2
+  awk '/processed/ {for (i = 1; i <= NF; i++) {if ($i == "processed") r = $(i + 2)}; gsub(/[(\/s)]/, "", r);
+         n++; s += r; if (n % 30 == 0) {printf "%ds:%.0f ", n, s / 30; s = 0}} END {printf "\n"}' "$log"
   awk '/processed/ {for (i = 1; i <= NF; i++) {if ($i == "processed") r = $(i + 2); if ($i == "lag") l = $(i + 1)};
-         gsub(/[(\/s)]/, "", r); n++; s += r; if (n % 30 == 0) {printf "%ds:%.0f ", n, s / 30; s = 0};
-         if (l > 0 && r > 0 && n > skip) {lag[++k] = r}}
-       END {printf "\n"; if (k) {asort(lag); m = 0; for (j = 1; j <= k; j++) m += lag[j];
-         printf "while lagging (after %d s): mean %.0f/s, median %.0f/s over %d s\n", skip, m / k, lag[int((k + 1) / 2)], k}}' skip="${1:-0}" "$2"
+         gsub(/[(\/s)]/, "", r); if (++n > skip && l > 0 && r > 0) print r}' skip="$skip" "$log" | sort -n |
+    awk -v skip="$skip" '{a[++k] = $1; m += $1} END {if (k) printf "while a backlog was left (after %d s): mean %.0f/s, median %.0f/s over %d s\n", skip, m / k, a[int((k + 1) / 2)], k}'
 }
 
 report() {  # report LOG: what a run leaves
