@@ -55,6 +55,9 @@ pub struct AppState {
     pub kinesis_accepted: Arc<AtomicU64>,
     /// The counts' history for `GET /v1/stats`.
     pub history: Arc<StatsHistory>,
+    /// Turns of `GET /v1/events` (each reads every retained event's index entry): one at a
+    /// time per pipeline ([`crate::query::TYPE_SCANS_AT_ONCE`]).
+    pub type_scans: Arc<tokio::sync::Semaphore>,
     pub started: std::time::Instant,
 }
 

@@ -309,6 +309,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         body_timeout: config.body_timeout,
         kinesis_accepted: Arc::clone(&kinesis_accepted),
         history: Arc::new(stats_history::StatsHistory::default()),
+        type_scans: Arc::new(tokio::sync::Semaphore::new(query::TYPE_SCANS_AT_ONCE)),
         started: std::time::Instant::now(),
     };
     let kinesis_state = kinesis::KinesisState {

@@ -123,7 +123,7 @@ pub async fn type_events(State(state): State<AppState>, Query(q): Params) -> Res
     };
     // Each of these reads every retained event's index entry: one at a time, so that they
     // take at most one core from the consumers.
-    let Ok(Ok(turn)) = tokio::time::timeout(TYPE_SCAN_WAIT, TYPE_SCANS.acquire()).await else {
+    let Ok(Ok(turn)) = tokio::time::timeout(TYPE_SCAN_WAIT, Arc::clone(&state.type_scans).acquire_owned()).await else {
         return busy(format!("another GET /v1/events has been reading for over {} s; retry later", TYPE_SCAN_WAIT.as_secs()));
     };
     let store = Arc::clone(&state.store);
@@ -150,7 +150,7 @@ pub async fn type_events(State(state): State<AppState>, Query(q): Params) -> Res
 }
 
 /// `GET /v1/events` reads at a time, and how long one waits for its turn before a 503.
-static TYPE_SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+pub const TYPE_SCANS_AT_ONCE: usize = 1;
 const TYPE_SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `{"event_id": "<id>"}` of a sort key `<time>#<id>`.

@@ -345,14 +345,7 @@ pub(crate) struct ObjectWriter<'b> {
 impl ObjectWriter<'_> {
     /// Starts member `key` and returns the buffer for its value.
     pub(crate) fn key(&mut self, key: &str) -> &mut String {
-        if self.open {
-            self.out.push(',');
-        } else {
-            self.out.push_str(",\"");
-            self.out.push_str(self.name);
-            self.out.push_str("\":{");
-            self.open = true;
-        }
+        self.next_member();
         push_json_str(self.out, key);
         self.out.push(':');
         self.out
@@ -362,6 +355,12 @@ impl ObjectWriter<'_> {
 impl ObjectWriter<'_> {
     /// Adds members already written as JSON (`"medium":"search","source":"Google"`).
     pub(crate) fn members(&mut self, json: &str) {
+        self.next_member();
+        self.out.push_str(json);
+    }
+
+    /// Opens the object before its first member, or separates the next one.
+    fn next_member(&mut self) {
         if self.open {
             self.out.push(',');
         } else {
@@ -370,7 +369,6 @@ impl ObjectWriter<'_> {
             self.out.push_str("\":{");
             self.open = true;
         }
-        self.out.push_str(json);
     }
 }
 
