@@ -9,7 +9,8 @@
 # Environment: EVENTS (valid events per run, default 10000000), RUNS (rounds over the
 # backends, default 3: each round runs every backend once, one after another), WORK (default
 # /tmp/store-alternatives: the events file, each run's data dir, results.ndjson),
-# MIN_FREE_GB (default 25: a run is stopped when the disk has less free), RESULTS (default
+# MIN_FREE_GB (default 25: a run stops writing and reports what it stored when the disk has
+# less free; it is killed at 5 GB less, during its compactions say), RESULTS (default
 # $WORK/results.ndjson, appended to: one JSON line a run), CARGO_TARGET_DIR.
 # Each run's data dir is deleted after it; the events file is kept for the next rounds.
 #
@@ -42,12 +43,12 @@ for round in $(seq 1 "$RUNS"); do
     rm -rf "$data"
     before=$(uptime | sed 's/.*load average: //')
     echo "== round $round $backend ($(date -u +%H:%M:%S) UTC, load $before, $(free_gb) GB free)" >&2
-    "$BIN" run --backend "$backend" --events-file "$FILE" --data-dir "$data" > "$WORK/run.json" &
+    "$BIN" run --backend "$backend" --events-file "$FILE" --data-dir "$data" --min-free-gb "$MIN_FREE_GB" > "$WORK/run.json" &
     pid=$!
     # The disk is shared: stop a run that would leave others too little room.
     while kill -0 "$pid" 2>/dev/null; do
-      if [ "$(free_gb)" -lt "$MIN_FREE_GB" ]; then
-        echo "   stopped: less than $MIN_FREE_GB GB free" >&2
+      if [ "$(free_gb)" -lt $((MIN_FREE_GB - 5)) ]; then
+        echo "   killed: less than $((MIN_FREE_GB - 5)) GB free" >&2
         kill "$pid"
       fi
       sleep 2

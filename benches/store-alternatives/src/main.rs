@@ -71,19 +71,36 @@ enum Command {
         /// Users queried after the writes (a random hour of their events each).
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
+        /// Stop writing (and report what was stored) when the disk has less free than
+        /// this: the machine's disk is shared.
+        #[arg(long, default_value_t = 25)]
+        min_free_gb: u64,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Generate { events, out } => events::generate(events, &out),
-        Command::Run { backend, events_file, data_dir, max_events, window, queries } => {
-            let report = run(backend, &events_file, &data_dir, max_events.unwrap_or(u64::MAX), window.max(1), queries)?;
+        Command::Run { backend, events_file, data_dir, max_events, window, queries, min_free_gb } => {
+            let limits = Limits { max_events: max_events.unwrap_or(u64::MAX), window: window.max(1), queries, min_free: min_free_gb << 30 };
+            let report = run(backend, &events_file, &data_dir, &limits)?;
             println!("{report}");
             Ok(())
         }
     }
 }
+
+/// How much a run stores, samples and queries.
+struct Limits {
+    max_events: u64,
+    window: u64,
+    queries: usize,
+    /// Bytes the disk keeps free at least.
+    min_free: u64,
+}
+
+/// Batches between two looks at the disk's free space.
+const FREE_SPACE_EVERY: u64 = 20;
 
 /// What the reader saw: the users, the first and last sort keys, its CPU seconds.
 #[derive(Default)]
@@ -150,21 +167,27 @@ fn rate(a: Sample, b: Sample) -> serde_json::Value {
     })
 }
 
-fn run(kind: Kind, events_file: &Path, data_dir: &Path, max_events: u64, window: u64, queries: usize) -> anyhow::Result<serde_json::Value> {
+fn run(kind: Kind, events_file: &Path, data_dir: &Path, limits: &Limits) -> anyhow::Result<serde_json::Value> {
+    let (window, queries) = (limits.window, limits.queries);
     if std::fs::read_dir(data_dir).is_ok_and(|mut d| d.next().is_some()) {
         anyhow::bail!("{} is not empty: give a new --data-dir (each run starts from an empty store)", data_dir.display());
     }
     std::fs::create_dir_all(data_dir)?;
     let mut backend = backends::open(kind, data_dir)?;
     let reader_cpu = Arc::new(AtomicU64::new(0));
-    let (rx, reader) = spawn_reader(events_file, max_events, Arc::clone(&reader_cpu))?;
+    let (rx, reader) = spawn_reader(events_file, limits.max_events, Arc::clone(&reader_cpu))?;
     let reader_seconds = || reader_cpu.load(Ordering::Relaxed) as f64 / 1e9;
 
     let (t0, cpu0, reader0, written0) = (Instant::now(), measure::process_cpu(), reader_seconds(), measure::written_bytes());
     let sample = |events: u64| Sample { events, wall: t0.elapsed().as_secs_f64(), cpu: measure::process_cpu() - cpu0 - (reader_seconds() - reader0) };
     let mut samples = vec![sample(0)];
-    let (mut stored, mut batches) = (0u64, 0u64);
+    let (mut stored, mut batches, mut stopped) = (0u64, 0u64, None);
     for batch in rx {
+        if batches % FREE_SPACE_EVERY == 0 && measure::free_bytes(data_dir) < limits.min_free {
+            eprintln!("{}: stopped after {stored} events: less than {} GB free", kind.name(), limits.min_free >> 30);
+            stopped = Some(format!("less than {} GB free", limits.min_free >> 30));
+            break;
+        }
         backend.write(&batch)?;
         stored += batch.events.len() as u64;
         batches += 1;
@@ -193,6 +216,7 @@ fn run(kind: Kind, events_file: &Path, data_dir: &Path, max_events: u64, window:
         "backend": kind.name(),
         "events": stored,
         "batches": batches,
+        "stopped_early": stopped,
         "write_seconds": (written.wall * 10.0).round() / 10.0,
         "finish_seconds": ((done.wall - written.wall) * 10.0).round() / 10.0,
         "events_per_s": (stored as f64 / done.wall).round(),

@@ -54,6 +54,19 @@ pub fn disk_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// Bytes free for an unprivileged user on the file system of `path`.
+pub fn free_bytes(path: &Path) -> u64 {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return u64::MAX };
+    // SAFETY: statvfs writes into the zeroed struct it is given; `c` is a valid C string.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return u64::MAX;
+        }
+        st.f_bavail as u64 * st.f_frsize as u64
+    }
+}
+
 /// The `q` quantile (0..=1) of `sorted` values.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
