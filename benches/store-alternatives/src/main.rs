@@ -108,6 +108,8 @@ struct ReaderSummary {
     users: Vec<String>,
     first_sk: String,
     last_sk: String,
+    /// Bytes of the stored JSON of every event read.
+    json_bytes: u64,
 }
 
 /// Reads batches on a thread of its own (its CPU time, in `cpu_nanos`, is not the backend's).
@@ -119,6 +121,7 @@ fn spawn_reader(path: &Path, max_events: u64, cpu_nanos: Arc<AtomicU64>) -> anyh
         while sent < max_events {
             let Some(batch) = reader.next_batch()? else { break };
             for e in &batch.events {
+                summary.json_bytes += e.json.len() as u64;
                 if !users.contains(&e.pk) {
                     users.insert(e.pk.clone());
                 }
@@ -231,6 +234,7 @@ fn run(kind: Kind, events_file: &Path, data_dir: &Path, limits: &Limits) -> anyh
         "query": query,
         "engine": backend.engine_report(),
         "reader_cpu_seconds": reader_seconds(),
+        "mean_json_bytes": summary.json_bytes / stored.max(1),
     }))
 }
 
