@@ -8,6 +8,14 @@
 //!
 //! AWS credentials, region and `AWS_ENDPOINT_URL` come from the environment, as for every
 //! AWS SDK client.
+//!
+//! ```sh
+//! pipeline-aws recover --bad-rows-bucket BUCKET --kinesis STREAM --type schema_violation --patch fix.json --dry-run
+//! # with the processor's environment (EVENTS_TABLE, ARCHIVE_STREAMS, BAD_ROWS_BUCKET, ...):
+//! pipeline-aws replay --queue QUEUE --stream STREAM
+//! ```
+//!
+//! `pipeline-aws recover --help` and `pipeline-aws replay --help` explain every flag.
 
 use std::process::ExitCode;
 

@@ -49,10 +49,29 @@ const DELETES_IN_FLIGHT: usize = 16;
 /// A failure of the aggregates table.
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateTableError {
+    /// A DynamoDB call failed.
     #[error("DynamoDB {operation} on table {table} failed: {message}")]
-    Dynamo { operation: &'static str, table: String, message: String },
+    Dynamo {
+        /// The API call (`Query`, `BatchWriteItem`, ...).
+        operation: &'static str,
+        /// The table.
+        table: String,
+        /// What DynamoDB or the SDK said.
+        message: String,
+    },
+    /// An item of the table that cannot be read back.
     #[error("table {table}: item {pk}/{sk} is unreadable: {reason}")]
-    Item { table: String, pk: String, sk: String, reason: String },
+    Item {
+        /// The table.
+        table: String,
+        /// The item's partition key.
+        pk: String,
+        /// The item's sort key.
+        sk: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A stored aggregate does not decode.
     #[error(transparent)]
     Data(#[from] AggregateError),
 }
@@ -130,6 +149,7 @@ pub struct DynamoAggregateStore {
 }
 
 impl DynamoAggregateStore {
+    /// A store writing to `table` with `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
@@ -153,6 +173,7 @@ pub struct DynamoAggregateTable {
 }
 
 impl DynamoAggregateTable {
+    /// The table `table`, read and written with `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }

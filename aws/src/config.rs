@@ -8,15 +8,30 @@ use std::path::PathBuf;
 /// A setting that is missing or unusable; the message names the variable and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is unset or blank: its name, and what to set it to.
     #[error("environment variable {0} is not set: {1}")]
     Missing(&'static str, &'static str),
+    /// A variable's value is not of the kind it must be.
     #[error("environment variable {name} is {value:?}: {expected}")]
-    Invalid { name: &'static str, value: String, expected: &'static str },
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
+    },
     #[error(
         "QUERY_EVENT_TYPES names {unknown:?}, which the schemas do not define (they define {known:?}): \
          a misspelt type would keep no events of the intended one"
     )]
-    UnknownEventTypes { unknown: Vec<String>, known: Vec<String> },
+    /// `QUERY_EVENT_TYPES` names a type no schema defines.
+    UnknownEventTypes {
+        /// The names no schema defines.
+        unknown: Vec<String>,
+        /// The schemas' types.
+        known: Vec<String>,
+    },
 }
 
 /// A variable that must be set to something other than blanks.
@@ -27,12 +42,17 @@ fn need(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, hint: &'st
 /// Everything the processor reads from its environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessorConfig {
+    /// `EVENTS_TABLE`: the DynamoDB table of events for per-user queries.
     pub events_table: String,
+    /// `AGGREGATES_TABLE`: the DynamoDB table of partial and merged aggregates.
     pub aggregates_table: String,
+    /// `ARCHIVE_STREAMS`: the archive's Firehose delivery streams, comma-separated (which event goes to which: [`crate::firehose`]).
     pub archive_streams: Vec<String>,
+    /// `BAD_ROWS_BUCKET`: the S3 bucket of bad rows.
     pub bad_rows_bucket: String,
     /// Prefix of bad-row keys, ending in `/` (default `bad-rows/`).
     pub bad_rows_prefix: String,
+    /// `EVENT_TTL_DAYS`: days an event stays queryable (the items' TTL).
     pub event_ttl_days: u32,
     /// How many keys the per-type index's partition is spread over; `None` (not set): the
     /// index is off and items carry no index keys.
@@ -40,6 +60,7 @@ pub struct ProcessorConfig {
     /// The event types kept in the events table for per-user queries; `None` (not set): all.
     /// The others reach the archive and the aggregates only.
     pub query_event_types: Option<BTreeSet<String>>,
+    /// `SCHEMAS_DIR`: replaces the embedded schemas.
     pub schemas_dir: Option<PathBuf>,
     /// `ENRICHMENTS_DIR`: replaces the embedded enrichments.
     pub enrichments_dir: Option<PathBuf>,
@@ -49,6 +70,7 @@ pub struct ProcessorConfig {
 }
 
 impl ProcessorConfig {
+    /// Reads the process environment (see [`ProcessorConfig::from_lookup`]).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
     }
@@ -157,15 +179,19 @@ fn event_types(value: Option<String>) -> Result<Option<BTreeSet<String>>, Config
 /// index is on (it then serves `GET /v1/events`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryConfig {
+    /// The two tables.
     pub tables: TablesConfig,
+    /// `GSI_WRITE_SHARDS`: write shards of the per-type index; `None`: the index is off.
     pub gsi_write_shards: Option<u32>,
 }
 
 impl QueryConfig {
+    /// Reads the process environment (see [`QueryConfig::from_lookup`]).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
     }
 
+    /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self { tables: TablesConfig::from_lookup(&lookup)?, gsi_write_shards: index_shards(lookup("GSI_WRITE_SHARDS"))? })
     }
@@ -174,15 +200,19 @@ impl QueryConfig {
 /// What the aggregator and the query Lambda read: the two tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TablesConfig {
+    /// `EVENTS_TABLE`: the DynamoDB table of events.
     pub events_table: String,
+    /// `AGGREGATES_TABLE`: the DynamoDB table of aggregates.
     pub aggregates_table: String,
 }
 
 impl TablesConfig {
+    /// Reads the process environment (see [`TablesConfig::from_lookup`]).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
     }
 
+    /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str, hint: &'static str| need(&lookup, name, hint);
         Ok(Self {

@@ -88,6 +88,7 @@ pub struct BatchWriter<'a> {
 }
 
 impl<'a> BatchWriter<'a> {
+    /// A writer to `table` through `client`.
     pub fn new(client: &'a Client, table: &'a str) -> Self {
         Self { client, table }
     }

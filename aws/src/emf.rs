@@ -9,16 +9,21 @@ pub const NAMESPACE: &str = "EventPipeline";
 
 /// One metric of a line: its name, value and CloudWatch unit (`Count`, `Milliseconds`).
 pub struct Metric<'a> {
+    /// The metric's name in CloudWatch.
     pub name: &'a str,
+    /// Its value, a number.
     pub value: Value,
+    /// Its CloudWatch unit.
     pub unit: &'a str,
 }
 
 impl<'a> Metric<'a> {
+    /// A `Count` metric.
     pub fn count(name: &'a str, value: impl Into<Value>) -> Self {
         Self { name, value: value.into(), unit: "Count" }
     }
 
+    /// A `Milliseconds` metric.
     pub fn millis(name: &'a str, value: impl Into<Value>) -> Self {
         Self { name, value: value.into(), unit: "Milliseconds" }
     }

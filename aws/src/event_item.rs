@@ -30,6 +30,7 @@ pub const EVENTS_INDEX: &str = "gsi1";
 /// What the items of one deployment look like.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventItems {
+    /// Days an item lives after its event arrived (the table's `ttl` attribute).
     pub ttl_days: u32,
     /// Write shards of the per-type index key; `None`: the index is off (no index keys).
     pub gsi_write_shards: Option<u32>,

@@ -15,17 +15,26 @@ use crate::retry::describe;
 /// A page of events and the cursor of the next one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventsPage {
+    /// The page's events, newest first, as the API returns them.
     pub events: Vec<Value>,
+    /// The cursor of the next page; `None` after the last.
     pub next_cursor: Option<String>,
 }
 
 /// Why a page could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventsQueryError {
+    /// The request's parameters are refused (a 400).
     #[error(transparent)]
     BadRequest(#[from] QueryError),
+    /// The DynamoDB query failed (a 503: try again).
     #[error("DynamoDB Query on table {table} failed: {message}")]
-    Dynamo { table: String, message: String },
+    Dynamo {
+        /// The table.
+        table: String,
+        /// What DynamoDB or the SDK said.
+        message: String,
+    },
 }
 
 /// One page of `user_id`'s events.

@@ -61,6 +61,7 @@ pub struct PackedRecord {
 }
 
 impl FirehoseArchive {
+    /// An archive over `streams` (which event goes to which: the module doc).
     pub fn new(client: Client, streams: Vec<String>) -> Self {
         Self { client, streams, next_stream: AtomicUsize::new(0) }
     }

@@ -8,6 +8,37 @@
 //! did not take, with exponential backoff and full jitter ([`retry`]), until the
 //! invocation's deadline. [`config`] reads the Lambda environment; [`sinks`] builds the
 //! processor's sinks from it.
+//!
+//! The central types: [`ProcessorConfig`] (the processor's environment), [`AwsSinks`] (the
+//! four adapters as one `pipeline::flow::Sinks`), and [`DynamoAggregateTable`], which the
+//! aggregator merges and the query Lambda reads. [`emf`] writes the CloudWatch metrics
+//! lines and [`logging`] the JSON logs every Lambda starts with.
+//!
+//! # Example
+//!
+//! The processor's batch flow over the stack its environment names (this is what the
+//! processor Lambda and `pipeline-aws replay` do):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use pipeline::CoreConfig;
+//! use pipeline::flow::BatchFlow;
+//! use pipeline_aws::ProcessorConfig;
+//!
+//! # async fn example(records: Vec<pipeline::Record>) -> Result<(), Box<dyn std::error::Error>> {
+//! // EVENTS_TABLE, AGGREGATES_TABLE, ARCHIVE_STREAMS, BAD_ROWS_BUCKET, ... (DESIGN.md section 8).
+//! let config = ProcessorConfig::from_env()?;
+//! let aws = aws_config::load_from_env().await;
+//! let flow = BatchFlow::new(Arc::new(CoreConfig::embedded()?), pipeline_aws::sinks(&config, &aws));
+//! let report = flow.run(&records, tokio::time::Instant::now() + Duration::from_secs(60)).await;
+//! println!("{} valid, {} stream records to retry", report.counts.valid, report.failed_records.len());
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod aggregates;
 pub mod config;

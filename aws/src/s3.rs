@@ -25,6 +25,7 @@ pub struct S3BadRowStore {
 }
 
 impl S3BadRowStore {
+    /// Bad rows under `prefix` in `bucket`.
     pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into(), prefix: prefix.into() }
     }

@@ -1,5 +1,37 @@
-//! Shared pieces of the benches: reference batches from the workload generator, and
-//! rayon pools of a fixed size, so every figure is measured on the same work.
+//! `pipeline-benches`: the benchmarks of the processing core, and the pieces they share:
+//! reference batches from the workload generator, and rayon pools of a fixed size, so every
+//! figure is measured on the same work.
+//!
+//! The criterion benches (`benches/`): `batch_flow` (the pure batch flow at 1 and 2 threads,
+//! KPL aggregated records, the enrichments' cost), `aggregator` (the merge of one minute's
+//! partials into minute..month rows) and `hostile` (one near-1 MiB record of each hostile
+//! shape through the core). The binaries: `workload` writes the
+//! reference workload as NDJSON, `flow_throughput` times the flow over such a file (the
+//! Python peers of `peer/` run the same file). docs/PERFORMANCE.md has the figures.
+//!
+//! The shared pieces: [`reference_batch`], [`attribution_batch`] and [`aggregated_batch`]
+//! make a shard's batch of [`Record`]s, [`records_from_lines`] reads one from NDJSON,
+//! [`write_bench_enrichments`] writes the enrichments the benches turn on, and [`pool`]
+//! makes a pool of a fixed size.
+//!
+//! # Example
+//!
+//! ```sh
+//! cargo bench -p pipeline-benches --bench batch_flow
+//! cargo run --release -p pipeline-benches --bin workload -- --events 200000 --out reference.ndjson
+//! cargo run --release -p pipeline-benches --bin flow_throughput -- reference.ndjson
+//! benches/peer/compare.sh
+//! ```
+//!
+//! ```
+//! let records = pipeline_benches::reference_batch(100);
+//! let config = pipeline::CoreConfig::embedded()?;
+//! let outcomes = pipeline_benches::pool(1).install(|| pipeline::process_batch(&config, &records, chrono::Utc::now()));
+//! assert_eq!(outcomes.len(), 100);
+//! # Ok::<(), pipeline::CoreConfigError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 use std::path::Path;
 

@@ -6,6 +6,18 @@
 //! and writes its Terraform variables; `pipeline recover` puts a local pipeline's bad rows
 //! back after a fix (crate `pipeline-recover`); `pipeline store` looks inside a local data
 //! directory's store.
+//!
+//! Each subcommand is a module here (`up`, `validate`, `plan`, `recover`, `store`) that
+//! parses its flags with clap and calls the crate that does the work; `--help` on each
+//! explains every flag.
+//!
+//! ```sh
+//! pipeline up --data-dir data                              # the whole pipeline on 127.0.0.1:8080
+//! pipeline validate events.ndjson                          # check events against the tracking plan
+//! pipeline plan --rate 100000 --event-bytes 600 --query-days 7 --out prod.tfvars
+//! pipeline recover --api-key $KEY --read-key $READ_KEY --type schema_violation --patch fix.json --dry-run
+//! pipeline store --data-dir data stats                     # bytes on disk, per stored event
+//! ```
 
 use std::process::ExitCode;
 

@@ -23,12 +23,21 @@ pub enum ArchiveSource {
     /// A local data directory's `archive/` (finished files only).
     Dir(PathBuf),
     /// An S3 bucket and the prefix of the events layout (`events/`).
-    S3 { client: aws_sdk_s3::Client, bucket: String, prefix: String },
+    S3 {
+        /// The client that reads it.
+        client: aws_sdk_s3::Client,
+        /// The bucket.
+        bucket: String,
+        /// The prefix of the events layout.
+        prefix: String,
+    },
 }
 
 /// Reads the run's event ids out of an archive, each file once.
 pub struct ArchiveReader {
+    /// Where the archive is.
     pub source: ArchiveSource,
+    /// The run id whose events are looked for.
     pub run: u64,
     /// Files written before this are not read.
     pub since: SystemTime,
@@ -97,6 +106,7 @@ fn local_files(root: &Path, since: SystemTime) -> std::io::Result<Vec<PathBuf>> 
 }
 
 impl ArchiveReader {
+    /// A reader of `source` for run `run`'s events in files written since `since`.
     pub fn new(source: ArchiveSource, run: u64, since: SystemTime) -> Self {
         Self { source, run, since, read: Mutex::new(HashSet::new()) }
     }

@@ -178,6 +178,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{text:?} is not a duration ({e}): write a number with a unit, e.g. 500ms, 20s, 1m"))
 }
 
+/// `--rate`: events per second, a positive number (`_` separators allowed).
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().replace('_', "").parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
@@ -185,6 +186,7 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A fraction from 0 to 1 (`--invalid-ratio`).
 pub fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),

@@ -20,6 +20,7 @@ use crate::schedule::{Schedule, Slot};
 pub struct Batch {
     /// The batch's number in the run.
     pub index: u64,
+    /// Its place in the schedule: first event, size and due time.
     pub slot: Slot,
     /// The JSON array, uncompressed.
     pub raw: Bytes,
@@ -27,6 +28,7 @@ pub struct Batch {
     pub events: Vec<(u32, u32)>,
     /// What is posted: `raw`, or its gzip.
     pub body: Bytes,
+    /// Whether `body` is gzip-compressed (`--gzip`).
     pub gzip: bool,
 }
 
@@ -61,6 +63,7 @@ fn array<'a>(events: impl Iterator<Item = &'a [u8]>, capacity: usize) -> Vec<u8>
     out
 }
 
+/// `data` gzip-compressed at the fast level, as a producer compresses a body.
 pub fn gzip(data: &[u8]) -> Bytes {
     Bytes::from(pipeline::gzip::gzip(data, pipeline::gzip::Compression::fast()))
 }
@@ -69,7 +72,9 @@ pub fn gzip(data: &[u8]) -> Bytes {
 /// spent waiting for room in the queue).
 #[derive(Debug, Default)]
 pub struct GeneratorStats {
+    /// Events made so far.
     pub events: AtomicU64,
+    /// Time spent making them, in nanoseconds.
     pub busy_nanos: AtomicU64,
 }
 
@@ -81,11 +86,15 @@ impl GeneratorStats {
     }
 }
 
+/// What the generator thread makes.
 pub struct GeneratorConfig {
+    /// The reference workload's settings (seed, mix, invalid share).
     pub workload: WorkloadConfig,
+    /// How many batches, of which events, due when.
     pub schedule: Schedule,
     /// The wall-clock time of the schedule's start: events carry their batch's due time.
     pub start: DateTime<Utc>,
+    /// Whether bodies are gzip-compressed (`--gzip`).
     pub gzip: bool,
 }
 

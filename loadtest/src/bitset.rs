@@ -3,12 +3,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A set of indices below a fixed bound, one bit each.
 pub struct Bitset {
     words: Vec<AtomicU64>,
     len: u64,
 }
 
 impl Bitset {
+    /// An empty set of indices below `len`.
     pub fn new(len: u64) -> Self {
         Self { words: (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(), len }
     }
@@ -18,6 +20,7 @@ impl Bitset {
         self.len
     }
 
+    /// Whether it can hold no index at all.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -31,10 +34,12 @@ impl Bitset {
         self.words[(i / 64) as usize].fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
+    /// Whether `i` was inserted.
     pub fn contains(&self, i: u64) -> bool {
         i < self.len && self.words[(i / 64) as usize].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 
+    /// Indices inserted.
     pub fn count(&self) -> u64 {
         self.words.iter().map(|w| u64::from(w.load(Ordering::Relaxed).count_ones())).sum()
     }

@@ -37,6 +37,34 @@
 //!   `--verify-timeout` without progress.
 //!
 //! The report's fields are defined on [`report::Report`] and in `loadtest --help`.
+//!
+//! The central types: [`Args`] (the command line), [`run()`], which sends the load and
+//! verifies it, and the [`Outcome`] it returns: the [`Report`] (with its [`VerifyReport`])
+//! and the problems that make the run exit 1.
+//!
+//! # Example
+//!
+//! ```sh
+//! # 20,000 events/s for 20 s against `pipeline up`, then the conservation check
+//! loadtest --target http://127.0.0.1:8080 --api-key $KEY --read-key $READ_KEY \
+//!   --rate 20000 --duration 20s --batch-size 250 --verify --archive-dir data/archive --report lt.json
+//! ```
+//!
+//! The same from a program:
+//!
+//! ```no_run
+//! use clap::Parser;
+//!
+//! let args = loadtest::Args::parse_from(["loadtest", "--target", "http://127.0.0.1:8080", "--api-key", "k",
+//!     "--rate", "1000", "--duration", "5s"]);
+//! args.check().map_err(anyhow::Error::msg)?; // the messages main prints for bad flags
+//! let outcome = loadtest::run(&args)?;
+//! print!("{}", outcome.summary());
+//! assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod args;

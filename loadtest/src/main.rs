@@ -1,4 +1,12 @@
-//! `loadtest`: see `loadtest --help` and the library's documentation.
+//! `loadtest`: open-loop load for the pipeline and the `--verify` conservation check; the
+//! binary parses the flags ([`loadtest::Args`]), runs [`loadtest::run`] and prints the
+//! summary. `loadtest --help` defines every flag and every field of the report; the
+//! library's documentation gives the design.
+//!
+//! ```sh
+//! loadtest --target http://127.0.0.1:8080 --api-key $KEY --read-key $READ_KEY \
+//!   --rate 20000 --duration 20s --batch-size 250 --verify --report lt.json
+//! ```
 
 use std::process::ExitCode;
 

@@ -13,29 +13,40 @@ use crate::report::Latencies;
 /// Counters the senders update and the progress line and report read.
 #[derive(Default)]
 pub struct Counters {
+    /// Events sent at least once (see [`crate::Report::sent`]).
     pub sent: AtomicU64,
+    /// Events acknowledged.
     pub accepted: AtomicU64,
+    /// Throttle answers seen, in events.
     pub throttled: AtomicU64,
+    /// Events given up on.
     pub failed: AtomicU64,
+    /// Failed attempts that were retried (timeouts, connection errors, `5xx`).
     pub errors: AtomicU64,
+    /// Requests sent, retries included.
     pub requests: AtomicU64,
     /// Batches that were due before the generator had made them.
     pub generator_stalls: AtomicU64,
     /// The longest such wait, in microseconds.
     pub generator_stall_max_us: AtomicU64,
+    /// Each batch's latency from its due time to the answer that settled it.
     pub latency: Mutex<Latencies>,
+    /// How late each batch was sent after its due time (the sender's own lag).
     pub send_lag: Mutex<Latencies>,
 }
 
 impl Counters {
+    /// The counter's value now.
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }
 
+    /// Adds `n` to the counter.
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The latency at quantile `q` so far, in milliseconds.
     pub fn latency_ms(&self, q: f64) -> f64 {
         self.latency.lock().unwrap_or_else(|e| e.into_inner()).quantile_ms(q)
     }
@@ -49,6 +60,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Progress on stderr: a redrawn line on a terminal, a plain line every 5 s elsewhere, nothing when `quiet`.
     pub fn new(quiet: bool) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let bar = (!quiet && terminal).then(|| {
@@ -82,6 +94,7 @@ impl Progress {
         }
     }
 
+    /// Clears the progress line (the summary follows).
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -17,14 +17,17 @@ impl Default for Latencies {
 }
 
 impl Latencies {
+    /// Adds one latency (under 1 µs counts as 1 µs).
     pub fn record(&mut self, latency: Duration) {
         self.0.saturating_record((latency.as_micros() as u64).max(1));
     }
 
+    /// Latencies recorded.
     pub fn len(&self) -> u64 {
         self.0.len()
     }
 
+    /// Whether none was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -34,6 +37,7 @@ impl Latencies {
         if self.0.is_empty() { 0.0 } else { self.0.value_at_quantile(q) as f64 / 1e3 }
     }
 
+    /// The percentiles the report gives.
     pub fn summary(&self) -> LatencyMs {
         LatencyMs {
             p50: self.quantile_ms(0.5),
@@ -49,10 +53,15 @@ impl Latencies {
 /// response that settled its last event (retries included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LatencyMs {
+    /// The median.
     pub p50: f64,
+    /// The 90th percentile.
     pub p90: f64,
+    /// The 99th percentile.
     pub p99: f64,
+    /// The 99.9th percentile.
     pub p999: f64,
+    /// The slowest.
     pub max: f64,
 }
 
@@ -76,6 +85,7 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// The check's counts without the archive: `missing` worked out from them.
     pub fn new(accepted: u64, stored: u64, bad_rows: u64) -> Self {
         Self { accepted, stored, bad_rows, missing: accepted.saturating_sub(stored).saturating_sub(bad_rows), archived: None, archive_missing: None }
     }
@@ -104,6 +114,7 @@ pub struct Report {
     pub duration_s: f64,
     /// `accepted / duration_s`.
     pub achieved_events_per_s: f64,
+    /// Latency percentiles over every batch.
     pub latency_ms: LatencyMs,
     /// Only with `--verify`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +122,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report as pretty-printed JSON (what `--report FILE` holds).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -119,11 +131,15 @@ impl Report {
 /// What else the summary says (not part of the JSON report).
 #[derive(Clone, Debug, Default)]
 pub struct Extras {
+    /// `--rate`: the events per second asked for.
     pub target_rate: f64,
+    /// Requests sent, retries included.
     pub requests: u64,
     /// Failed attempts that were retried: timeouts, connection errors, `5xx`.
     pub errors: u64,
+    /// The 99th percentile of how late batches went out after their due time: the sender's own lag.
     pub send_lag_p99_ms: f64,
+    /// The generator's events per second of its own time, once it made some.
     pub generator_capacity: Option<f64>,
     /// Acknowledged-or-not events of this run found stored or as bad rows although no
     /// acknowledgement was seen (a response lost to a timeout).

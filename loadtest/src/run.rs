@@ -34,14 +34,18 @@ const KINESIS_SENDER_THREADS: usize = 2;
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The run's random id: it is in every user id and event id the run sends.
     pub run_id: u64,
+    /// The JSON report.
     pub report: Report,
+    /// What else the summary says.
     pub extras: Extras,
     /// Why the run did not go as asked (the exit status is 1 when any).
     pub problems: Vec<String>,
 }
 
 impl Outcome {
+    /// The human summary printed at the end.
     pub fn summary(&self) -> String {
         summary(&self.report, &self.extras)
     }

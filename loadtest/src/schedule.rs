@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub struct Schedule {
     /// Events per second once ramped up.
     pub rate: f64,
+    /// How long batches are due for (`--duration`).
     pub duration: Duration,
     /// Time to climb linearly from 0 to `rate` (0: full rate at once).
     pub ramp: Duration,

@@ -50,7 +50,14 @@ pub enum BadRowSource {
     /// `GET /v1/bad-rows` of the query API (local mode).
     Api,
     /// `<prefix>type=<type>/dt=<YYYY-MM-DD>/*.jsonl.gz` in an S3 bucket (a deployed stack).
-    S3 { client: aws_sdk_s3::Client, bucket: String, prefix: String },
+    S3 {
+        /// The client that reads it.
+        client: aws_sdk_s3::Client,
+        /// The bucket.
+        bucket: String,
+        /// The prefix of the bad rows.
+        prefix: String,
+    },
 }
 
 /// What the check found.
@@ -58,6 +65,7 @@ pub enum BadRowSource {
 pub struct Found {
     /// Acknowledged events found stored / as bad rows.
     pub stored: u64,
+    /// Acknowledged events found as bad rows and not stored.
     pub bad_rows: u64,
     /// Events of the run found although their acknowledgement was never seen.
     pub unacknowledged: u64,
@@ -101,14 +109,21 @@ impl Found {
     }
 }
 
+/// The `--verify` check of one run: where to look, and what was acknowledged.
 pub struct Verifier<'a> {
+    /// The pipeline's query API.
     pub api: &'a Api,
+    /// Where the bad rows are: the query API, or the bad-rows bucket of a deployed stack.
     pub bad_rows: BadRowSource,
+    /// The run's id, in its user ids and event ids.
     pub run: u64,
+    /// `--users`: how many users the run's events came from (their pages are read).
     pub users: u64,
     /// Bad rows failed before this are not read.
     pub since: DateTime<Utc>,
+    /// The events acknowledged.
     pub accepted: &'a Bitset,
+    /// The events the generator made invalid (they must be bad rows).
     pub invalid: &'a Bitset,
     /// The archive to check too, and what was found in it so far (kept across counts:
     /// each archive file is read once).

@@ -24,6 +24,7 @@ use rusqlite::{Connection, params};
 
 use crate::stream::StreamCounters;
 
+/// The aggregate tables of `pipeline.db`: partials by minute and batch, touched minutes, merged rows.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
         event_type TEXT NOT NULL,
         minute TEXT NOT NULL,
@@ -54,12 +55,14 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS aggregate_partials (
 /// A partial aggregate as a unit of work stages it for its transaction.
 #[derive(Clone, Debug)]
 pub struct StagedPartial {
+    /// The series: an event type, or `<event_type>/<field>` for a group.
     pub event_type: String,
     /// The minute's start, as `format_seconds` writes it.
     pub minute: String,
     /// The partial's identity, its first record counted
     /// ([`pipeline::aggregate::PartialAggregate::key`]): a retry overwrites its own partial.
     pub key: String,
+    /// The partial's counts, in their stored form.
     pub partial: EncodedAggregate,
 }
 

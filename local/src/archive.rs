@@ -37,6 +37,7 @@ pub const MAX_OPEN_FILES_PER_SHARD: usize = 64;
 /// (`syncfs`) instead of each file.
 pub const SYNCFS_FROM: usize = 16;
 
+/// The `archive_files` table of `pipeline.db`: each open file's committed length.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS archive_files (
         shard_id TEXT NOT NULL,
         path TEXT NOT NULL,
@@ -52,13 +53,16 @@ pub struct ArchiveMember {
     pub partition: String,
     /// The unit's first sequence number: it names a file the member starts.
     pub first_sequence: String,
+    /// The events as one gzip member of NDJSON.
     pub gzip: Vec<u8>,
 }
 
 /// An open file's length as the unit of work's transaction records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArchiveFileLength {
+    /// The open file, relative to the archive's root.
     pub path: String,
+    /// Its length once the unit of work commits: after a crash it is cut back to this.
     pub committed_len: u64,
     /// Unix seconds.
     pub opened_at: i64,

@@ -31,6 +31,7 @@ pub const GZIP_SLACK_BYTES: usize = 64 * 1024;
 pub struct BodyBudget(Arc<Semaphore>);
 
 impl BodyBudget {
+    /// A budget of `bytes`.
     pub fn new(bytes: usize) -> Self {
         Self(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))))
     }
@@ -48,22 +49,29 @@ impl BodyBudget {
 /// Why a body was not read; each API answers it in its own error shape.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
+    /// A `Content-Encoding` other than gzip (or none).
     #[error("Content-Encoding {0:?} is not supported: send gzip or no encoding")]
     UnsupportedEncoding(String),
+    /// Over the route's limit (after decompression).
     #[error("the body is over {0} bytes")]
     TooLarge(usize),
+    /// The client took longer than the body timeout.
     #[error("the body did not arrive within {} s: send it at once", .0.as_secs())]
     Timeout(Duration),
+    /// The connection failed while the body was read.
     #[error("cannot read the body: {0}")]
     Unreadable(String),
+    /// `Content-Encoding: gzip` with a body that is not gzip.
     #[error("the body is not valid gzip: {0}")]
     NotGzip(String),
+    /// The bodies in memory already take the whole [`BodyBudget`].
     #[error("the server holds too many request bodies: retry after a second")]
     Busy,
 }
 
 /// A request body in memory, with the budget it holds until the request is answered.
 pub struct ReadBody {
+    /// The body, decompressed.
     pub bytes: Vec<u8>,
     held: Vec<OwnedSemaphorePermit>,
 }

@@ -35,30 +35,45 @@ pub const RETRY_WAIT: Duration = Duration::from_millis(500);
 /// file, its partial aggregates) covers more records. Events then show up within about
 /// that wait.
 pub const SMALL_BATCH: usize = 2_000;
+/// How long a caught-up consumer waits before it reads again (see [`SMALL_BATCH`]).
 pub const GATHER_WAIT: Duration = Duration::from_millis(100);
 
 /// Totals the progress line and `/metrics` read.
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
+    /// Stream records processed.
     pub processed: AtomicU64,
+    /// Valid events stored.
     pub events: AtomicU64,
+    /// Bad rows stored, per type in [`pipeline::BadRowType::ALL`] order.
     pub bad_rows: [AtomicU64; pipeline::BadRowType::COUNT],
+    /// Batches committed.
     pub batches: AtomicU64,
+    /// Time the committed batches took, in microseconds.
     pub batch_micros: AtomicU64,
     /// Units of work that could not be committed (and were tried again).
     pub failed_commits: AtomicU64,
 }
 
+/// What one shard's consumer needs.
 pub struct ConsumerConfig {
+    /// The shard it reads.
     pub shard: u32,
     /// The connection every consumer writes `pipeline.db` through, one at a time.
     pub db: Arc<Mutex<Connection>>,
+    /// The events and bad-row store.
     pub store: Arc<Store>,
+    /// The archive's root directory (`data/archive`).
     pub archive_root: PathBuf,
+    /// The schemas and enrichments.
     pub core: Arc<CoreConfig>,
+    /// Its reader of the stream.
     pub reader: StreamReader,
+    /// The stream's counters: the consumer reports how far it processed.
     pub counters: Arc<StreamCounters>,
+    /// Totals for the progress line and `/metrics`.
     pub stats: Arc<ConsumerStats>,
+    /// Set at shutdown: the consumer drains the shard and returns.
     pub stop: Arc<AtomicBool>,
 }
 

@@ -26,8 +26,11 @@ pub struct DiskUsage {
     pub stream: AtomicU64,
     /// Events and bad rows the store's index files hold.
     pub events: AtomicU64,
+    /// Bad rows the index files hold.
     pub bad_rows: AtomicU64,
+    /// Partitions of the store.
     pub partitions: AtomicU64,
+    /// Index files of the store.
     pub index_files: AtomicU64,
 }
 

@@ -33,6 +33,7 @@ use crate::stream::StreamWriter;
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The stream's writer: the ingest routes append through it.
     pub stream: StreamWriter,
     /// The events and bad-row store.
     pub store: Arc<Store>,
@@ -40,12 +41,19 @@ pub struct AppState {
     pub disk: Arc<crate::disk::DiskUsage>,
     /// How long finished archive files are kept (`None`: for ever).
     pub archive_retention: Option<Duration>,
+    /// The ingest and read keys.
     pub keys: ApiKeys,
+    /// Shards of the stream (the shard rule of the ingest routes).
     pub shards: u32,
+    /// Events the ingest API acknowledged since start.
     pub accepted: Arc<AtomicU64>,
+    /// The consumers' counts, for `/health`, `/metrics` and `/v1/stats`.
     pub stats: Arc<ConsumerStats>,
+    /// The aggregate merges' counts, for `/metrics` and `/v1/stats`.
     pub merges: Arc<MergeStats>,
+    /// `pipeline.db`, which the query routes open for each request ([`AppState::db`]).
     pub db_path: Arc<Path>,
+    /// The schemas in force: `GET /v1/aggregates` and `GET /v1/events` list their event types.
     pub registry: Arc<SchemaRegistry>,
     /// Bytes of request bodies held in memory at once, across all requests.
     pub body_budget: BodyBudget,
@@ -58,6 +66,7 @@ pub struct AppState {
     /// Turns of `GET /v1/events` (each reads every retained event's index entry): one at a
     /// time per pipeline ([`crate::query::TYPE_SCANS_AT_ONCE`]).
     pub type_scans: Arc<tokio::sync::Semaphore>,
+    /// When the pipeline started (`uptime_seconds`).
     pub started: std::time::Instant,
 }
 
@@ -101,14 +110,18 @@ impl AppState {
 /// operator holds the read key. Neither opens the other's routes.
 #[derive(Clone)]
 pub struct ApiKeys {
+    /// The key of the POST routes.
     pub ingest: Arc<str>,
+    /// The key of the query routes.
     pub read: Arc<str>,
 }
 
 /// Which key a route wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The POST routes: the producers' key.
     Ingest,
+    /// The query routes: the operator's key.
     Read,
 }
 

@@ -2,13 +2,40 @@
 //!
 //! The ingest API ([`ingest`]) appends to a durable log on disk ([`stream`]); one
 //! consumer per shard ([`consumer`]) runs the same batch flow as the processor Lambda with
-//! local sinks ([`sinks`]) and commits each batch as one unit of work ([`unit`]) to the
+//! local sinks ([`sinks`]) and commits each batch as one unit of work ([`unit`](mod@unit)) to the
 //! events and bad-row store ([`store`]), the archive ([`archive`]) and the aggregates
 //! ([`aggregates`]), with its checkpoint in `pipeline.db` ([`pipeline_db`]); a thread of
 //! upkeep ([`maintenance`]) merges the store's files and applies retention. The query API
 //! ([`query`]) reads the stores. The routes share [`http`] (state, keys, error bodies) and
 //! are served by [`server`] (connection cap, timeouts, bounded drain). With `--kinesis-listen`, [`kinesis`] answers
 //! the Kinesis API on a second listener, appending to the same stream.
+//!
+//! The central types: [`LocalConfig`] (what `pipeline up`'s flags set) and [`run`], which
+//! starts it all and drains it on SIGINT or SIGTERM; [`stream::StreamWriter`], the one
+//! writer of the durable log; [`store::Store`], the events and bad rows by key; and
+//! [`http::AppState`], what every route shares.
+//!
+//! # Example
+//!
+//! A user runs it as `pipeline up` (`pipeline up --help` lists every flag):
+//!
+//! ```sh
+//! pipeline up --data-dir data --listen 127.0.0.1:8080 --shards 4
+//! ```
+//!
+//! and a program embeds it the same way:
+//!
+//! ```no_run
+//! use pipeline_local::{LocalConfig, run};
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let mut config = LocalConfig::new("data", "127.0.0.1:8080".parse()?);
+//! config.shards = 2;
+//! run(config).await // serves until SIGINT or SIGTERM, then drains
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 /// Prints a line for the person running `pipeline up`. A closed stdout (`pipeline up |
 /// head`) must not stop the pipeline, as `println!`'s panic would.
@@ -64,8 +91,11 @@ use crate::stream::StreamWriter;
 /// How local mode runs.
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
+    /// The data directory (`--data-dir`): stream, store, archive and `pipeline.db`.
     pub data_dir: PathBuf,
+    /// Where the HTTP API listens (`--listen`).
     pub listen: SocketAddr,
+    /// Shards of the stream (`--shards`): each has one consumer.
     pub shards: u32,
     /// The ingest key; `None`: the one stored in the data directory, or a new one.
     pub api_key: Option<String>,
@@ -80,6 +110,7 @@ pub struct LocalConfig {
     pub body_timeout: Duration,
     /// Time a shutdown waits for requests in flight.
     pub drain_timeout: Duration,
+    /// A schemas directory replacing the embedded one (`--schemas`).
     pub schemas_dir: Option<PathBuf>,
     /// An enrichments directory replacing the embedded one.
     pub enrichments_dir: Option<PathBuf>,

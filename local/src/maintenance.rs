@@ -23,12 +23,17 @@ pub const ARCHIVE_RETENTION_EVERY: Duration = Duration::from_secs(10);
 
 /// What the upkeep thread works on.
 pub struct Upkeep {
+    /// The store whose files are merged and aged out.
     pub store: Arc<Store>,
+    /// The `pipeline.db` connection the consumers share: merges and retention record their changes through it.
     pub db: Arc<Mutex<Connection>>,
+    /// The data directory, whose size is measured.
     pub data_dir: PathBuf,
+    /// Where the measured sizes go.
     pub disk: Arc<DiskUsage>,
     /// `None`: archive files are kept.
     pub archive_retention: Option<Duration>,
+    /// Set at shutdown: the thread returns.
     pub stop: Arc<AtomicBool>,
 }
 

@@ -12,6 +12,7 @@ use pipeline::BadRowType;
 
 use crate::http::AppState;
 
+/// `GET /metrics` (no key): Prometheus text of the pipeline's counters.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let s = &state.stats;
     let mut out = String::new();

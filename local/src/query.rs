@@ -70,6 +70,7 @@ fn ids_only(q: &[(String, String)]) -> Result<Option<usize>, QueryError> {
     }
 }
 
+/// `GET /v1/users/{user_id}/events?from=&to=&limit=&cursor=`: one user's events, newest first.
 pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<String>, Query(mut q): Params) -> Response {
     let ids = match ids_only(&q) {
         Ok(ids) => ids,
@@ -193,6 +194,7 @@ fn bad_rows_query(q: &[(String, String)]) -> Result<(BadRowsQuery, usize), Query
     Ok((BadRowsQuery { kind, from, to, after, recovered, newest_first, limit: page.limit + 1 }, page.limit))
 }
 
+/// `GET /v1/bad-rows?type=&from=&to=&limit=&cursor=&recovered=&order=`: the bad rows, oldest first unless `order=newest`.
 pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Response {
     let (query, limit) = match bad_rows_query(&q) {
         Ok(q) => q,
@@ -299,6 +301,7 @@ pub async fn mark_recovered(State(state): State<AppState>, request: axum::extrac
     }
 }
 
+/// `GET /v1/aggregates?event_type=&granularity=&from=&to=&by=`: merged rows per window.
 pub async fn aggregates(State(state): State<AppState>, Query(q): Params) -> Response {
     let request = match AggregatesRequest::parse(&q, Utc::now()) {
         Ok(r) => r,
@@ -323,6 +326,7 @@ pub async fn aggregates(State(state): State<AppState>, Query(q): Params) -> Resp
     }
 }
 
+/// `GET /health` (no key): `{"status": "ok", "lag": N}`, N the records accepted and not yet processed.
 pub async fn health(State(state): State<AppState>) -> Response {
     axum::Json(json!({"status": "ok", "lag": state.stream.counters.lag()})).into_response()
 }

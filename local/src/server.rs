@@ -34,8 +34,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// The server's limits (DESIGN section 4's "timeouts and connection limits").
 #[derive(Clone, Copy, Debug)]
 pub struct ServerLimits {
+    /// Connections served at once.
     pub max_connections: usize,
+    /// Time to send a request's headers, and to leave a keep-alive connection idle.
     pub header_timeout: Duration,
+    /// Time a shutdown waits for requests in flight.
     pub drain_timeout: Duration,
 }
 

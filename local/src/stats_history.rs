@@ -21,14 +21,21 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// One second of the pipeline, as totals at that time (rates are differences).
 #[derive(Clone, Debug, Serialize)]
 pub struct Sample {
+    /// When the sample was taken.
     pub t: DateTime<Utc>,
+    /// Events the ingest API acknowledged.
     pub accepted: u64,
+    /// Stream records the consumers processed.
     pub processed: u64,
+    /// Valid events stored.
     pub events_stored: u64,
-    /// Per type, in [`BadRowType::ALL`] order.
+    /// Per type, in [`pipeline::BadRowType::ALL`] order.
     pub bad_rows: [u64; 5],
+    /// Records accepted and not yet processed, over all shards.
     pub lag: u64,
+    /// Batches committed.
     pub batches: u64,
+    /// Seconds the committed batches took.
     pub batch_seconds: f64,
 }
 
@@ -39,6 +46,7 @@ pub struct StatsHistory {
 }
 
 impl StatsHistory {
+    /// Adds the newest sample, dropping the oldest beyond the history's length.
     pub fn push(&self, sample: Sample) {
         let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         if samples.len() == HISTORY_SAMPLES {
@@ -47,6 +55,7 @@ impl StatsHistory {
         samples.push_back(sample);
     }
 
+    /// The newest `n` samples, oldest first.
     pub fn last(&self, n: usize) -> Vec<Sample> {
         let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         samples.iter().skip(samples.len().saturating_sub(n)).cloned().collect()

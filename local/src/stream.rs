@@ -1,5 +1,5 @@
 //! The local stream: per-shard ordered records in an append-only log of checksummed files
-//! (`data/stream/`, see [`log`]). One writer thread writes the waiting requests together and
+//! (`data/stream/`, see `stream/log.rs`). One writer thread writes the waiting requests together and
 //! syncs them to disk once (group commit); a request is answered only after that sync, so an
 //! acknowledged record survives `kill -9` and power loss alike.
 //!
@@ -46,27 +46,36 @@ pub const TRIM_EVERY: Duration = Duration::from_millis(100);
 /// One record to append: its shard, partition key and bytes.
 #[derive(Clone, Debug)]
 pub struct NewRecord {
+    /// The shard, from the partition key (or explicit hash key).
     pub shard: u32,
+    /// The producer's partition key.
     pub partition_key: String,
+    /// The record's bytes.
     pub data: Vec<u8>,
 }
 
 /// Where an appended record went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
+    /// The shard.
     pub shard: u32,
+    /// The record's sequence number in the shard (decimal text, as Kinesis writes it).
     pub sequence_number: String,
 }
 
 /// Why an append was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
+    /// More than [`QUEUED_REQUESTS`] appends wait for the writer (the API answers 503).
     #[error("the stream's write queue is full")]
     QueueFull,
+    /// Over [`MAX_LAG_RECORDS`] records wait to be processed (the API answers 429).
     #[error("{0} records are waiting to be processed")]
     Lagging(u64),
+    /// The writer has stopped.
     #[error("the stream is shutting down")]
     Closed,
+    /// The log could not write or sync the records.
     #[error("the stream could not store the records: {0}")]
     Storage(String),
 }
@@ -94,11 +103,13 @@ pub struct StreamCounters {
 }
 
 impl StreamCounters {
+    /// Counters at zero for `shards` shards.
     pub fn new(shards: u32) -> Self {
         let zeros = || (0..shards).map(|_| AtomicU64::new(0)).collect();
         Self { appended: zeros(), consumed: zeros(), processed_through: zeros() }
     }
 
+    /// Counts `n` records appended to `shard`.
     pub fn add_appended(&self, shard: u32, n: u64) {
         if let Some(c) = self.appended.get(shard as usize) {
             c.fetch_add(n, Ordering::Relaxed);
@@ -132,6 +143,7 @@ impl StreamCounters {
         (0..self.appended.len() as u32).map(|s| self.shard_lag(s)).sum()
     }
 
+    /// Shards counted.
     pub fn shards(&self) -> u32 {
         self.appended.len() as u32
     }
@@ -141,6 +153,7 @@ impl StreamCounters {
 #[derive(Clone)]
 pub struct StreamWriter {
     requests: SyncSender<AppendRequest>,
+    /// The counters the writer updates.
     pub counters: Arc<StreamCounters>,
 }
 

@@ -30,8 +30,11 @@ use crate::store::{Store, StoreError};
 /// blocks, partial aggregates, and the archive's gzip members.
 #[derive(Debug, Default)]
 pub struct Staged {
+    /// The batch's events and bad rows, packed into value blocks.
     pub values: PackedUnit,
+    /// The batch's partial aggregates.
     pub partials: Vec<StagedPartial>,
+    /// The batch's events for the archive, one gzip member per partition.
     pub archive: Vec<ArchiveMember>,
 }
 
@@ -42,6 +45,7 @@ pub struct UnitOfWork {
 }
 
 impl UnitOfWork {
+    /// An empty unit, with the packer's scratch space.
     pub fn new() -> std::io::Result<Self> {
         Ok(Self { staged: Mutex::default(), packer: Mutex::new(Packer::new()?) })
     }
@@ -62,10 +66,12 @@ impl UnitOfWork {
         self.with(|s, packer| s.values.pack_bad_rows(packer, rows))
     }
 
+    /// Adds partial aggregates to the unit.
     pub fn stage_partials(&self, partials: impl IntoIterator<Item = StagedPartial>) {
         self.with(|s, _| s.partials.extend(partials));
     }
 
+    /// Adds archive members to the unit.
     pub fn stage_archive(&self, members: impl IntoIterator<Item = ArchiveMember>) {
         self.with(|s, _| s.archive.extend(members));
     }
@@ -78,9 +84,13 @@ impl UnitOfWork {
 
 /// The stores one shard's units of work commit to.
 pub struct ShardStores<'a> {
+    /// The shard's number.
     pub shard: u32,
+    /// The shard's id (`shardId-000000000000`), the checkpoint's key.
     pub shard_id: &'a str,
+    /// The events and bad-row store.
     pub store: &'a Store,
+    /// The shard's archive writer.
     pub archive: &'a mut ArchiveWriter,
     /// The `pipeline.db` connection every consumer writes through, one at a time.
     pub db: &'a Mutex<Connection>,
@@ -89,10 +99,13 @@ pub struct ShardStores<'a> {
 /// Why a unit of work was not committed (nothing of it is kept).
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
+    /// An archive file could not be written or synced.
     #[error("cannot write the archive: {0}")]
     Archive(std::io::Error),
+    /// The store could not write the unit's files.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The transaction in `pipeline.db` failed.
     #[error("cannot commit the unit of work to pipeline.db: {0}")]
     Catalog(#[from] rusqlite::Error),
 }
@@ -112,7 +125,9 @@ impl CommitError {
 /// What a committed unit of work stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Committed {
+    /// Events stored.
     pub events: usize,
+    /// Bad rows stored.
     pub bad_rows: usize,
 }
 

@@ -16,13 +16,25 @@ use serde_json::Value;
 /// A patch file that cannot be used; the message names the file and what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum PatchFileError {
+    /// The file could not be read.
     #[error("cannot read the patch file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        /// The file, as given.
+        path: String,
+        /// The read's error.
+        source: std::io::Error,
+    },
     #[error(
         "the patch file {path} is not an RFC 6902 JSON Patch ({reason}): it must be a JSON array of operations such as \
          [{{\"op\": \"test\", \"path\": \"/currency\", \"value\": \"usd\"}}, {{\"op\": \"replace\", \"path\": \"/currency\", \"value\": \"USD\"}}]"
     )]
-    Invalid { path: String, reason: String },
+    /// The file is not a JSON Patch.
+    Invalid {
+        /// The file, as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Reads and checks an RFC 6902 patch file.
@@ -47,12 +59,15 @@ pub fn load_patch(path: &Path) -> Result<Patch, PatchFileError> {
 /// An event ready to go back into the pipeline, with the bad row it comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecoveredEvent {
+    /// The bad row the event comes from, to mark once the event is acknowledged.
     pub row: BadRowId,
+    /// The bad row's type, for the counts.
     pub kind: BadRowType,
     /// The event's bytes, with its `event_id` and `timestamp` written in where it had none.
     pub data: Vec<u8>,
     /// The original record's partition key (else the user id), for Kinesis.
     pub partition_key: String,
+    /// The event's `event_id`: its own, or the one derived from its record.
     pub event_id: String,
     /// The events store's key the event will have (`USER#<user_id>`, `<time>#<event_id>`),
     /// the same however often it is recovered.
@@ -62,9 +77,15 @@ pub struct RecoveredEvent {
 /// What recovery makes of one bad row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The event passes the checks now: it goes back.
     Fixed(RecoveredEvent),
     /// Still refused: the type and errors the pipeline would give it now.
-    StillFailing { kind: BadRowType, errors: Vec<Violation> },
+    StillFailing {
+        /// The bad-row type it would have now.
+        kind: BadRowType,
+        /// Why it is refused.
+        errors: Vec<Violation>,
+    },
     /// A `test` operation of the patch failed: the fix is not for this row.
     NotMatching,
 }
@@ -77,6 +98,7 @@ pub struct Fix {
 }
 
 impl Fix {
+    /// The fixes of `patch` (if any), checked with `core`.
     pub fn new(core: CoreConfig, patch: Option<Patch>) -> Self {
         Self { core, patch }
     }

@@ -11,6 +11,48 @@
 //! Idempotence: a recovered event carries its own `event_id` or the one derived from its
 //! record (shard, sequence and sub-sequence number), and its own `timestamp` or its
 //! record's arrival, so its store key is the same however often it is recovered.
+//!
+//! The central types: [`RecoverArgs`] (the options both binaries share) and the
+//! [`Selection`] they make; [`Fix`], which gives a [`Verdict`] on each bad row (a
+//! [`RecoveredEvent`] when fixed); [`Source`] and [`Destination`], which each binary brings;
+//! [`prepare`] and [`execute`], which run it; and the [`Report`] it ends with.
+//!
+//! # Example
+//!
+//! A user runs `pipeline recover --patch fix.json` (local) or `pipeline-aws recover` (S3 into
+//! Kinesis); each prints what it would do with `--dry-run`. Underneath, one bad row and its
+//! fix:
+//!
+//! ```
+//! use chrono::Utc;
+//! use pipeline::{CoreConfig, Outcome, Record, process_batch};
+//! use pipeline_recover::{Fix, Verdict};
+//!
+//! // A bad row as the processor made it: an empty user_id breaks the pageview schema.
+//! let record = Record {
+//!     data: br#"{"event_type": "pageview", "user_id": ""}"#.to_vec(),
+//!     partition_key: "p".into(),
+//!     sequence_number: "1".into(),
+//!     sub_sequence_number: 0,
+//!     shard_id: "shardId-000000000000".into(),
+//!     arrival: Utc::now(),
+//! };
+//! let Outcome::Bad(row) = process_batch(&CoreConfig::embedded()?, &[record], Utc::now()).remove(0) else {
+//!     panic!("an empty user_id is refused")
+//! };
+//!
+//! // The fix of `--patch fix.json`: an RFC 6902 JSON Patch.
+//! let patch = serde_json::from_str(r#"[{"op": "replace", "path": "/user_id", "value": "u-1"}]"#)?;
+//! let fix = Fix::new(CoreConfig::embedded()?, Some(patch));
+//! let Verdict::Fixed(event) = fix.apply(&row, Utc::now()) else { panic!("the patch fixes it") };
+//! assert_eq!(event.store_key.0, "USER#u-1");
+//! // Recovered again, the event keeps its id, so it is stored once.
+//! let Verdict::Fixed(again) = fix.apply(&row, Utc::now()) else { unreachable!() };
+//! assert_eq!(again.event_id, event.event_id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod fix;
 pub mod report;
@@ -29,8 +71,11 @@ pub use select::{RecoverArgs, Selection};
 
 /// A run ready to start: the fix and selection of `args`, and its report's heading.
 pub struct Prepared {
+    /// The patch and the schemas the rows are checked with.
     pub fix: Fix,
+    /// Which bad rows the run takes.
     pub selection: Selection,
+    /// The report, its heading filled in.
     pub report: Report,
 }
 

@@ -18,11 +18,13 @@ const ERRORS_PER_ROW: usize = 3;
 /// A row that still fails, as an example.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct StillFailingRow {
+    /// The row's identity.
     #[serde(flatten)]
     pub row: BadRowId,
     /// The type the pipeline would give it now.
     #[serde(rename = "type")]
     pub kind: BadRowType,
+    /// The first reasons it still fails for.
     pub errors: Vec<Violation>,
 }
 
@@ -33,6 +35,7 @@ pub struct TypeCounts {
     pub selected: u64,
     /// Rows whose event passes the checks now (sent back in a real run).
     pub fixed: u64,
+    /// Rows whose event the pipeline would still refuse: left as they are.
     pub still_failing: u64,
     /// Rows a `test` operation of the patch did not match: left as they are.
     pub not_matching: u64,
@@ -40,6 +43,7 @@ pub struct TypeCounts {
     pub already_recovered: u64,
     /// Events acknowledged by the target and their bad rows marked recovered.
     pub recovered: u64,
+    /// A few of the still-failing rows, with their reasons, for the person writing the fix.
     pub first_errors: Vec<StillFailingRow>,
 }
 
@@ -57,6 +61,7 @@ impl TypeCounts {
 /// A run's report.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// Whether this was `--dry-run`: nothing sent, nothing marked.
     pub dry_run: bool,
     /// Where events go (`http://...` or `kinesis:<stream>`).
     pub target: String,
@@ -67,9 +72,13 @@ pub struct Report {
     /// Whether the target's own schemas were compared with these (never, so far: the
     /// target decides, and an event it refuses becomes a new bad row).
     pub target_schemas_checked: bool,
+    /// When the run started (RFC 3339, UTC).
     pub started_at: String,
+    /// When it ended (RFC 3339, UTC).
     pub finished_at: String,
+    /// The counts per bad-row type.
     pub types: BTreeMap<BadRowType, TypeCounts>,
+    /// The counts of all types together.
     pub totals: TypeCounts,
     /// Why the run stopped early, if it did (what it recovered until then stays recovered).
     pub error: Option<String>,
@@ -93,10 +102,12 @@ impl Report {
         }
     }
 
+    /// Counts a row of type `kind` skipped because an earlier run recovered it.
     pub fn count_already_recovered(&mut self, kind: BadRowType) {
         self.types.entry(kind).or_default().already_recovered += 1;
     }
 
+    /// Counts `n` rows of type `kind` whose events the target acknowledged.
     pub fn count_recovered(&mut self, kind: BadRowType, n: u64) {
         self.types.entry(kind).or_default().recovered += n;
     }

@@ -34,7 +34,9 @@ pub trait Source {
 /// How much one request of a destination may carry.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchLimits {
+    /// Records per request at most.
     pub records: usize,
+    /// Bytes per request at most.
     pub bytes: usize,
     /// Whether a record's partition key counts in its size (Kinesis), or a separator (a JSON array).
     pub key_counts: bool,
@@ -48,6 +50,7 @@ impl BatchLimits {
 
 /// Where fixed events go (the local ingest API, or Kinesis), and where bad rows are marked.
 pub trait Destination {
+    /// How much one request may carry.
     fn limits(&self) -> BatchLimits;
 
     /// Puts every event, retrying those refused for a while (throttles); an error when

@@ -11,7 +11,7 @@ use pipeline::{BadRow, BadRowType};
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct RecoverArgs {
     /// Only bad rows of this type (repeatable): malformed, size_violation, unknown_event_type,
-    /// unknown_schema_version, schema_violation.
+    /// unknown_schema_version, schema_violation, enrichment_failure.
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
     pub types: Vec<BadRowType>,
     /// Only bad rows that failed at or after this time (RFC 3339, or a date such as 2026-11-27).
@@ -88,17 +88,24 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
 /// The bad rows a run takes.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
+    /// `--type`: only these bad-row types; empty: all.
     pub types: Vec<BadRowType>,
+    /// `--from`: only rows that failed at or after this.
     pub from: Option<DateTime<Utc>>,
+    /// `--to`: only rows that failed at or before this.
     pub to: Option<DateTime<Utc>>,
+    /// `--event-type`: only rows of these event types; empty: all.
     pub event_types: Vec<String>,
+    /// `--schema`: only rows checked against these schemas (`pageview/1-0-0`); empty: all.
     pub schemas: Vec<String>,
+    /// `--limit`: at most this many rows.
     pub limit: Option<usize>,
     /// Whether rows already recovered are taken again.
     pub again: bool,
 }
 
 impl Selection {
+    /// The selection `args` ask for.
     pub fn of(args: &RecoverArgs) -> Self {
         Self {
             types: args.types.clone(),

@@ -32,10 +32,18 @@ pub const SKETCH_STANDARD_ERROR: f64 = 0.0081;
 /// Why stored aggregate data could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
+    /// A sketch's bytes do not decode; holds postcard's reason.
     #[error("a stored user sketch is corrupt ({0}); delete the row and run the aggregator again")]
     Sketch(String),
+    /// Stored revenue is not currency to millionths.
     #[error("stored revenue {text:?} is not a map of currency to millionths ({reason})")]
-    Revenue { text: String, reason: String },
+    Revenue {
+        /// The stored text.
+        text: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A window or marker key does not parse; holds what was wrong.
     #[error("a stored window or marker is unreadable: {0}")]
     Window(String),
 }
@@ -59,14 +67,17 @@ impl fmt::Debug for UserSketch {
 const REPRESENTATION_TAG: u64 = 3;
 
 impl UserSketch {
+    /// Counts `user_id` (again or for the first time: a set).
     pub fn insert(&mut self, user_id: &str) {
         self.0.insert(user_id);
     }
 
+    /// Adds `other`'s users: the union, as if each had been inserted here.
     pub fn merge(&mut self, other: &UserSketch) {
         self.0.merge(&other.0);
     }
 
+    /// How many different users were inserted: exact up to 128, then within [`SKETCH_STANDARD_ERROR`].
     pub fn estimate(&self) -> u64 {
         self.0.estimate() as u64
     }
@@ -84,6 +95,7 @@ impl UserSketch {
         }
     }
 
+    /// Reads [`UserSketch::to_bytes`]'s form back.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AggregateError> {
         postcard::from_bytes::<Estimator>(bytes).map(UserSketch).map_err(|e| AggregateError::Sketch(e.to_string()))
     }
@@ -92,13 +104,16 @@ impl UserSketch {
 /// The aggregate of a set of events.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Aggregate {
+    /// Events counted.
     pub count: u64,
+    /// The users they came from.
     pub users: UserSketch,
     /// Revenue per currency, in millionths.
     pub revenue: BTreeMap<String, u128>,
 }
 
 impl Aggregate {
+    /// Counts `event`: one more event, its user, its revenue if it has any.
     pub fn add(&mut self, event: &EnrichedEvent) {
         self.count += 1;
         self.users.insert(&event.user_id);
@@ -108,6 +123,7 @@ impl Aggregate {
         }
     }
 
+    /// Adds `other` in: counts and revenue summed (saturating), users united.
     pub fn merge(&mut self, other: &Aggregate) {
         self.count = self.count.saturating_add(other.count);
         self.users.merge(&other.users);
@@ -127,6 +143,7 @@ impl Aggregate {
         })
     }
 
+    /// The estimate of distinct users (see [`UserSketch::estimate`]).
     pub fn unique_users(&self) -> u64 {
         self.users.estimate()
     }
@@ -152,12 +169,16 @@ impl Aggregate {
 /// text of currency to millionths (`{"USD":"12500000"}`; text, since sums outgrow 64 bits).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncodedAggregate {
+    /// Events counted.
     pub count: u64,
+    /// [`UserSketch::to_bytes`] of the users.
     pub users: Vec<u8>,
+    /// Revenue as JSON text, `{"USD":"12500000"}`.
     pub revenue: String,
 }
 
 impl EncodedAggregate {
+    /// The aggregate back, or why the stored form is unreadable.
     pub fn decode(&self) -> Result<Aggregate, AggregateError> {
         let bad = |reason: String| AggregateError::Revenue { text: self.revenue.clone(), reason };
         let texts: BTreeMap<String, String> = serde_json::from_str(&self.revenue).map_err(|e| bad(e.to_string()))?;
@@ -172,9 +193,13 @@ impl EncodedAggregate {
 /// The window sizes aggregates are kept at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Granularity {
+    /// Windows of one minute, the unit partials are counted in.
     Minute,
+    /// Windows of one hour.
     Hour,
+    /// Windows of one UTC day.
     Day,
+    /// Windows of one calendar month (UTC).
     Month,
 }
 
@@ -182,6 +207,7 @@ impl Granularity {
     /// Finest first: the order windows roll up in.
     pub const ALL: [Granularity; 4] = [Granularity::Minute, Granularity::Hour, Granularity::Day, Granularity::Month];
 
+    /// The name the query API takes and the stores' keys use (`minute` .. `month`).
     pub fn as_str(self) -> &'static str {
         match self {
             Granularity::Minute => "minute",
@@ -260,7 +286,9 @@ impl FromStr for Granularity {
 /// One event type's minute window.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WindowKey {
+    /// The series: an event type, or `<event_type>/<field>` for a group.
     pub event_type: Arc<str>,
+    /// The window's first instant (whole minute, UTC).
     pub minute: DateTime<Utc>,
 }
 
@@ -306,6 +334,7 @@ pub struct PartialAggregate {
     /// [`partial_key`] of the first record counted in the window, then `|<value>` for a
     /// group's cell ([`crate::group::grouped_key`]).
     pub key: String,
+    /// The window's counts over the counted records.
     pub aggregate: Aggregate,
     /// The counted records (indexes into the batch): they fail together if the partial does.
     pub records: Vec<usize>,

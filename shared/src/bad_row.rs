@@ -31,6 +31,7 @@ impl BadRowType {
     /// How many types there are: the length of per-type counters.
     pub const COUNT: usize = 6;
 
+    /// Every type, in the order of the stores' and metrics' counters ([`BadRowType::index`]).
     pub const ALL: [BadRowType; Self::COUNT] = [
         BadRowType::Malformed,
         BadRowType::SizeViolation,
@@ -45,6 +46,7 @@ impl BadRowType {
         self as usize
     }
 
+    /// The type's name in bad rows, queries and metrics (`schema_violation`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             BadRowType::Malformed => "malformed",
@@ -66,12 +68,16 @@ impl fmt::Display for BadRowType {
 /// One reason an event was refused: where (a JSON pointer), which rule, and a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
+    /// Where in the event, as a JSON pointer (`/properties/price`); empty for the whole event.
     pub path: String,
+    /// The rule that failed: a JSON Schema keyword (`required`) or the pipeline's own (`json`, `maxBytes`).
     pub keyword: String,
+    /// What was wrong, for the person fixing the producer.
     pub message: String,
 }
 
 impl Violation {
+    /// A violation at `path` of rule `keyword`.
     pub fn new(path: impl Into<String>, keyword: &str, message: impl Into<String>) -> Self {
         Self { path: path.into(), keyword: keyword.to_owned(), message: message.into() }
     }
@@ -80,13 +86,18 @@ impl Violation {
 /// Why a record was refused, before it is tied to its record (see [`BadRow`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    /// The bad row's type.
     pub kind: BadRowType,
+    /// The event's `event_type`, where it had a readable one.
     pub event_type: Option<String>,
+    /// The schema it was checked against (`pageview/1-0-0`), where one was found.
     pub schema: Option<String>,
+    /// Every reason found, at least one.
     pub errors: Vec<Violation>,
 }
 
 impl Rejection {
+    /// A rejection of type `kind` for one `violation`, before the event's type is known.
     pub fn new(kind: BadRowType, violation: Violation) -> Self {
         Self { kind, event_type: None, schema: None, errors: vec![violation] }
     }
@@ -95,10 +106,14 @@ impl Rejection {
 /// A refused event as stored: the reason plus the record's untouched data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BadRow {
+    /// The bad row's type.
     #[serde(rename = "type")]
     pub kind: BadRowType,
+    /// The event's `event_type`, where it had a readable one.
     pub event_type: Option<String>,
+    /// The schema it was checked against (`pageview/1-0-0`), where one was found.
     pub schema: Option<String>,
+    /// Every reason found, at least one.
     pub errors: Vec<Violation>,
     /// The record's data as UTF-8 text; absent when the data is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +121,9 @@ pub struct BadRow {
     /// The record's data in base64, only when it is not valid UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
+    /// The shard the record came from.
     pub shard_id: String,
+    /// The record's sequence number in its shard.
     pub sequence_number: String,
     /// The user record's index inside a KPL aggregated record; 0 for a plain record. With
     /// the shard and sequence number it identifies the bad row (DESIGN section 3).
@@ -119,6 +136,7 @@ pub struct BadRow {
     /// as the `timestamp` of an event that had none, so the event keeps its store key.
     #[serde(default)]
     pub ingested_at: String,
+    /// When the processor refused it (RFC 3339, UTC, milliseconds).
     pub failed_at: String,
     /// When `pipeline recover` put the event back (set by the bad-row store, not the core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,13 +147,17 @@ pub struct BadRow {
 /// an aggregated record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BadRowId {
+    /// The record's shard.
     pub shard_id: String,
+    /// The record's sequence number in its shard.
     pub sequence_number: String,
+    /// The user record's index in a KPL aggregated record; 0 for a plain record.
     #[serde(default)]
     pub sub_sequence_number: u32,
 }
 
 impl BadRow {
+    /// The bad row of `record` for `rejection`, its data kept as text (or base64 when not UTF-8).
     pub fn new(rejection: Rejection, record: &Record, failed_at: DateTime<Utc>) -> Self {
         let (payload, payload_base64) = match simdutf8::basic::from_utf8(&record.data) {
             Ok(text) => (Some(text.to_owned()), None),

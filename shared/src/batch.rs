@@ -23,11 +23,14 @@ pub const MIN_RECORDS_PER_TASK: usize = 32;
 /// What became of one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Valid and enriched: to the events store, the archive and the aggregates.
     Event(EnrichedEvent),
+    /// Refused: to the bad-row store.
     Bad(BadRow),
 }
 
 impl Outcome {
+    /// The enriched event, if the record was valid.
     pub fn as_event(&self) -> Option<&EnrichedEvent> {
         match self {
             Outcome::Event(e) => Some(e),
@@ -35,6 +38,7 @@ impl Outcome {
         }
     }
 
+    /// The bad row, if the record was refused.
     pub fn as_bad_row(&self) -> Option<&BadRow> {
         match self {
             Outcome::Bad(b) => Some(b),
@@ -85,7 +89,9 @@ pub fn process_batch(config: &CoreConfig, records: &[Record], processed_at: Date
 /// in order.
 #[derive(Debug)]
 pub struct Processed<'a> {
+    /// The batch's user records (aggregated records deaggregated), which the outcomes follow.
     pub user_records: UserRecords<'a>,
+    /// One outcome per user record, in their order.
     pub outcomes: Vec<Outcome>,
 }
 
@@ -111,12 +117,14 @@ pub fn process_records<'a>(config: &CoreConfig, records: &'a [Record], processed
 /// Counts of a batch's outcomes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OutcomeCounts {
+    /// Valid events.
     pub valid: usize,
     /// Bad rows per type, in [`BadRowType::ALL`] order.
     pub bad: [usize; BadRowType::COUNT],
 }
 
 impl OutcomeCounts {
+    /// The counts of `outcomes`.
     pub fn of(outcomes: &[Outcome]) -> Self {
         let mut counts = Self::default();
         for outcome in outcomes {
@@ -128,10 +136,12 @@ impl OutcomeCounts {
         counts
     }
 
+    /// Bad rows of every type.
     pub fn bad_total(&self) -> usize {
         self.bad.iter().sum()
     }
 
+    /// Bad rows of type `kind`.
     pub fn bad_of(&self, kind: BadRowType) -> usize {
         self.bad[kind.index()]
     }

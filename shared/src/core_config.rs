@@ -13,14 +13,17 @@ use crate::schema_registry::{SchemaError, SchemaRegistry};
 pub struct CoreConfig {
     /// Shared: the query API also reads the event types.
     pub schemas: Arc<SchemaRegistry>,
+    /// The configured enrichments (campaign, referer, lookup tables) every valid event gets.
     pub enrichments: Enrichments,
 }
 
 /// Why the core's configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreConfigError {
+    /// The schemas did not load.
     #[error(transparent)]
     Schemas(#[from] SchemaError),
+    /// The enrichments did not load.
     #[error(transparent)]
     Enrichments(#[from] EnrichmentError),
 }

@@ -49,11 +49,13 @@ pub const MAX_ENRICHED_BYTES: usize = crate::limits::FIREHOSE_RECORD_BYTES_MAX -
 pub struct EnrichedEvent {
     /// The enriched event as JSON (no trailing newline).
     pub json: Vec<u8>,
+    /// The event's `event_type`, shared with its schema.
     pub event_type: Arc<str>,
     /// `event_type/version`, e.g. `pageview/1-0-0`.
     pub schema: Arc<str>,
     /// `user_id` as text (integers in decimal).
     pub user_id: String,
+    /// The event's own `event_id`, or the one derived from its record ([`derived_event_id`]).
     pub event_id: String,
     /// The event's time: its `timestamp`, else the record's arrival.
     pub event_time: DateTime<Utc>,
@@ -92,11 +94,13 @@ impl EnrichedEvent {
 /// Times shared by a whole batch, formatted once.
 #[derive(Debug, Clone)]
 pub struct BatchClock {
+    /// When the batch was processed (`_pipeline.processed_at`).
     pub processed_at: DateTime<Utc>,
     processed_at_text: String,
 }
 
 impl BatchClock {
+    /// The clock of a batch processed at `processed_at`.
     pub fn new(processed_at: DateTime<Utc>) -> Self {
         let mut processed_at_text = String::new();
         push_millis(&mut processed_at_text, processed_at);

@@ -17,9 +17,13 @@ use crate::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, In
 
 /// The sinks of one flow.
 pub struct Sinks<E, A, B, G> {
+    /// Where valid events are stored for queries.
     pub events: E,
+    /// Where valid events are archived for analytics.
     pub archive: A,
+    /// Where refused events are kept as bad rows.
     pub bad_rows: B,
+    /// Where partial aggregates are written.
     pub aggregates: G,
 }
 
@@ -32,9 +36,13 @@ pub struct BatchReport {
     pub user_records: usize,
     /// Outcomes of the user records.
     pub counts: OutcomeCounts,
+    /// What the events store took and refused.
     pub events: SinkReport,
+    /// What the archive took and refused.
     pub archive: SinkReport,
+    /// What the bad-row store took and refused.
     pub bad_rows: SinkReport,
+    /// What the aggregates store took and refused.
     pub aggregates: SinkReport,
     /// Stream records (indexes into the batch) any of whose user records' writes failed,
     /// sorted, without repeats: a stream record is retried whole.
@@ -42,7 +50,9 @@ pub struct BatchReport {
     /// Where a retry must start: the lowest sequence number among `failed_records`, or the
     /// batch's first when a partial aggregate could not be written.
     pub retry_from: Option<String>,
+    /// Time in the core (deaggregate, decode, validate, enrich), before the writes.
     pub core_time: Duration,
+    /// Time for the whole batch, writes included.
     pub total_time: Duration,
 }
 
@@ -53,10 +63,12 @@ pub struct BatchFlow<E, A, B, G> {
 }
 
 impl<E: EventStore, A: Archive, B: BadRowStore, G: AggregateStore> BatchFlow<E, A, B, G> {
+    /// A flow with `config`'s schemas and enrichments over `sinks`.
     pub fn new(config: Arc<CoreConfig>, sinks: Sinks<E, A, B, G>) -> Self {
         Self { config, sinks }
     }
 
+    /// The sinks it writes to (tests reach them to inject faults).
     pub fn sinks(&self) -> &Sinks<E, A, B, G> {
         &self.sinks
     }

@@ -30,14 +30,20 @@ pub const GROUP_SEPARATOR: char = '|';
 /// are the producers' own, without bound).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GroupField {
+    /// `campaign.source`: `utm_source`.
     CampaignSource,
+    /// `campaign.medium`: `utm_medium`.
     CampaignMedium,
+    /// `campaign.name`: `utm_campaign`.
     CampaignName,
+    /// `referer.medium`: search, social, email, internal or unknown.
     RefererMedium,
+    /// `referer.source`: the referrer's name (`Google`, ...).
     RefererSource,
 }
 
 impl GroupField {
+    /// Every field, in the order groups are captured and listed.
     pub const ALL: [GroupField; 5] = [
         GroupField::CampaignSource,
         GroupField::CampaignMedium,
@@ -127,6 +133,7 @@ impl GroupValues {
         *slot = Some((start, self.text.len() as u16));
     }
 
+    /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
         self.spans[field as usize].map(|(start, end)| &self.text[usize::from(start)..usize::from(end)])
     }
@@ -136,6 +143,7 @@ impl GroupValues {
         GroupField::ALL.into_iter().filter_map(|field| self.get(field).map(|value| (field, value)))
     }
 
+    /// Whether the event has none of the fields (it counts in no group).
     pub fn is_empty(&self) -> bool {
         self.spans.iter().all(Option::is_none)
     }

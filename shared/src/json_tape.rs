@@ -34,6 +34,7 @@ impl<'a> TapeValue<'a> {
         &self.nodes[0]
     }
 
+    /// The string, if the value is one.
     pub fn as_str(&self) -> Option<&'a str> {
         match self.node() {
             TapeNode::String(s) => Some(s),
@@ -41,6 +42,7 @@ impl<'a> TapeValue<'a> {
         }
     }
 
+    /// The number, boolean or null, if the value is one.
     pub fn as_static(&self) -> Option<StaticNode> {
         match self.node() {
             TapeNode::Static(s) => Some(*s),
@@ -48,6 +50,7 @@ impl<'a> TapeValue<'a> {
         }
     }
 
+    /// Whether the value is an object.
     pub fn is_object(&self) -> bool {
         matches!(self.node(), TapeNode::Object { .. })
     }

@@ -25,10 +25,13 @@ pub const MAX_AGGREGATED_BYTES: usize = crate::limits::KINESIS_RECORD_BYTES_MAX;
 /// `AggregatedRecord` of the format document.
 #[derive(Clone, PartialEq, Message)]
 pub struct AggregatedRecord {
+    /// Every partition key of the aggregate, once; user records name theirs by index.
     #[prost(string, repeated, tag = "1")]
     pub partition_key_table: Vec<String>,
+    /// Every explicit hash key of the aggregate, once, named by index like the partition keys.
     #[prost(string, repeated, tag = "2")]
     pub explicit_hash_key_table: Vec<String>,
+    /// The user records, in order: a record's index is its sub-sequence number.
     #[prost(message, repeated, tag = "3")]
     pub records: Vec<ProtoRecord>,
 }
@@ -36,12 +39,16 @@ pub struct AggregatedRecord {
 /// `Record` of the format document: one user record, its keys as indexes into the tables.
 #[derive(Clone, PartialEq, Message)]
 pub struct ProtoRecord {
+    /// Where the user record's partition key is in `partition_key_table`.
     #[prost(uint64, required, tag = "1")]
     pub partition_key_index: u64,
+    /// Where its explicit hash key is in `explicit_hash_key_table`, if it has one.
     #[prost(uint64, optional, tag = "2")]
     pub explicit_hash_key_index: Option<u64>,
+    /// The user record's bytes: one event, as the producer sent it.
     #[prost(bytes = "vec", required, tag = "3")]
     pub data: Vec<u8>,
+    /// Key-value tags (the KPL writes none).
     #[prost(message, repeated, tag = "4")]
     pub tags: Vec<Tag>,
 }
@@ -49,8 +56,10 @@ pub struct ProtoRecord {
 /// `Tag` of the format document (the KPL writes none; read and ignored).
 #[derive(Clone, PartialEq, Message)]
 pub struct Tag {
+    /// The tag's key (never read).
     #[prost(string, required, tag = "1")]
     pub key: String,
+    /// The tag's value, if any (never read).
     #[prost(string, optional, tag = "2")]
     pub value: Option<String>,
 }
@@ -58,24 +67,47 @@ pub struct Tag {
 /// One user record of an aggregated record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRecord {
+    /// The partition key the producer gave it (the shard was chosen by the aggregate's first).
     pub partition_key: String,
+    /// The explicit hash key the producer gave it, if any.
     pub explicit_hash_key: Option<String>,
+    /// The event's bytes, as sent.
     pub data: Vec<u8>,
 }
 
 /// Why data that starts with the magic is not a usable aggregated record.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DeaggregationError {
+    /// Shorter than the magic and the checksum; holds the record's length.
     #[error("the record starts with the KPL magic bytes but is {0} bytes long, too short for the magic and an MD5 checksum (20 bytes): it is truncated")]
     TooShort(usize),
+    /// The MD5 after the message is not the message's.
     #[error("the MD5 checksum of the KPL aggregated record does not match its protobuf message: the record is truncated or damaged")]
     Checksum,
+    /// The message is not an `AggregatedRecord`; holds protobuf's reason.
     #[error("the protobuf message of the KPL aggregated record does not decode ({0}): the record is damaged or not from a KPL-compatible producer")]
     Protobuf(String),
+    /// A user record names a partition key past the end of the table.
     #[error("user record {record} names partition key {index}, but the partition key table holds {table}: the aggregated record is inconsistent")]
-    PartitionKeyIndex { record: usize, index: u64, table: usize },
+    PartitionKeyIndex {
+        /// The user record's index in the aggregate.
+        record: usize,
+        /// The partition key index it names.
+        index: u64,
+        /// How many the table holds.
+        table: usize,
+    },
+    /// A user record names an explicit hash key past the end of the table.
     #[error("user record {record} names explicit hash key {index}, but the explicit hash key table holds {table}: the aggregated record is inconsistent")]
-    ExplicitHashKeyIndex { record: usize, index: u64, table: usize },
+    ExplicitHashKeyIndex {
+        /// The user record's index in the aggregate.
+        record: usize,
+        /// The explicit hash key index it names.
+        index: u64,
+        /// How many the table holds.
+        table: usize,
+    },
+    /// An aggregate with no user record: nothing to process, so a bad row.
     #[error("the KPL aggregated record holds no user records")]
     Empty,
 }
@@ -138,8 +170,11 @@ pub fn frame(message: &AggregatedRecord) -> Vec<u8> {
 /// and data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KinesisRecord {
+    /// The first user record's partition key, which picks the shard.
     pub partition_key: String,
+    /// The first user record's explicit hash key, if it had one.
     pub explicit_hash_key: Option<String>,
+    /// The aggregated record (magic, message, MD5), or a lone user record's own bytes.
     pub data: Vec<u8>,
     /// How many user records it holds (1 for a record sent as it is).
     pub user_records: usize,
@@ -179,10 +214,12 @@ impl Aggregator {
         }
     }
 
+    /// Whether no user record was added yet (nothing to put).
     pub fn is_empty(&self) -> bool {
         self.message.records.is_empty()
     }
 
+    /// User records added so far.
     pub fn len(&self) -> usize {
         self.message.records.len()
     }

@@ -16,6 +16,41 @@
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
 //! The contracts it implements are in DESIGN.md sections 2-3; the reference workload
 //! generator ([`workload`], feature `workload`) is shared by benches, tests and `loadtest`.
+//!
+//! The central types: a [`Record`] is one stream record as Kinesis delivers it; a
+//! [`CoreConfig`] holds the [`SchemaRegistry`] and the [`Enrichments`]; [`process_records`]
+//! (or [`process_batch`] for plain records) gives one [`Outcome`] per user record, an
+//! [`EnrichedEvent`] or a [`BadRow`] with its [`BadRowType`] and [`Violation`]s.
+//!
+//! # Example
+//!
+//! ```
+//! use chrono::Utc;
+//! use pipeline::{BadRowType, CoreConfig, Outcome, Record, process_batch};
+//!
+//! // The schemas and enrichments built into the binaries (`schemas/`, `enrichments/`).
+//! let config = CoreConfig::embedded()?;
+//! let record = |sequence_number: &str, data: &str| Record {
+//!     data: data.as_bytes().to_vec(),
+//!     partition_key: "123".into(),
+//!     sequence_number: sequence_number.into(),
+//!     sub_sequence_number: 0,
+//!     shard_id: "shardId-000000000000".into(),
+//!     arrival: Utc::now(),
+//! };
+//! let batch = [
+//!     record("1", r#"{"event_type": "pageview", "user_id": 123}"#),
+//!     record("2", r#"{"event_type": "pageview", "user_id": 123"#),
+//! ];
+//! let outcomes = process_batch(&config, &batch, Utc::now());
+//! let Outcome::Event(event) = &outcomes[0] else { panic!("a valid pageview") };
+//! assert_eq!(&*event.event_type, "pageview");
+//! let Outcome::Bad(bad) = &outcomes[1] else { panic!("cut short: not JSON") };
+//! assert_eq!(bad.kind, BadRowType::Malformed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod aggregate;
 pub mod bad_row;

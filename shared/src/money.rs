@@ -10,6 +10,7 @@ pub const MICROS_PER_UNIT: f64 = 1_000_000.0;
 pub struct Money {
     /// ISO 4217 code, e.g. `USD`.
     pub currency: String,
+    /// The amount in millionths (12.50 is `12_500_000`): exact sums in integers.
     pub micros: u128,
 }
 

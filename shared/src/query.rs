@@ -11,8 +11,9 @@ use crate::group::{GroupField, series_event_type};
 use crate::rollup::AggregateRow;
 use crate::time_format::{format_millis, format_seconds, parse_rfc3339};
 
-/// Items per page when `limit` is not given, and at most.
+/// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
+/// Items per page at most: a larger `limit` is answered 400.
 pub const MAX_LIMIT: usize = 1_000;
 /// Windows (per event type) one aggregates request may span.
 pub const MAX_WINDOWS: i64 = 10_000;
@@ -66,13 +67,18 @@ pub fn user_partition_key(user_id: &str) -> Result<String, QueryError> {
 /// A page of a time-ordered list: `from`, `to` (RFC 3339), `limit`, `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
+    /// Events at or after this time; `None`: from the oldest.
     pub from: Option<DateTime<Utc>>,
+    /// Events at or before this time; `None`: up to the newest.
     pub to: Option<DateTime<Utc>>,
+    /// Items on the page at most, 1 to [`MAX_LIMIT`].
     pub limit: usize,
+    /// Where the previous page ended (its `next_cursor`); `None`: the first page.
     pub cursor: Option<String>,
 }
 
 impl PageRequest {
+    /// The page of a request's `from`, `to`, `limit` and `cursor`, or the 400 message.
     pub fn parse(params: &[(String, String)]) -> Result<Self, QueryError> {
         let limit = match param(params, "limit") {
             None => DEFAULT_LIMIT,
@@ -119,6 +125,7 @@ pub fn encode_cursor(parts: &[&str]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(parts).unwrap_or_default())
 }
 
+/// The `len` parts of a cursor [`encode_cursor`] made, or the 400 message for any other text.
 pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<String>, QueryError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
@@ -131,7 +138,9 @@ pub fn decode_cursor(text: &str, len: usize) -> Result<Vec<String>, QueryError> 
 /// `GET /v1/events?event_type=&from=&to=&limit=&cursor=`: one type's events newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeEventsRequest {
+    /// The type asked for, one of the schemas'.
     pub event_type: String,
+    /// The page asked for.
     pub page: PageRequest,
     /// The cursor's `(sk, pk)`: the page holds what comes after it, newest first.
     pub after: Option<(String, String)>,
@@ -171,6 +180,7 @@ pub struct AggregatesRequest {
     pub event_type: Option<String>,
     /// `by=`: the rows of each value of this field instead of the totals.
     pub by: Option<GroupField>,
+    /// The window size of the rows.
     pub granularity: Granularity,
     /// Start of the first window (`from` aligned down to the granularity).
     pub from: DateTime<Utc>,

@@ -11,10 +11,13 @@ pub const MAX_RECORD_BYTES: usize = crate::limits::KINESIS_RECORD_BYTES_MAX;
 pub struct Record {
     /// One event's bytes, exactly as the producer sent them.
     pub data: Vec<u8>,
+    /// The producer's partition key: it chose the shard.
     pub partition_key: String,
+    /// The record's position in its shard (decimal text, as Kinesis gives it).
     pub sequence_number: String,
     /// The user record's index inside a KPL aggregated record; 0 for a plain record.
     pub sub_sequence_number: u32,
+    /// The shard the record was read from (`shardId-000000000000`).
     pub shard_id: String,
     /// When the stream accepted the record (Kinesis' approximate arrival timestamp).
     pub arrival: DateTime<Utc>,

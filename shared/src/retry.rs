@@ -15,7 +15,9 @@ use tokio::time::Instant;
 /// instead of synchronising them), or what the other side asked for, at most `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
+    /// The first retry's ceiling, doubled for each retry after it.
     pub base: Duration,
+    /// The ceiling no wait goes past.
     pub max: Duration,
 }
 
@@ -62,7 +64,10 @@ pub enum Answer<E> {
     Left(Vec<usize>),
     /// Nothing was taken, and sending again may succeed (throttled as a whole, a server
     /// error, no answer at all); `after` is the wait the other side asked for.
-    Again { after: Option<Duration> },
+    Again {
+        /// The wait the other side asked for, if it did (a `Retry-After`).
+        after: Option<Duration>,
+    },
     /// Refused for good (access denied, a malformed request): no retry mends it.
     Refused(E),
 }
@@ -79,6 +84,7 @@ pub struct Retried<T, E> {
 }
 
 impl<T, E> Retried<T, E> {
+    /// Whether every item was taken.
     pub fn all_taken(&self) -> bool {
         self.left.is_empty()
     }
@@ -135,7 +141,9 @@ fn keep<T>(items: Vec<T>, positions: &[usize]) -> Vec<T> {
 /// PutRecordBatch 500 records and 4 MiB, Kinesis' PutRecords 500 records and 5 MiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestLimits {
+    /// Items per request at most.
     pub items: usize,
+    /// Bytes per request at most.
     pub bytes: usize,
 }
 

@@ -27,7 +27,9 @@ use crate::time_format::format_seconds;
 /// A minute of an event type that received partials since it was last merged.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DirtyWindow {
+    /// The series: an event type, or `<event_type>/<field>` for a group.
     pub event_type: String,
+    /// The minute's first instant (UTC).
     pub minute: DateTime<Utc>,
     /// Changes whenever the window is touched again.
     pub token: String,
@@ -36,12 +38,15 @@ pub struct DirtyWindow {
 /// One window's merged aggregate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregateRow {
+    /// The window size.
     pub granularity: Granularity,
     /// The series: an event type, or `<event_type>/<field>` for a group ([`crate::group`]).
     pub event_type: String,
+    /// The window's first instant (UTC).
     pub window_start: DateTime<Utc>,
     /// The group's value in a grouped series; `None` for an event type's totals.
     pub group: Option<String>,
+    /// The merge of every partial of the window.
     pub aggregate: Aggregate,
     /// Partials folded into this row (see the module doc).
     pub version: u64,
@@ -52,12 +57,14 @@ pub struct AggregateRow {
 pub struct StoredPartial {
     /// [`crate::aggregate::PartialAggregate::key`]: its first record, and its group value.
     pub key: String,
+    /// The batch's counts for the minute.
     pub aggregate: Aggregate,
 }
 
 /// Touched windows as a table reads them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirtyWindows {
+    /// The windows that read back, to be merged.
     pub windows: Vec<DirtyWindow>,
     /// Markers that did not read back (say, a minute that is not a time): the table has
     /// removed them, since they can never be merged; each names the marker and why.
@@ -66,6 +73,7 @@ pub struct DirtyWindows {
 
 /// The aggregates table as the merge sees it (DynamoDB, or SQLite locally).
 pub trait AggregateTable: Send + Sync {
+    /// Why a read or write of the table failed (logged; the window waits for the next run).
     type Error: std::fmt::Display + Send;
 
     /// Whether `error` is about one window's stored data (it does not read back), as
@@ -239,6 +247,7 @@ impl MemoryAggregateTable {
         state.dirty.insert((event_type.to_owned(), minute), token);
     }
 
+    /// Minutes touched and not yet merged (for tests).
     pub fn dirty_count(&self) -> usize {
         self.state().dirty.len()
     }

@@ -25,8 +25,11 @@ pub const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 /// A SchemaVer version, `MODEL-REVISION-ADDITION` (e.g. `1-0-0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SchemaVer {
+    /// Changes that can break readers of old data.
     pub model: u32,
+    /// Changes that may break some old data.
     pub revision: u32,
+    /// Changes every old event still meets (a new optional field).
     pub addition: u32,
 }
 
@@ -69,14 +72,27 @@ pub fn is_valid_event_type(name: &str) -> bool {
 /// A schema file that could not be loaded; the message names the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
+    /// A schema file or directory could not be read.
     #[error("cannot read schemas from {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The read's error.
+        source: std::io::Error,
+    },
+    /// A schema file that is not a usable schema (its name, JSON, `$schema`, `event_type` or compilation).
     #[error("schema file {file}: {reason}")]
-    Invalid { file: String, reason: String },
+    Invalid {
+        /// The file, as found.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error(
         "no schemas found in {0}: expected files named <event_type>/<MODEL-REVISION-ADDITION>.json, \
          e.g. pageview/1-0-0.json"
     )]
+    /// A directory with no schema file in it.
     Empty(String),
 }
 
@@ -96,10 +112,12 @@ impl fmt::Debug for CompiledSchema {
 }
 
 impl CompiledSchema {
+    /// The event type it is for (`pageview`).
     pub fn event_type(&self) -> &str {
         &self.event_type
     }
 
+    /// Its SchemaVer.
     pub fn version(&self) -> SchemaVer {
         self.version
     }
@@ -134,7 +152,9 @@ impl CompiledSchema {
 /// Why no schema could be chosen for an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolveError {
+    /// No schema for the event's `event_type`: an `unknown_event_type` bad row.
     UnknownEventType,
+    /// The type is known but not the `schema_version` asked for: an `unknown_schema_version` bad row.
     UnknownSchemaVersion,
 }
 

@@ -14,7 +14,9 @@ use crate::enrich::EnrichedEvent;
 /// overwrites its own earlier writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchKey {
+    /// The shard the batch came from.
     pub shard_id: String,
+    /// The sequence number of the batch's first record.
     pub first_sequence_number: String,
 }
 
@@ -22,7 +24,9 @@ pub struct BatchKey {
 /// its stream record), so failures can be traced back.
 #[derive(Clone, Copy, Debug)]
 pub struct Indexed<'a, T> {
+    /// The user record's index in the batch.
     pub record: usize,
+    /// The outcome.
     pub item: &'a T,
 }
 
@@ -65,6 +69,7 @@ pub trait EventStore: Send + Sync {
 
 /// The archive (Firehose to S3, or local files).
 pub trait Archive: Send + Sync {
+    /// Archives every event of `batch`, retrying within `deadline`.
     fn archive(
         &self,
         batch: &BatchKey,
@@ -75,6 +80,7 @@ pub trait Archive: Send + Sync {
 
 /// Where bad rows are kept (S3, or the local database).
 pub trait BadRowStore: Send + Sync {
+    /// Keeps every bad row of `batch`, retrying within `deadline`, under keys derived from `batch` so that a retry overwrites its earlier writes.
     fn put_bad_rows(
         &self,
         batch: &BatchKey,
@@ -87,6 +93,7 @@ pub trait BadRowStore: Send + Sync {
 /// key, replacing what that key held (see [`crate::aggregate::batch_partials`]), and its
 /// minute is marked touched for the merge.
 pub trait AggregateStore: Send + Sync {
+    /// Stores every partial, retrying within `deadline`.
     fn put_partials(&self, partials: &[PartialAggregate], deadline: Instant) -> impl Future<Output = SinkReport> + Send;
 }
 

@@ -85,10 +85,12 @@ impl<'a> UserRecords<'a> {
         &self.records
     }
 
+    /// User records in the batch.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// Whether the batch holds no user record.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -9,9 +9,13 @@ use crate::schema_registry::{CompiledSchema, ResolveError, SchemaRegistry, is_va
 /// The envelope fields enrichment needs, borrowed from a valid event.
 #[derive(Debug, Clone, Copy)]
 pub struct Envelope<'a> {
+    /// The event's `user_id`, the partition of the events store.
     pub user_id: UserId<'a>,
+    /// The event's `timestamp` text, if it has one (checked as RFC 3339 by enrichment).
     pub timestamp: Option<&'a str>,
+    /// The event's own `event_id`; `None`: one is derived from the record.
     pub event_id: Option<&'a str>,
+    /// The event's `user_agent`, for the parsed device and browser.
     pub user_agent: Option<&'a str>,
     /// A purchase's `currency` and `amount`, for the revenue aggregates.
     pub revenue: Option<(&'a str, f64)>,
@@ -22,7 +26,9 @@ pub struct Envelope<'a> {
 /// `user_id`: a string, or an integer >= 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum UserId<'a> {
+    /// A string user id, as sent.
     Text(&'a str),
+    /// An integer user id.
     Number(u64),
 }
 

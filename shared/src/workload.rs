@@ -17,15 +17,20 @@ use crate::record::{MAX_RECORD_BYTES, Record};
 /// What the pipeline must make of a generated event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expected {
+    /// Valid: stored, archived and counted.
     Valid,
+    /// A bad row of this type.
     Bad(BadRowType),
 }
 
 /// One generated event.
 #[derive(Clone, Debug)]
 pub struct GeneratedEvent {
+    /// The event's bytes, as a producer would send them.
     pub data: Vec<u8>,
+    /// Its type (for an invalid event, the type it was made from).
     pub event_type: &'static str,
+    /// What the pipeline must make of it.
     pub expected: Expected,
 }
 
@@ -35,6 +40,7 @@ pub const EVENT_TYPES: [&str; 4] = ["pageview", "click", "purchase", "identify"]
 /// How the workload is made.
 #[derive(Clone, Debug)]
 pub struct WorkloadConfig {
+    /// The random generator's seed: the same seed makes the same events.
     pub seed: u64,
     /// Relative weights of [`EVENT_TYPES`].
     pub mix: [u32; 4],
@@ -144,6 +150,7 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// A generator at the first event of `config`'s sequence.
     pub fn new(config: WorkloadConfig) -> Self {
         Self {
             rng: SmallRng::seed_from_u64(config.seed),

@@ -7,7 +7,7 @@
 //! - [`need`] the request and its checks; [`config`] the levers' settings;
 //! - [`sizing`], [`tables`], [`costs`], [`deployment`]: the arithmetic, pure;
 //! - [`optimise`]: the cheapest configuration and each lever's saving in order;
-//! - [`sections`], [`table_sections`], [`render`], [`format`]: text, Markdown, JSON, tfvars.
+//! - [`sections`], [`table_sections`], [`render`], [`format`](mod@format): text, Markdown, JSON, tfvars.
 
 pub mod config;
 pub mod costs;

@@ -2,6 +2,26 @@
 //! partial aggregates of recently touched minutes into minute, hour, day and month rows,
 //! with the shared merge ([`pipeline::rollup`]) over the DynamoDB aggregates table.
 //! Running it twice, or two at once, leaves the same rows (see the merge's docs).
+//!
+//! The central type is [`Aggregator`]: built once per container, it answers each scheduled
+//! invocation ([`Aggregator::handle`]) with merge rounds ([`Aggregator::run`]) until no
+//! touched minute is left or the deadline, less [`DEADLINE_MARGIN`], is near.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! // AGGREGATES_TABLE and EVENTS_TABLE, as the Lambda's environment gives them.
+//! let aggregator = aggregator::Aggregator::from_env().await?;
+//! let report = aggregator.run(tokio::time::Instant::now() + Duration::from_secs(50)).await?;
+//! println!("merged {} windows from {} partials", report.windows, report.partials);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +38,7 @@ use tokio::time::Instant;
 /// Time kept back from the invocation's deadline: no new merge round starts after it.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
+/// The aggregator Lambda's state: the aggregates table's client, built once per container.
 pub struct Aggregator {
     table: DynamoAggregateTable,
 }
@@ -30,6 +51,7 @@ impl Aggregator {
         Ok(Self::new(DynamoAggregateTable::new(aws_sdk_dynamodb::Client::new(&aws), config.aggregates_table)))
     }
 
+    /// An aggregator over `table`.
     pub fn new(table: DynamoAggregateTable) -> Self {
         Self { table }
     }

@@ -27,6 +27,7 @@ pub const UNKNOWN_SHARD: &str = "shardId-unknown";
 /// The invocation's payload: its records, each kept as raw JSON until it is read.
 #[derive(Debug, Default, Deserialize)]
 pub struct KinesisBatch {
+    /// The Kinesis records, each read on its own ([`records_of`]).
     #[serde(rename = "Records", default)]
     pub records: Vec<Box<RawValue>>,
 }

@@ -1,6 +1,32 @@
 //! The processor Lambda's handler: a Kinesis batch in, the shared batch flow over the AWS
 //! sinks (events, archive, bad rows, partial aggregates), a partial batch response out, and
 //! one CloudWatch EMF metrics line.
+//!
+//! The central types: [`Processor`], built once per container (clients, schemas,
+//! enrichments), whose [`Processor::handle`] answers each invocation; [`KinesisBatch`], the
+//! event as Lambda sends it, read tolerantly ([`event`]); and [`metrics`], the EMF line.
+//!
+//! # Example
+//!
+//! What `main.rs` wires, and what the tests call without the Lambda runtime:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use processor::{KinesisBatch, Processor};
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! // EVENTS_TABLE, AGGREGATES_TABLE, ARCHIVE_STREAMS, BAD_ROWS_BUCKET, ... (DESIGN.md section 8).
+//! let processor = Processor::from_env().await?;
+//! let batch: KinesisBatch = serde_json::from_str(r#"{"Records": []}"#)?;
+//! let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+//! let (response, report, _records) = processor.answer(&batch, deadline).await;
+//! assert!(response.batch_item_failures.is_empty(), "{report:?}");
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -39,6 +65,7 @@ impl Processor {
         Self::new(&config, &aws)
     }
 
+    /// The processor of `config`'s stack, with clients made from `aws`; fails when the schemas or enrichments do not load.
     pub fn new(config: &ProcessorConfig, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let budget = config.memory_mib.map_or_else(TableBudget::local, TableBudget::lambda);
         let core = CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), budget)
@@ -48,6 +75,7 @@ impl Processor {
         Ok(Self::with_sinks(Arc::new(core), pipeline_aws::sinks(config, aws)))
     }
 
+    /// A processor over any sinks of the AWS adapters' types (the tests point them at moto).
     pub fn with_sinks(core: Arc<CoreConfig>, sinks: AwsSinks) -> Self {
         Self { flow: BatchFlow::new(core, sinks) }
     }

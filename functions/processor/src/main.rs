@@ -1,5 +1,10 @@
 //! The processor Lambda: wiring only. Clients and the schema registry are built once at
 //! init; each invocation runs the shared batch flow (see `processor::Processor`).
+//!
+//! ```sh
+//! cargo lambda build --release --arm64 --output-format zip --bin processor   # target/lambda/processor/bootstrap.zip
+//! scripts/deploy.sh                                                           # builds every function and applies the Terraform
+//! ```
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

@@ -7,6 +7,28 @@
 //!   where the per-type index is on (`GSI_WRITE_SHARDS` set); 404 with the reason elsewhere.
 //!
 //! Parameters and bodies are the shared ones of [`pipeline::query`], as in local mode.
+//!
+//! The central type is [`QueryApi`]: built once per container, it answers each API Gateway
+//! proxy request ([`QueryApi::handle`]) with a JSON body, and a 400 or 404 whose message
+//! names the parameter and the fix.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! // EVENTS_TABLE and AGGREGATES_TABLE (and GSI_WRITE_SHARDS, SCHEMAS_DIR).
+//! let api = query::QueryApi::from_env().await?;
+//! let mut request = ApiGatewayProxyRequest::default();
+//! request.path = Some("/v1/users/123/events".into());
+//! let response = api.respond(&request).await;
+//! println!("{} {:?}", response.status_code, response.body);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 use anyhow::Context;
 use aws_lambda_events::encodings::Body;
@@ -23,6 +45,7 @@ use pipeline_aws::type_events::type_events;
 use pipeline_aws::{DynamoAggregateTable, QueryConfig};
 use serde_json::{Value, json};
 
+/// The query Lambda's state: the DynamoDB client and what it reads, built once per container.
 pub struct QueryApi {
     dynamo: aws_sdk_dynamodb::Client,
     events_table: String,
@@ -44,6 +67,7 @@ impl QueryApi {
         Ok(Self::new(aws_sdk_dynamodb::Client::new(&aws), &config, &registry))
     }
 
+    /// The API over `config`'s tables with `dynamo`; `registry` gives the event types.
     pub fn new(dynamo: aws_sdk_dynamodb::Client, config: &QueryConfig, registry: &SchemaRegistry) -> Self {
         Self {
             aggregates: DynamoAggregateTable::new(dynamo.clone(), &config.tables.aggregates_table),
@@ -54,6 +78,7 @@ impl QueryApi {
         }
     }
 
+    /// The Lambda handler: one API Gateway request, one response.
     pub async fn handle(&self, event: LambdaEvent<ApiGatewayProxyRequest>) -> Result<ApiGatewayProxyResponse, lambda_runtime::Error> {
         Ok(self.respond(&event.payload).await)
     }

@@ -1,5 +1,10 @@
 //! The query Lambda: wiring only. The client is built once at init; each API Gateway
 //! request is answered by `query::QueryApi`.
+//!
+//! ```sh
+//! cargo lambda build --release --arm64 --output-format zip --bin query       # target/lambda/query/bootstrap.zip
+//! scripts/deploy.sh                                                           # builds every function and applies the Terraform
+//! ```
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

@@ -31,8 +31,11 @@ pub struct Api {
 
 /// A response: status, the `Retry-After` header, body.
 pub struct Answer {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The wait a `Retry-After` header asked for, if any.
     pub retry_after: Option<Duration>,
+    /// The body, as received.
     pub body: Bytes,
 }
 
@@ -127,6 +130,7 @@ impl Api {
         Ok(Self { client, base, events, key, timeout })
     }
 
+    /// The target's base URL (`http://127.0.0.1:8080`).
     pub fn base(&self) -> &str {
         &self.base
     }

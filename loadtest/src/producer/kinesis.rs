@@ -26,6 +26,7 @@ pub const MAX_RECORDS_PER_CALL: usize = 500;
 /// Data plus partition keys in one `PutRecords` call.
 pub const MAX_BYTES_PER_CALL: usize = pipeline::limits::KINESIS_PUT_RECORDS_BYTES_MAX;
 
+/// Sends batches to a Kinesis stream with `PutRecords` (`--kinesis`), KPL-aggregated per shard with `--aggregate`.
 pub struct KinesisProducer {
     client: Client,
     stream: String,
@@ -129,6 +130,7 @@ impl KinesisProducer {
         Ok(Self { client, stream: stream.to_owned(), timeout, aggregate_into })
     }
 
+    /// Puts the events of `batch` at `pending` (indices in the batch) with `PutRecords` (more than one call when they are over its limits); the answer says which were taken.
     pub async fn put_records(&self, batch: &Batch, pending: &[u32]) -> Attempt {
         let events: Vec<(String, &[u8])> = pending.iter().map(|&i| batch.event(i as usize)).map(|data| (partition_key(data), data)).collect();
         let outgoing: Vec<Outgoing> = match &self.aggregate_into {

@@ -22,7 +22,10 @@ pub enum Attempt {
     /// One entry per pending event, in order: acknowledged (true) or throttled (false).
     Records(Vec<bool>),
     /// The whole request was throttled (`429`/`503`, a throttling exception).
-    Throttled { retry_after: Option<Duration> },
+    Throttled {
+        /// The wait the target asked for (`Retry-After`), if it did.
+        retry_after: Option<Duration>,
+    },
     /// Worth retrying: a timeout, a lost connection, a `5xx`.
     Retry(String),
     /// The request can never succeed (a `4xx`): its events are failed.
@@ -31,8 +34,11 @@ pub enum Attempt {
     Fatal(String),
 }
 
+/// Where batches go: the ingest API, or a Kinesis stream.
 pub enum Producer {
+    /// `POST /v1/events` of `pipeline up` or a deployed stack.
     Http(Box<http::Api>),
+    /// `PutRecords` to a Kinesis stream (`--kinesis`).
     Kinesis(kinesis::KinesisProducer),
     /// Answers from a script, then acknowledges everything (tests of the retry logic).
     #[cfg(test)]
@@ -40,6 +46,7 @@ pub enum Producer {
 }
 
 impl Producer {
+    /// Sends the events of `batch` at `pending` once; the answer says which were taken.
     pub async fn send(&self, batch: &Batch, pending: &[u32]) -> Attempt {
         match self {
             Producer::Http(api) => api.post_events(batch, pending).await,
@@ -53,10 +60,14 @@ impl Producer {
     }
 }
 
+/// How a batch's unacknowledged events are sent again: exponential backoff with jitter, at most `retries` times.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
+    /// Resends at most, after the first attempt.
     pub retries: usize,
+    /// The first backoff step.
     pub min_delay: Duration,
+    /// The largest backoff step (a `Retry-After` may ask for more).
     pub max_delay: Duration,
 }
 
@@ -68,18 +79,22 @@ impl Default for RetryPolicy {
 
 /// What the senders share besides the counters.
 pub struct Shared {
+    /// The run's counts.
     pub counters: Counters,
     /// Events acknowledged, by index in the run.
     pub accepted: Bitset,
     /// Set when the run must stop (a fatal answer).
     pub stop: AtomicBool,
+    /// The fatal answer that stopped the run, if one did.
     pub fatal: Mutex<Option<String>>,
     /// The first refusal and the last retried error, for the summary.
     pub first_refusal: Mutex<Option<String>>,
+    /// The last error that was retried (see `first_refusal`).
     pub last_error: Mutex<Option<String>>,
 }
 
 impl Shared {
+    /// The state of a run of `events` events.
     pub fn new(events: u64) -> Self {
         Self {
             counters: Counters::default(),
@@ -91,6 +106,7 @@ impl Shared {
         }
     }
 
+    /// Whether the run must stop.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }

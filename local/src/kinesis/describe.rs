@@ -53,6 +53,7 @@ fn stream_of(call: &Call) -> Result<(), KinesisError> {
     call.state.check_stream(&stream)
 }
 
+/// `DescribeStreamSummary`: the one stream's status and shard count.
 pub fn describe_stream_summary(call: &Call) -> Result<Response, KinesisError> {
     stream_of(call)?;
     let mut summary = common(&call.state, &call.region);
@@ -69,6 +70,7 @@ struct DescribeStreamInput {
     exclusive_start_shard_id: Option<String>,
 }
 
+/// `DescribeStream`: the stream and its shards, a page at a time (`Limit`, `ExclusiveStartShardId`).
 pub fn describe_stream(call: &Call) -> Result<Response, KinesisError> {
     stream_of(call)?;
     let request: DescribeStreamInput = input(&call.body.bytes)?;
@@ -111,6 +113,7 @@ fn read_token(token: &str) -> Option<(String, usize)> {
     Some((stream.to_owned(), next.parse().ok()?))
 }
 
+/// `ListShards`: the shards and their hash-key ranges, a page at a time (`MaxResults`, `NextToken`).
 pub fn list_shards(call: &Call) -> Result<Response, KinesisError> {
     let request: ListShardsInput = input(&call.body.bytes)?;
     let limit = request.max_results.unwrap_or(LIST_SHARDS_DEFAULT);
@@ -141,6 +144,7 @@ pub fn list_shards(call: &Call) -> Result<Response, KinesisError> {
     Ok(answer(&body))
 }
 
+/// `ListStreams`: the one stream.
 pub fn list_streams(call: &Call) -> Result<Response, KinesisError> {
     let state = &call.state;
     let summary = json!({

@@ -56,7 +56,9 @@ pub fn check_stream_name(name: &str) -> anyhow::Result<()> {
 /// What the endpoint's handlers share.
 #[derive(Clone)]
 pub struct KinesisState {
+    /// The stream's writer, shared with the HTTP API.
     pub stream: StreamWriter,
+    /// Shards of the stream (Kinesis' shard rule spreads hash keys over them).
     pub shards: u32,
     /// The one stream served.
     pub name: Arc<str>,
@@ -64,7 +66,9 @@ pub struct KinesisState {
     pub created: f64,
     /// Kinesis records acknowledged (an aggregated record counts once).
     pub accepted: Arc<AtomicU64>,
+    /// Bytes of request bodies held in memory at once, shared with the HTTP API.
     pub body_budget: BodyBudget,
+    /// How long a client may take to send a request body.
     pub body_timeout: Duration,
 }
 
@@ -76,12 +80,16 @@ pub fn router(state: KinesisState) -> Router {
 /// An error in Kinesis' shape.
 #[derive(Debug)]
 pub struct KinesisError {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The exception's name (`__type`), e.g. `ResourceNotFoundException`.
     pub kind: &'static str,
+    /// The message.
     pub message: String,
 }
 
 impl KinesisError {
+    /// An error of `status`, exception `kind` and `message`.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into() }
     }
@@ -91,10 +99,12 @@ impl KinesisError {
         Self::new(StatusCode::BAD_REQUEST, "ValidationException", format!("1 validation error detected: {}", message.into()))
     }
 
+    /// `400 InvalidArgumentException`.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "InvalidArgumentException", message)
     }
 
+    /// `400 SerializationException`: the body is not the JSON the operation takes.
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "SerializationException", message)
     }
@@ -176,8 +186,11 @@ fn operation(headers: &HeaderMap) -> Result<Operation, KinesisError> {
 
 /// What the handlers of one request get: the state, the region its signature names, its body.
 pub struct Call {
+    /// The endpoint's shared state.
     pub state: KinesisState,
+    /// The region of the request's signature (echoed in ARNs).
     pub region: String,
+    /// The request body, read within the budget.
     pub body: ReadBody,
 }
 
@@ -236,8 +249,10 @@ fn signed_region(headers: &HeaderMap) -> Option<String> {
 /// The stream a request names, by `StreamName` or `StreamARN`.
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamRef {
+    /// `StreamName`, if given.
     #[serde(rename = "StreamName", default)]
     pub name: Option<String>,
+    /// `StreamARN`, if given.
     #[serde(rename = "StreamARN", default)]
     pub arn: Option<String>,
 }

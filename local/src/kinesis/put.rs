@@ -161,6 +161,7 @@ fn failure(err: &AppendError, shard: u32, stream: &str) -> (&'static str, String
     }
 }
 
+/// `PutRecords`: up to 500 records appended to the stream; each entry answers its record.
 pub async fn put_records(mut call: Call) -> Result<Response, KinesisError> {
     let body = std::mem::take(&mut call.body.bytes);
     let request: PutRecordsInput<'_> = input(&body)?;
@@ -203,6 +204,7 @@ pub async fn put_records(mut call: Call) -> Result<Response, KinesisError> {
     Ok(answer(&PutRecordsOutput { failed_record_count: entries.len(), records: entries, encryption_type: "NONE" }))
 }
 
+/// `PutRecord`: one record appended.
 pub async fn put_record(mut call: Call) -> Result<Response, KinesisError> {
     let body = std::mem::take(&mut call.body.bytes);
     let request: PutRecordInput<'_> = input(&body)?;

@@ -18,9 +18,13 @@ pub const KEY_BLOCK_BYTES: usize = 32 * 1024;
 /// record's first byte) of shard `shard`'s value file in the partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ValueRef {
+    /// The shard whose value file holds it.
     pub shard: u32,
+    /// Where its record starts in that file.
     pub offset: u64,
+    /// The record's compressed length.
     pub len: u32,
+    /// The item's line in the decompressed block.
     pub item: u32,
 }
 
@@ -29,7 +33,9 @@ pub struct ValueRef {
 /// sub-sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key<'a> {
+    /// The parts, compared first.
     pub parts: [&'a [u8]; 3],
+    /// Compared after the parts: a bad row's sub-sequence number, 0 for events.
     pub sub: u32,
 }
 
@@ -50,10 +56,12 @@ impl PartialOrd for Key<'_> {
 pub struct OwnedKey {
     bytes: Vec<u8>,
     ends: [usize; 3],
+    /// As [`Key::sub`].
     pub sub: u32,
 }
 
 impl OwnedKey {
+    /// A copy of `key`.
     pub fn new(key: Key<'_>) -> Self {
         let mut bytes = Vec::with_capacity(key.parts.iter().map(|p| p.len()).sum());
         let mut ends = [0; 3];
@@ -74,6 +82,7 @@ impl OwnedKey {
         self.sub = key.sub;
     }
 
+    /// The key, borrowed.
     pub fn key(&self) -> Key<'_> {
         Key { parts: [&self.bytes[..self.ends[0]], &self.bytes[self.ends[0]..self.ends[1]], &self.bytes[self.ends[1]..self.ends[2]]], sub: self.sub }
     }
@@ -95,11 +104,13 @@ impl OwnedKey {
 /// One index entry as stored: its key, kind, arrival and value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry<'a> {
+    /// The entry's key.
     pub key: Key<'a>,
     /// The event type of an event, the bad-row type of a bad row.
     pub kind: &'a str,
     /// When the stream took the record (Unix seconds): retention counts from it.
     pub arrival: i64,
+    /// Where its value is.
     pub value: ValueRef,
 }
 

@@ -66,10 +66,12 @@ impl FileCache {
         self.lock().files.retain(|p, _| !p.starts_with(dir));
     }
 
+    /// Files held open.
     pub fn len(&self) -> usize {
         self.lock().files.len()
     }
 
+    /// Whether none is held open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

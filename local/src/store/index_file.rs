@@ -1,6 +1,6 @@
 //! Index files (`i-<id>.idx`): one sorted run of a partition's index entries in two
 //! sections, events by `(pk, sk)` and bad rows by `(failed_at, shard_id,
-//! sequence_number, sub_sequence_number)`, each in key blocks ([`codec`](super::codec)),
+//! sequence_number, sub_sequence_number)`, each in key blocks (`codec`),
 //! with a directory of the blocks (offset, length, entry count, first key) at the end.
 //! Written once, read many times, replaced whole by a merge.
 //!
@@ -24,21 +24,36 @@ const TRAILER: u64 = 20;
 /// The two sections of an index file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Section {
+    /// Events, keyed `USER#<user_id>`, `<time>#<event_id>`.
     Events = 0,
+    /// Bad rows, keyed by their identity.
     BadRows = 1,
 }
 
 impl Section {
+    /// Both sections, in file order.
     pub const ALL: [Section; 2] = [Section::Events, Section::BadRows];
 }
 
 /// Why an index file cannot be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// The file could not be written or read.
     #[error("index file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file's bytes are not an index file's.
     #[error("index file {path} is damaged ({why}): move the data directory's store/ away to start without it")]
-    Damaged { path: PathBuf, why: &'static str },
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What check failed.
+        why: &'static str,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
@@ -82,6 +97,7 @@ pub struct IndexWriter {
 }
 
 impl IndexWriter {
+    /// Starts a new file at `path`; fails if it exists.
     pub fn create(path: &Path) -> Result<Self, IndexError> {
         let file = OpenOptions::new().write(true).create_new(true).open(path).map_err(io(path))?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
@@ -169,21 +185,31 @@ impl IndexWriter {
 /// A key block as the directory describes it.
 #[derive(Clone, Debug)]
 pub struct BlockInfo {
+    /// Where the block starts in the file.
     pub offset: u64,
+    /// Its length in bytes.
     pub len: u32,
+    /// Entries it holds.
     pub count: u32,
+    /// Its first key: blocks are found by binary search on it.
     pub first: OwnedKey,
 }
 
 /// One section of an open index file: its directory, in memory.
 #[derive(Clone, Debug, Default)]
 pub struct SectionIndex {
+    /// The key blocks, in key order.
     pub blocks: Vec<BlockInfo>,
+    /// The event or bad-row types the entries name, by index.
     pub kinds: Vec<Arc<str>>,
+    /// Entries in the section.
     pub entries: u64,
     base: i64,
+    /// The earliest arrival (Unix seconds) of its entries.
     pub min_arrival: i64,
+    /// The latest arrival (Unix seconds) of its entries.
     pub max_arrival: i64,
+    /// Its last key, if it has entries.
     pub last: Option<OwnedKey>,
 }
 
@@ -203,7 +229,9 @@ impl SectionIndex {
 /// An index file's directory, read once when the file is opened.
 #[derive(Debug)]
 pub struct IndexFile {
+    /// The file.
     pub path: PathBuf,
+    /// Its size.
     pub bytes: u64,
     sections: [SectionIndex; 2],
 }
@@ -239,6 +267,7 @@ impl IndexFile {
         Ok(Self { path: path.to_path_buf(), bytes, sections })
     }
 
+    /// The directory of `section`.
     pub fn section(&self, section: Section) -> &SectionIndex {
         &self.sections[section as usize]
     }
@@ -278,18 +307,24 @@ fn decode_section(input: &mut &[u8]) -> Option<SectionIndex> {
 /// An index entry with its own bytes (query results, merge inputs held across blocks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedEntry {
+    /// The entry's key.
     pub key: OwnedKey,
+    /// Its type (event type or bad-row type).
     pub kind: Arc<str>,
+    /// Unix seconds of its record's arrival.
     pub arrival: i64,
+    /// Where its value is.
     pub value: ValueRef,
 }
 
 impl OwnedEntry {
+    /// A copy of `entry`, its kind shared from `kinds` where it is there.
     pub fn new(entry: &Entry<'_>, kinds: &[Arc<str>]) -> Self {
         let kind = kinds.iter().find(|k| &***k == entry.kind).cloned().unwrap_or_else(|| entry.kind.into());
         Self { key: OwnedKey::new(entry.key), kind, arrival: entry.arrival, value: entry.value }
     }
 
+    /// The entry, borrowed.
     pub fn entry(&self) -> Entry<'_> {
         Entry { key: self.key.key(), kind: &self.kind, arrival: self.arrival, value: self.value }
     }
@@ -341,11 +376,13 @@ impl<'f> SectionCursor<'f> {
         (self.pos < self.decoded.len()).then(|| self.decoded.key(self.pos))
     }
 
+    /// Moves to the next entry.
     pub fn advance(&mut self) -> Result<(), IndexError> {
         self.pos += 1;
         self.settle()
     }
 
+    /// The section's types, which entries name by index.
     pub fn kinds(&self) -> &[Arc<str>] {
         &self.index.section(self.section).kinds
     }

@@ -61,8 +61,11 @@ pub const PARTITION_MAX_ENTRIES: u64 = 10_000_000;
 pub const PARTITIONS_PER_RETENTION: u32 = 30;
 /// Longest and shortest span of one partition.
 pub const MAX_PARTITION_SPAN: Duration = Duration::from_secs(86_400);
+/// Shortest span of one partition.
 pub const MIN_PARTITION_SPAN: Duration = Duration::from_secs(1);
 
+/// The store's tables of `pipeline.db`: partitions, their index files, each value file's committed
+/// length, and the marks of recovered bad rows.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS store_partitions (
         id INTEGER PRIMARY KEY,
         opened_at INTEGER NOT NULL
@@ -93,14 +96,29 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS store_partitions (
 /// Why the store cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A store file or directory could not be written, synced or read.
     #[error("the store in {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An index file could not be written or read.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The catalog's tables in `pipeline.db` failed.
     #[error("the store's catalog in pipeline.db: {0}")]
     Catalog(#[from] rusqlite::Error),
+    /// The files on disk and the catalog disagree.
     #[error("the store in {path} does not match its catalog ({why}): move the data directory away to start afresh")]
-    Inconsistent { path: PathBuf, why: String },
+    Inconsistent {
+        /// Where the files are.
+        path: PathBuf,
+        /// What disagrees.
+        why: String,
+    },
+    /// A stored value could not be read.
     #[error(transparent)]
     Value(#[from] values::ValueError),
 }
@@ -124,6 +142,7 @@ impl StoreError {
 /// How the store keeps data.
 #[derive(Clone, Copy, Debug)]
 pub struct StoreConfig {
+    /// Shards, each with its own value file per partition.
     pub shards: u32,
     /// Events and bad rows are kept this long after they arrived.
     pub retention: Duration,
@@ -139,11 +158,15 @@ impl StoreConfig {
 /// One index file in the store.
 #[derive(Debug)]
 pub struct StoredFile {
+    /// The partition it belongs to.
     pub partition: u64,
+    /// Its number, unique in the store: it names the file.
     pub id: u64,
+    /// Its merge level: 0 as a unit of work wrote it, one more for each merge.
     pub level: u32,
     /// The unit-of-work numbers whose entries it holds: a later one wins a key both hold.
     pub units: (u64, u64),
+    /// Its directory, read when it was opened.
     pub index: IndexFile,
     /// Each shard's lowest and highest bad-row sequence number in the file, read on first use.
     pub(crate) bad_row_seqs: std::sync::OnceLock<HashMap<String, (String, String)>>,
@@ -166,13 +189,19 @@ impl Drop for StoredFile {
 /// A partition as readers see it.
 #[derive(Clone, Debug)]
 pub struct PartitionView {
+    /// The partition's number: it names its directory.
     pub id: u64,
+    /// When it was started (Unix seconds).
     pub opened_at: i64,
+    /// Its directory.
     pub dir: PathBuf,
+    /// Its index files, in write order.
     pub files: Vec<Arc<StoredFile>>,
     /// Whether units of work still write to it.
     pub open: bool,
+    /// Units of work being written to it now (a merge waits for none).
     pub in_flight: usize,
+    /// Committed bytes of its value files.
     pub value_bytes: u64,
 }
 
@@ -210,13 +239,16 @@ pub struct PreparedWrite {
     value_len: u64,
     value_committed: u64,
     file: Option<Arc<StoredFile>>,
+    /// Events the unit writes.
     pub events: usize,
+    /// Bad rows the unit writes.
     pub bad_rows: usize,
 }
 
 /// The store (shared by the consumers, the query API and the maintenance thread).
 pub struct Store {
     root: PathBuf,
+    /// How it keeps data.
     pub config: StoreConfig,
     files: Arc<FileCache>,
     state: RwLock<BTreeMap<u64, PartitionState>>,
@@ -231,7 +263,9 @@ pub struct Store {
 /// A bad row marked recovered: when, and the partition it is in (it goes with it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
+    /// When it was marked (RFC 3339).
     pub recovered_at: String,
+    /// The partition the bad row is in.
     pub partition: u64,
 }
 
@@ -571,6 +605,7 @@ impl Store {
         arrival + self.config.retention.as_secs() as i64 <= now
     }
 
+    /// The store's directory (`data/store`).
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -588,6 +623,7 @@ impl Store {
         self.marks.read().unwrap_or_else(|e| e.into_inner()).get(id).map(|m| m.recovered_at.clone())
     }
 
+    /// Whether any bad row is marked recovered.
     pub fn has_marks(&self) -> bool {
         !self.marks.read().unwrap_or_else(|e| e.into_inner()).is_empty()
     }

@@ -18,29 +18,41 @@ pub struct PackedEvent {
     pub pk: String,
     /// `<event time>#<event_id>`.
     pub sk: String,
+    /// The event's type, for the per-type index.
     pub event_type: Arc<str>,
     /// Unix seconds of the record's arrival.
     pub arrival: i64,
+    /// Where its value went.
     pub at: Packed,
 }
 
 /// A bad row's index entry, its value packed.
 #[derive(Clone, Debug)]
 pub struct PackedBadRow {
+    /// The bad row's identity: its key.
     pub id: BadRowId,
+    /// Its type (`schema_violation`, ...).
     pub kind: &'static str,
+    /// When it was refused (RFC 3339): the bad-row queries' time.
     pub failed_at: String,
+    /// Unix seconds of the record's arrival: retention counts from it.
     pub arrival: i64,
+    /// Where its value went.
     pub at: Packed,
 }
 
 /// An event to pack, borrowed from the batch flow's outcome.
 #[derive(Clone, Debug)]
 pub struct EventInput<'a> {
+    /// `USER#<user_id>`.
     pub pk: String,
+    /// `<event time>#<event_id>`.
     pub sk: &'a str,
+    /// The event's type.
     pub event_type: &'a Arc<str>,
+    /// Unix seconds of the record's arrival.
     pub arrival: i64,
+    /// The enriched event's JSON, the stored value.
     pub json: &'a [u8],
 }
 
@@ -48,12 +60,16 @@ pub struct EventInput<'a> {
 /// and the entries of its index file.
 #[derive(Debug, Default)]
 pub struct PackedUnit {
+    /// The value records, in order.
     pub bytes: Vec<u8>,
+    /// The events' index entries.
     pub events: Vec<PackedEvent>,
+    /// The bad rows' index entries.
     pub bad_rows: Vec<PackedBadRow>,
 }
 
 impl PackedUnit {
+    /// Whether the unit stores nothing.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.bad_rows.is_empty()
     }

@@ -16,13 +16,16 @@ use super::{Key, Mark, OwnedKey, PartitionView, Store, StoreError, StoredFile, V
 /// An index entry found by a read, with where its value is.
 #[derive(Clone, Debug)]
 pub struct Found {
+    /// The partition the entry is in.
     pub partition: u64,
+    /// The index entry.
     pub entry: OwnedEntry,
     /// Newer writes rank higher: (partition, unit of work).
     rank: (u64, u64),
 }
 
 impl Found {
+    /// Where the value is: the partition, and the value's place in it.
     pub fn value(&self) -> (u64, ValueRef) {
         (self.partition, self.entry.value)
     }
@@ -36,9 +39,13 @@ impl Found {
 /// `GET /v1/users/{id}/events`: one user's events with `from <= sk < to`.
 #[derive(Clone, Debug)]
 pub struct EventsQuery<'a> {
+    /// The user's partition key, `USER#<user_id>`.
     pub pk: &'a str,
+    /// The lowest sort key (time text) taken.
     pub from: &'a str,
+    /// Sort keys below this.
     pub to: &'a str,
+    /// Events at most.
     pub limit: usize,
 }
 
@@ -46,24 +53,34 @@ pub struct EventsQuery<'a> {
 /// `before` (the cursor's `(sk, pk)`), newest first.
 #[derive(Clone, Debug)]
 pub struct TypeEventsQuery<'a> {
+    /// The event type.
     pub event_type: &'a str,
+    /// The lowest sort key taken.
     pub from: &'a str,
+    /// Sort keys below this.
     pub to: &'a str,
+    /// The cursor's `(sk, pk)`: only events below it.
     pub before: Option<(&'a str, &'a str)>,
+    /// Events at most.
     pub limit: usize,
 }
 
 /// `GET /v1/bad-rows`: bad rows after `after` (a cursor) with `from <= failed_at < to`.
 #[derive(Clone, Debug, Default)]
 pub struct BadRowsQuery {
+    /// Only this bad-row type; `None`: all.
     pub kind: Option<String>,
+    /// The lowest `failed_at` taken (RFC 3339).
     pub from: String,
+    /// `failed_at` below this.
     pub to: String,
+    /// The cursor: the key of the last row of the previous page.
     pub after: Option<OwnedKey>,
     /// `Some(true)`: only rows marked recovered; `Some(false)`: only rows not marked.
     pub recovered: Option<bool>,
     /// Newest first (`order=newest`): the rows before `after`, highest key first.
     pub newest_first: bool,
+    /// Rows at most.
     pub limit: usize,
 }
 

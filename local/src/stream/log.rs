@@ -36,13 +36,27 @@ const MAX_PAYLOAD: usize = 64 << 20;
 /// Why the log cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// A stream file could not be written, synced or read.
     #[error("stream file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     #[error(
         "stream file {path} is corrupt at byte {offset} ({why}): the records after it cannot be read. \
          Move the file away to start without them, or start with a new --data-dir"
     )]
-    Corrupt { path: PathBuf, offset: u64, why: &'static str },
+    /// A stream file's bytes fail their checks.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the first bad frame starts.
+        offset: u64,
+        /// What check failed.
+        why: &'static str,
+    },
 }
 
 impl LogError {

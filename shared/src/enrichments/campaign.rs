@@ -19,9 +19,13 @@ pub struct CampaignParameters {
     pub url_fields: Vec<FieldPath>,
     /// Query parameters of each output field, tried in order (names ignore ASCII case).
     pub source: Vec<String>,
+    /// The same, for `medium` (`utm_medium`).
     pub medium: Vec<String>,
+    /// The same, for `name` (`utm_campaign`).
     pub name: Vec<String>,
+    /// The same, for `term` (`utm_term`).
     pub term: Vec<String>,
+    /// The same, for `content` (`utm_content`).
     pub content: Vec<String>,
     /// Click-id parameters, in order of preference: the first present is `click_id`.
     pub click_ids: Vec<String>,

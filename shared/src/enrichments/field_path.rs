@@ -18,7 +18,9 @@ pub struct FieldPath {
 /// What a field holds in one event.
 #[derive(Debug)]
 pub enum Found<'a> {
+    /// The event has no such field.
     Absent,
+    /// The field's one value.
     One(TapeValue<'a>),
     /// One entry per element of the array, in order; `None` where the element lacks the field.
     Each(Vec<Option<TapeValue<'a>>>),

@@ -71,8 +71,11 @@ impl LookupParameters {
 /// Memory left for lookup tables, and where the limit comes from (for messages).
 #[derive(Clone, Debug)]
 pub struct TableBudget {
+    /// Bytes still free for tables.
     pub remaining: u64,
+    /// Bytes the tables may take in all.
     pub total: u64,
+    /// Where `total` comes from (the Lambda's memory, or local mode's limit), for the message when a table does not fit.
     pub why: String,
 }
 

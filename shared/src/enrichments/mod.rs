@@ -57,14 +57,27 @@ impl TableBudget {
 /// A configuration that cannot be used; the message names the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichmentError {
+    /// An enrichments file or directory could not be read.
     #[error("cannot read enrichments from {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The read's error.
+        source: std::io::Error,
+    },
+    /// A file that is not a usable enrichment (its JSON, parameters or lookup table).
     #[error("enrichment file {file}: {reason}")]
-    Invalid { file: String, reason: String },
+    Invalid {
+        /// The file, as found.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error(
         "no enrichment files (*.json) in {0}: put one file per enrichment there (see the project's enrichments/); \
          to turn one off, keep its file with \"enabled\": false"
     )]
+    /// A directory with no enrichment file in it.
     Empty(String),
 }
 
@@ -72,12 +85,16 @@ pub enum EnrichmentError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// UTM parameters and click ids of the page URL, into `_pipeline.campaign`.
     Campaign,
+    /// The referrer's medium, source and search term, into `_pipeline.referer`.
     Referer,
+    /// The rows of a CSV table a field of the event names.
     Lookup,
 }
 
 impl Kind {
+    /// The name a file gives in its `"enrichment"` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Campaign => "campaign",

@@ -22,8 +22,11 @@ pub const BUILTIN_SOURCES: &str = include_str!("referers.json");
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceMedium {
+    /// Search engines; the search term is read from `term_parameters`.
     Search,
+    /// Social networks.
     Social,
+    /// Webmail.
     Email,
 }
 
@@ -41,7 +44,9 @@ impl SourceMedium {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    /// The name written as `source` (`Google`).
     pub source: String,
+    /// The medium written for it.
     pub medium: SourceMedium,
     /// Host names; a host also matches through its parent domains (`uk.search.yahoo.com`
     /// matches `search.yahoo.com`). `name.*` matches `name.` and a top-level domain, or a
@@ -65,6 +70,7 @@ pub struct RefererParameters {
     pub internal_domains: Vec<String>,
     /// Whether the built-in table is used (`sources` then adds to it and overrides it).
     pub builtin_sources: bool,
+    /// Entries added to the built-in table; for a domain in both, the file's entry wins.
     pub sources: Vec<Source>,
 }
 

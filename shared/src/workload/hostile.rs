@@ -12,7 +12,9 @@ use crate::record::MAX_RECORD_BYTES;
 /// One hostile shape: a name for reports, and a generator of an event of about `bytes`.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
+    /// The shape's name in reports (`wide_object`, ...).
     pub name: &'static str,
+    /// Makes an event of this shape of about `bytes` bytes.
     pub make: fn(bytes: usize) -> Vec<u8>,
 }
 
