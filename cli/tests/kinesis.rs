@@ -8,7 +8,7 @@ use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use pipeline::kpl::{MAX_AGGREGATED_BYTES, aggregate};
-use pipeline_testing::{free_port, local::READ_KEY, up};
+use pipeline_testing::{free_port, kpl_fixture, local::READ_KEY, up};
 
 async fn client(endpoint: &str) -> Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
