@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pipeline::sync::MutexExt as _;
 use serde::Serialize;
 
 use crate::consumer::ConsumerStats;
@@ -48,7 +49,7 @@ pub struct StatsHistory {
 impl StatsHistory {
     /// Adds the newest sample, dropping the oldest beyond the history's length.
     pub fn push(&self, sample: Sample) {
-        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples = self.samples.lock_ignoring_poison();
         if samples.len() == HISTORY_SAMPLES {
             samples.pop_front();
         }
@@ -57,7 +58,7 @@ impl StatsHistory {
 
     /// The newest `n` samples, oldest first.
     pub fn last(&self, n: usize) -> Vec<Sample> {
-        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let samples = self.samples.lock_ignoring_poison();
         samples.iter().skip(samples.len().saturating_sub(n)).cloned().collect()
     }
 }
