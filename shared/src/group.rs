@@ -93,42 +93,69 @@ impl FromStr for GroupField {
     }
 }
 
-/// The values one event has for the group fields, in one buffer: no allocation for an event
-/// without any, one for the others (this is on the core's path for every event).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The values one event has for the group fields, in one buffer: no allocation while they
+/// fit [`GroupValues::INLINE_BYTES`] (most events' do), one for the others (this is on the
+/// core's path for every event).
+#[derive(Clone, Default)]
 pub struct GroupValues {
-    /// The values one after another.
-    text: String,
-    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `text`.
+    /// The values one after another, here while they fit...
+    inline: Inline,
+    /// ... else all of them here.
+    heap: String,
+    /// Per field of [`GroupField::ALL`] (by its index): where its value is.
     spans: [Option<(u16, u16)>; GroupField::ALL.len()],
 }
 
+/// Bytes of values kept without an allocation, and how many are used.
+#[derive(Clone, Copy)]
+struct Inline {
+    bytes: [u8; GroupValues::INLINE_BYTES],
+    len: u8,
+}
+
+impl Default for Inline {
+    fn default() -> Self {
+        Self { bytes: [0; GroupValues::INLINE_BYTES], len: 0 }
+    }
+}
+
 impl GroupValues {
-    /// Room reserved at the first value: most events' values fit.
-    const FIRST_CAPACITY: usize = 64;
+    /// Bytes of values an event carries without an allocation.
+    pub const INLINE_BYTES: usize = 64;
 
     /// Sets `field`'s value (cut to [`MAX_GROUP_VALUE_BYTES`] at a character boundary);
     /// a field keeps its first value.
     pub fn push(&mut self, field: GroupField, value: &str) {
-        let slot = &mut self.spans[field as usize];
-        if slot.is_some() {
+        if self.spans[field as usize].is_some() {
             return;
         }
         let mut end = value.len().min(MAX_GROUP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        if self.text.capacity() == 0 {
-            self.text.reserve(Self::FIRST_CAPACITY);
-        }
+        let value = &value[..end];
         // At most five values of at most 256 bytes each: the offsets fit 16 bits.
-        let start = self.text.len() as u16;
-        self.text.push_str(&value[..end]);
-        *slot = Some((start, self.text.len() as u16));
+        let used = usize::from(self.inline.len);
+        let start = if self.heap.is_empty() && used + value.len() <= Self::INLINE_BYTES {
+            self.inline.bytes[used..used + value.len()].copy_from_slice(value.as_bytes());
+            self.inline.len = (used + value.len()) as u8;
+            used
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(used + value.len());
+                self.heap.push_str(self.inline.text());
+                self.inline.len = 0;
+            }
+            self.heap.push_str(value);
+            self.heap.len() - value.len()
+        };
+        self.spans[field as usize] = Some((start as u16, (start + value.len()) as u16));
     }
 
     pub fn get(&self, field: GroupField) -> Option<&str> {
-        self.spans[field as usize].map(|(start, end)| &self.text[usize::from(start)..usize::from(end)])
+        let (start, end) = self.spans[field as usize]?;
+        let text = if self.heap.is_empty() { self.inline.text() } else { &self.heap };
+        text.get(usize::from(start)..usize::from(end))
     }
 
     /// The fields with a value, in [`GroupField::ALL`] order.
@@ -138,6 +165,27 @@ impl GroupValues {
 
     pub fn is_empty(&self) -> bool {
         self.spans.iter().all(Option::is_none)
+    }
+}
+
+impl Inline {
+    /// The values kept (whole values only, so always UTF-8).
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl PartialEq for GroupValues {
+    fn eq(&self, other: &Self) -> bool {
+        GroupField::ALL.iter().all(|&field| self.get(field) == other.get(field))
+    }
+}
+
+impl Eq for GroupValues {}
+
+impl fmt::Debug for GroupValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter().map(|(field, value)| (field.as_str(), value))).finish()
     }
 }
 

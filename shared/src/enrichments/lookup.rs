@@ -142,19 +142,31 @@ impl Lookup {
                 }
             }
             Found::Each(values) => {
-                let rows: Vec<Option<&str>> = values.iter().enumerate().map(|(i, v)| v.and_then(|v| self.row_of(v, Some(i), issues))).collect();
-                if rows.iter().any(Option::is_some) {
-                    let out = lookup.key(&self.name);
-                    out.push('[');
-                    for (i, row) in rows.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        out.push_str(row.unwrap_or("null"));
+                // Written as the rows come, and taken back when none was found: no buffer
+                // of rows per event.
+                let before = lookup.checkpoint();
+                let out = lookup.key(&self.name);
+                out.push('[');
+                let mut found = false;
+                let mut missing = None;
+                for (i, value) in values.enumerate() {
+                    if i > 0 {
+                        out.push(',');
                     }
-                    out.push(']');
+                    let row = match value {
+                        Some(value) => self.row_of(value, Some(i), issues),
+                        None => {
+                            missing = missing.or(Some(i));
+                            None
+                        }
+                    };
+                    found |= row.is_some();
+                    out.push_str(row.unwrap_or("null"));
                 }
-                let missing = values.iter().position(Option::is_none);
+                out.push(']');
+                if !found {
+                    lookup.rewind(before);
+                }
                 if let (true, Some(i)) = (self.required, missing) {
                     issues.push(self.key.pointer(Some(i)), format!("element {i} has no key: the lookup {} is required", self.name));
                 }
