@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod field_path;
 pub mod lookup;
 pub mod referer;
+mod row_table;
 pub mod url_parts;
 
 use std::fmt;
