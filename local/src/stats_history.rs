@@ -31,7 +31,7 @@ pub struct Sample {
     /// Valid events stored.
     pub events_stored: u64,
     /// Per type, in [`pipeline::BadRowType::ALL`] order.
-    pub bad_rows: [u64; 5],
+    pub bad_rows: [u64; pipeline::BadRowType::COUNT],
     /// Records accepted and not yet processed, over all shards.
     pub lag: u64,
     /// Batches committed.
@@ -65,7 +65,7 @@ impl StatsHistory {
 
 /// The totals now.
 pub fn sample(accepted: u64, stats: &ConsumerStats, stream: &StreamCounters) -> Sample {
-    let mut bad_rows = [0u64; 5];
+    let mut bad_rows = [0u64; pipeline::BadRowType::COUNT];
     for (slot, n) in bad_rows.iter_mut().zip(&stats.bad_rows) {
         *slot = n.load(Ordering::Relaxed);
     }
