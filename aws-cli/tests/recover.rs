@@ -9,8 +9,12 @@ mod common;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::*;
+use common::pipeline_aws;
 use pipeline::Record;
+use pipeline_testing::kinesis::{create_stream, read_stream};
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::stack::{create_stack_with_streams, event_keys, flow, merged_minutes, objects, s3_client};
+use pipeline_testing::text;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

@@ -7,9 +7,14 @@
 mod common;
 
 use chrono::TimeZone;
-use common::*;
+use common::pipeline_aws;
 use pipeline::Record;
 use pipeline::workload::{Workload, WorkloadConfig};
+use pipeline_testing::kinesis::{create_stream, put_records, read_stream};
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::sqs::{create_queue, queue_depth};
+use pipeline_testing::stack::{create_stack_with_streams, event_keys, expected_minutes, merged_minutes, objects, scan};
+use pipeline_testing::text;
 use serde_json::json;
 
 fn failure_record(stream: &str, shard: &str, start: &str, end: &str, size: usize) -> String {

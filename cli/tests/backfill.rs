@@ -8,11 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, Up}, up};
 use serde_json::json;
-
-mod common;
-
-use common::{KEY, READ_KEY, Up, free_port, up, up_with};
 
 const HOURS: u64 = 2_000;
 
@@ -109,7 +106,7 @@ fn assert_archive_whole(data: &Path) {
 #[test]
 fn a_backfill_over_2000_hours_is_processed_promptly_with_bounded_descriptors() {
     let dir = tempfile::tempdir().unwrap();
-    let running = up(dir.path(), free_port());
+    let running = up!(dir.path(), free_port());
     let before = open_descriptors(running.child.id());
     post_backfill(&running.base);
     let most = wait_stored(&running);
@@ -124,12 +121,12 @@ fn a_backfill_replayed_after_kill_9_is_processed_promptly_and_archived_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     // Nothing is processed before the kill: the restart does all of it.
-    let mut first = up_with(dir.path(), port, &["--pause-consumers", "1h"]);
+    let mut first = up!(dir.path(), port, &["--pause-consumers", "1h"]);
     post_backfill(&first.base);
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     drop(first);
-    let again = up(dir.path(), port);
+    let again = up!(dir.path(), port);
     wait_stored(&again);
     terminate(again);
     assert_archive_whole(dir.path());

@@ -10,11 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pipeline_testing::{free_port, local::{KEY, READ_KEY}};
 use serde_json::json;
-
-mod common;
-
-use common::{KEY, READ_KEY, free_port};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs {

@@ -6,19 +6,17 @@
 //! Limits are made small with flags so the tests stay short; bounds are generous, as the
 //! machine may be busy.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{KEY, READ_KEY, Up, free_port, up_with};
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, Up}, up};
 
 const EVENT: &str = r#"{"event_type": "pageview", "user_id": 7}"#;
 
 fn small_limits(data: &std::path::Path) -> Up {
-    up_with(data, free_port(), &["--header-timeout", "2s", "--body-timeout", "2s", "--drain-timeout", "2s"])
+    up!(data, free_port(), &["--header-timeout", "2s", "--body-timeout", "2s", "--drain-timeout", "2s"])
 }
 
 fn addr(up: &Up) -> String {
@@ -137,7 +135,7 @@ fn an_idle_keep_alive_connection_is_closed() {
 fn thousands_of_idle_connections_do_not_stop_a_real_client() {
     let dir = tempfile::tempdir().unwrap();
     // The default header timeout (10 s): the idle sockets stay for the whole test.
-    let up = up_with(dir.path(), free_port(), &[]);
+    let up = up!(dir.path(), free_port(), &[]);
     // This process holds the client ends: it needs the descriptors as much as the server.
     let hard = raise_open_files_limit();
     let n = 3_000.min(hard / 4) as usize;
@@ -165,7 +163,7 @@ fn thousands_of_idle_connections_do_not_stop_a_real_client() {
 #[test]
 fn beyond_the_connection_cap_clients_wait_and_are_then_served() {
     let dir = tempfile::tempdir().unwrap();
-    let up = up_with(dir.path(), free_port(), &["--max-connections", "20", "--header-timeout", "2s"]);
+    let up = up!(dir.path(), free_port(), &["--max-connections", "20", "--header-timeout", "2s"]);
     let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr(&up)).unwrap()).collect();
     // The cap is reached: the next client waits in the backlog until the idle ones time out.
     let (status, took) = real_client(&up.base);
@@ -309,7 +307,7 @@ fn sigterm_with_half_sent_requests_stops_within_the_drain_time() {
         let _ = s.shutdown(Shutdown::Both);
     }
     // The acknowledged event is there after a restart.
-    let again = up_with(dir.path(), free_port(), &[]);
+    let again = up!(dir.path(), free_port(), &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut resp = agent().get(&format!("{}/v1/users/7/events", again.base)).header("x-api-key", READ_KEY).call().unwrap();
@@ -328,7 +326,7 @@ fn small_limits_with_kinesis(data: &std::path::Path, extra: &[&str]) -> (Up, Str
     let kinesis = format!("127.0.0.1:{}", free_port());
     let mut flags = vec!["--header-timeout", "2s", "--body-timeout", "2s", "--drain-timeout", "2s", "--kinesis-listen", &kinesis];
     flags.extend_from_slice(extra);
-    let up = up_with(data, free_port(), &flags);
+    let up = up!(data, free_port(), &flags);
     let start = Instant::now();
     while TcpStream::connect(&kinesis).is_err() {
         assert!(start.elapsed() < Duration::from_secs(30), "the Kinesis endpoint did not start");

@@ -2,11 +2,9 @@
 //! binary: timestamps at the edge of the representable range, a stored aggregate window
 //! that cannot be merged, and wide objects just under 1 MiB ahead of a canary event.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{KEY, READ_KEY, Up, free_port, up_with};
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, Up}, up};
 use serde_json::{Value, json};
 
 fn agent() -> ureq::Agent {
@@ -45,7 +43,7 @@ fn count(aggregates: &Value) -> u64 {
 #[test]
 fn edge_timestamps_are_bad_rows_and_aggregates_keep_coming() {
     let dir = tempfile::tempdir().unwrap();
-    let up = up_with(dir.path(), free_port(), &["--aggregate-interval", "1s"]);
+    let up = up!(dir.path(), free_port(), &["--aggregate-interval", "1s"]);
     let outside = ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01", "0000-06-01T00:00:00Z", "9999-12-31T23:59:59.9999Z"];
     let events: Vec<Value> = outside.iter().map(|t| json!({"event_type": "pageview", "user_id": "edge", "timestamp": t})).collect();
     post(&up, &Value::from(events));
@@ -71,7 +69,7 @@ fn edge_timestamps_are_bad_rows_and_aggregates_keep_coming() {
 #[test]
 fn a_stored_window_that_cannot_be_merged_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let up = up_with(dir.path(), free_port(), &["--aggregate-interval", "1s"]);
+    let up = up!(dir.path(), free_port(), &["--aggregate-interval", "1s"]);
     post(&up, &json!([{"event_type": "click", "user_id": "a", "element_id": "b", "page_url": "https://e.com", "timestamp": "2026-11-27T12:00:00Z"}]));
     let first = "/v1/aggregates?event_type=click&granularity=day&from=2026-11-27T00:00:00Z&to=2026-11-27T23:59:59Z";
     wait_for(&up, first, Duration::from_secs(30), |a| count(a) == 1);
@@ -110,7 +108,7 @@ fn a_stored_window_that_cannot_be_merged_does_not_stop_the_others() {
 #[test]
 fn wide_events_do_not_hold_up_the_canary_behind_them() {
     let dir = tempfile::tempdir().unwrap();
-    let up = up_with(dir.path(), free_port(), &[]);
+    let up = up!(dir.path(), free_port(), &[]);
     // Four events of ~1 MiB with 85,000 distinct keys each, then a canary on the same shard.
     let wide = |n: usize| {
         let keys: serde_json::Map<String, Value> = (0..85_000).map(|i| (format!("k{i}"), Value::from(i % 10))).collect();

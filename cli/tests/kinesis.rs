@@ -3,17 +3,12 @@
 //! and a hand-made aggregate) come out of the query API once each; a damaged aggregate is one
 //! malformed bad row; and the SDK sees Kinesis' errors, with nothing stored.
 
-mod common;
-
-#[path = "../../shared/tests/common/kpl_fixture.rs"]
-mod kpl_fixture;
-
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use common::{READ_KEY, free_port, up_with};
 use pipeline::kpl::{MAX_AGGREGATED_BYTES, aggregate};
+use pipeline_testing::{free_port, kpl_fixture, local::READ_KEY, up};
 
 async fn client(endpoint: &str) -> Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -56,7 +51,7 @@ async fn the_rust_sdk_puts_single_batched_and_aggregated_records() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let kinesis = format!("127.0.0.1:{}", free_port());
-    let pipeline = up_with(dir.path(), port, &["--kinesis-listen", &kinesis]);
+    let pipeline = up!(dir.path(), port, &["--kinesis-listen", &kinesis]);
     let k = client(&format!("http://{kinesis}")).await;
 
     let summary = k.describe_stream_summary().stream_name("events").send().await.unwrap();

@@ -3,16 +3,14 @@
 //! with `--aggregate`, conserves every accepted event. One test in this file: it sets the
 //! process's environment.
 
-mod common;
-
 use clap::Parser;
-use common::{READ_KEY, free_port, up_with};
+use pipeline_testing::{free_port, local::READ_KEY, up};
 
 #[test]
 fn loadtest_kinesis_verify_conserves_every_event_plain_and_aggregated() {
     let dir = tempfile::tempdir().unwrap();
     let kinesis = format!("127.0.0.1:{}", free_port());
-    let pipeline = up_with(dir.path(), free_port(), &["--kinesis-listen", &kinesis]);
+    let pipeline = up!(dir.path(), free_port(), &["--kinesis-listen", &kinesis]);
     // SAFETY: the only test of this binary; nothing else reads the environment meanwhile.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL", format!("http://{kinesis}"));

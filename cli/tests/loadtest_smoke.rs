@@ -4,12 +4,10 @@
 //! (a small verified load whose events then expire). No timing assertions: the machine may
 //! be busy.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{KEY, READ_KEY, finished_archive_files, free_port, up, up_with};
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, finished_archive_files}, up};
 
 fn args(extra: &[&str]) -> loadtest::Args {
     loadtest::Args::try_parse_from(["loadtest", "--quiet"].iter().chain(extra)).unwrap()
@@ -18,7 +16,7 @@ fn args(extra: &[&str]) -> loadtest::Args {
 #[test]
 fn a_short_verified_run_conserves_every_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = up(dir.path(), free_port());
+    let pipeline = up!(dir.path(), free_port());
     let report_path = dir.path().join("report.json");
     let report_arg = report_path.to_str().unwrap();
     let archive = dir.path().join("archive");
@@ -68,7 +66,7 @@ fn a_short_verified_run_conserves_every_accepted_event() {
 #[test]
 fn a_wrong_api_key_is_a_clear_error_before_any_load() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = up(dir.path(), free_port());
+    let pipeline = up!(dir.path(), free_port());
     let e = loadtest::run(&args(&["--target", &pipeline.base, "--api-key", "wrong", "--rate", "100", "--duration", "1s"])).unwrap_err();
     let text = format!("{e:#}");
     assert!(text.contains("refused the API key (403") && text.contains("--api-key"), "{text}");
@@ -77,7 +75,7 @@ fn a_wrong_api_key_is_a_clear_error_before_any_load() {
 #[test]
 fn verify_with_the_ingest_key_is_refused_before_any_load() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = up(dir.path(), free_port());
+    let pipeline = up!(dir.path(), free_port());
     #[rustfmt::skip]
     let e = loadtest::run(&args(&[
         "--target", &pipeline.base, "--api-key", KEY, "--read-key", KEY, "--rate", "100", "--duration", "1s", "--verify",
@@ -111,7 +109,7 @@ fn events_on_disk(data: &std::path::Path) -> usize {
 fn smoke_a_small_verified_load_is_archived_then_expires_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let pipeline = up_with(data, free_port(), &["--retention", "40s"]);
+    let pipeline = up!(data, free_port(), &["--retention", "40s"]);
     let archive = data.join("archive");
     let users = 20;
     #[rustfmt::skip]

@@ -5,13 +5,11 @@
 //! aggregates include the recovered events; and bad input (an invalid patch, an unreachable
 //! target, wrong keys) stops with a clear message before anything is written.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::*;
+use pipeline_testing::{free_port, local::{KEY, READ_KEY}, text, up};
 use serde_json::{Value, json};
 
 fn agent() -> ureq::Agent {
@@ -54,10 +52,6 @@ fn recover(base: &str, args: &[&str]) -> Output {
         .env_remove("SCHEMAS_DIR")
         .output()
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 fn report(path: &Path) -> Value {
@@ -144,12 +138,12 @@ fn three_kinds_of_bad_rows_are_recovered_once_and_marked() {
         events.push(json!({"event_type": "pagevew", "user_id": format!("viewer-{i}"), "timestamp": "2026-11-27T09:30:00Z"}));
     }
     {
-        let up = up(&data, port);
+        let up = up!(&data, port);
         post_events(&up.base, &Value::Array(events));
         wait_for("10 bad rows", || bad_rows(&up.base, "").len() == 10);
     }
     // The target must accept what recover sends: it now runs with the newer schemas.
-    let up = up_with(&data, port, &["--schemas", schemas.to_str().unwrap(), "--aggregate-interval", "1s"]);
+    let up = up!(&data, port, &["--schemas", schemas.to_str().unwrap(), "--aggregate-interval", "1s"]);
     let b = &up.base;
     let before = stored(&data);
     assert_eq!(before.len(), 1);
@@ -212,7 +206,7 @@ fn three_kinds_of_bad_rows_are_recovered_once_and_marked() {
 fn bad_input_stops_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let up = up(&data, free_port());
+    let up = up!(&data, free_port());
     let b = &up.base;
     post_events(b, &json!([{"event_type": "pagevew", "user_id": 1}]));
     wait_for("the bad row", || bad_rows(b, "").len() == 1);
@@ -256,7 +250,7 @@ fn bad_input_stops_before_anything_is_written() {
 fn large_bad_rows_page_through_and_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let up = up(&data, free_port());
+    let up = up!(&data, free_port());
     let b = &up.base;
     // 15 events of ~900 KB with a field the schema does not allow: 13 MB of bad rows, more
     // than one page and more than a default client's body limit.

@@ -7,11 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, Up, finished_archive_files}, up};
 use serde_json::json;
-
-mod common;
-
-use common::{KEY, READ_KEY, Up, finished_archive_files, free_port, up_with};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into()
@@ -67,7 +64,7 @@ fn terminate(mut running: Up) {
 fn expired_events_and_bad_rows_leave_the_queries_and_the_disk_and_the_rest_stays() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let running = up_with(dir.path(), port, &["--retention", "12s"]);
+    let running = up!(dir.path(), port, &["--retention", "12s"]);
     post(&running.base, "old");
     wait_for("the old events stored", Duration::from_secs(20), || stored(&running.base, "old") == 50 && bad_rows_of(&running.base, "old") == 1);
     let posted_old = Instant::now();
@@ -86,7 +83,7 @@ fn expired_events_and_bad_rows_leave_the_queries_and_the_disk_and_the_rest_stays
 
     // A restart (with a longer retention) keeps the rest.
     terminate(running);
-    let again = up_with(dir.path(), port, &["--retention", "1h"]);
+    let again = up!(dir.path(), port, &["--retention", "1h"]);
     assert_eq!(stored(&again.base, "new"), 50);
     assert_eq!(stored(&again.base, "old"), 0);
     assert_eq!(users_on_disk(dir.path()), ["new"]);
@@ -95,7 +92,7 @@ fn expired_events_and_bad_rows_leave_the_queries_and_the_disk_and_the_rest_stays
 #[test]
 fn archive_files_older_than_the_archive_retention_are_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let running = up_with(dir.path(), free_port(), &["--archive-retention", "3s"]);
+    let running = up!(dir.path(), free_port(), &["--archive-retention", "3s"]);
     post(&running.base, "archived");
     // Finished once idle (about 5 s), then removed once 3 s old.
     wait_for("an archive file finished", Duration::from_secs(30), || !finished_archive_files(dir.path()).is_empty());

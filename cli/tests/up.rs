@@ -9,11 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pipeline_testing::{free_port, local::{KEY, archived_events, terminate, wait_drained}, up};
 use serde_json::json;
-
-mod common;
-
-use common::{KEY, archived_events, free_port, terminate, up, wait_drained};
 
 fn uuid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
@@ -49,7 +46,7 @@ fn stored_ids(data: &Path) -> Vec<String> {
 fn kill_9_during_a_load_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut first = up(dir.path(), port);
+    let mut first = up!(dir.path(), port);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let producer = {
@@ -64,7 +61,7 @@ fn kill_9_during_a_load_loses_no_acknowledged_event() {
     let acked: Vec<String> = acked.lock().unwrap().clone();
     assert!(acked.len() >= 100, "the load acknowledged only {} events", acked.len());
 
-    let second = up(dir.path(), port);
+    let second = up!(dir.path(), port);
     wait_drained(&second.base);
     let stored = stored_ids(dir.path());
     let stored_set: HashSet<&String> = stored.iter().collect();
@@ -105,7 +102,7 @@ fn archived_ids(data: &Path) -> Vec<String> {
 #[test]
 fn sigterm_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let running = up(dir.path(), free_port());
+    let running = up!(dir.path(), free_port());
     let events: Vec<_> = (0..300).map(|i| json!({"event_type": "pageview", "user_id": i, "event_id": uuid(i)})).collect();
     for chunk in events.chunks(100) {
         let resp = ureq::post(&format!("{}/v1/events", running.base)).header("x-api-key", KEY).send_json(chunk).unwrap();
@@ -134,7 +131,7 @@ fn a_port_in_use_is_a_clear_start_up_error() {
 #[test]
 fn a_data_dir_in_use_is_a_clear_start_up_error_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let running = up(dir.path(), free_port());
+    let running = up!(dir.path(), free_port());
     let stream_files = || {
         let mut names: Vec<_> = std::fs::read_dir(dir.path().join("stream")).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();

@@ -5,11 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use pipeline_testing::{free_port, local::{KEY, READ_KEY, archived_events, terminate, wait_drained}, up};
 use serde_json::{Value, json};
-
-mod common;
-
-use common::{KEY, READ_KEY, archived_events, free_port, terminate, up_with, wait_drained};
 
 /// The project's campaign and referer files, a referer file with an internal domain, and
 /// two lookups: accounts by `user_id` (CSV) and plans by `properties.plan` (NDJSON,
@@ -38,7 +35,7 @@ fn get(base: &str, path: &str) -> Value {
 fn enrichment_fields_reach_the_stored_events_the_archive_and_the_bad_rows() {
     let data = tempfile::tempdir().unwrap();
     let enrichments = enrichments_dir();
-    let running = up_with(data.path(), free_port(), &["--enrichments", enrichments.path().to_str().unwrap()]);
+    let running = up!(data.path(), free_port(), &["--enrichments", enrichments.path().to_str().unwrap()]);
     let events = json!([
         {"event_type": "pageview", "user_id": "u-1", "timestamp": "2026-11-27T12:00:00Z",
          "page": {"url": "https://shop.example.com/?utm_source=newsletter&utm_campaign=caf%C3%A9&gclid=abc",
@@ -72,6 +69,9 @@ fn enrichment_fields_reach_the_stored_events_the_archive_and_the_bad_rows() {
     let stats = ureq::get(&format!("{}/v1/stats", running.base)).call().unwrap().body_mut().read_json::<Value>().unwrap();
     let types = stats["bad_row_types"].as_array().unwrap();
     assert!(types.contains(&json!("enrichment_failure")), "{stats}");
+    // The sixth type is counted like the other five (the dashboard reads these).
+    assert_eq!(stats["bad_rows"]["enrichment_failure"], 1, "{stats}");
+    assert_eq!(stats["bad_rows_total"], 1, "{stats}");
 
     assert!(terminate(running).success());
     let archived = archived_events(data.path());
@@ -156,7 +156,7 @@ fn eventually<T: PartialEq + std::fmt::Debug>(want: &T, read: impl Fn() -> T) {
 fn aggregates_grouped_by_an_enrichment_field_count_each_event_once() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let running = up_with(data.path(), port, &["--aggregate-interval", "1s"]);
+    let running = up!(data.path(), port, &["--aggregate-interval", "1s"]);
     let post = |base: &str, events: Vec<Value>| {
         let response = ureq::post(&format!("{base}/v1/events")).header("x-api-key", KEY).send_json(&events).unwrap();
         assert_eq!(response.status(), 200);
@@ -179,7 +179,7 @@ fn aggregates_grouped_by_an_enrichment_field_count_each_event_once() {
 
     // A restart (the stream and the partials reopened) changes no group.
     assert!(terminate(running).success());
-    let running = up_with(data.path(), port, &["--aggregate-interval", "1s"]);
+    let running = up!(data.path(), port, &["--aggregate-interval", "1s"]);
     post(&running.base, campaign_pageviews(0, 120, 13));
     wait_drained(&running.base);
     eventually(&expected_sources(0, 120, 13), || grouped_minutes(&running.base, "campaign.source", 13));

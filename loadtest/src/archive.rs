@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use futures::StreamExt;
 use memchr::memmem;
+use pipeline::sync::MutexExt as _;
 
 use crate::bitset::Bitset;
 
@@ -112,7 +113,7 @@ impl ArchiveReader {
     }
 
     fn take_new(&self, names: Vec<String>) -> Vec<String> {
-        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        let mut read = self.read.lock_ignoring_poison();
         names.into_iter().filter(|n| read.insert(n.clone())).collect()
     }
 

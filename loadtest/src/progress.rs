@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline::sync::MutexExt as _;
 
 use crate::report::Latencies;
 
@@ -48,7 +49,7 @@ impl Counters {
 
     /// The latency at quantile `q` so far, in milliseconds.
     pub fn latency_ms(&self, q: f64) -> f64 {
-        self.latency.lock().unwrap_or_else(|e| e.into_inner()).quantile_ms(q)
+        self.latency.lock_ignoring_poison().quantile_ms(q)
     }
 }
 
@@ -78,7 +79,7 @@ impl Progress {
             bar.set_message(line);
             bar.tick();
         } else if let Some(every) = self.plain_every {
-            let mut last = self.last_plain.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last = self.last_plain.lock_ignoring_poison();
             if last.elapsed() >= every {
                 *last = Instant::now();
                 eprintln!("{line}");

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use chrono::Utc;
+use pipeline::sync::MutexExt as _;
 use pipeline::workload::WorkloadConfig;
 use tokio::sync::{Mutex, mpsc};
 
@@ -111,8 +112,8 @@ async fn worker(producer: Arc<Producer>, queue: Arc<Mutex<mpsc::Receiver<Batch>>
             c.generator_stall_max_us.fetch_max((now - due).as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         let timing = deliver(&producer, &batch, due, policy, &shared).await;
-        c.latency.lock().unwrap_or_else(|e| e.into_inner()).record(timing.latency());
-        c.send_lag.lock().unwrap_or_else(|e| e.into_inner()).record(timing.send_lag());
+        c.latency.lock_ignoring_poison().record(timing.latency());
+        c.send_lag.lock_ignoring_poison().record(timing.send_lag());
     }
 }
 
@@ -131,8 +132,17 @@ async fn readable_bucket(client: &aws_sdk_s3::Client, bucket: &str, flag: &str) 
     Ok(())
 }
 
+/// What `--verify` reads.
+struct VerifySources {
+    /// The query API, with the read key.
+    api: Api,
+    bad_rows: BadRowSource,
+    /// The archive, if asked.
+    archive: Option<ArchiveSource>,
+}
+
 /// What `--verify` reads: the query API, where the bad rows are, and the archive if asked.
-async fn verify_sources(args: &Args) -> anyhow::Result<(Api, BadRowSource, Option<ArchiveSource>)> {
+async fn verify_sources(args: &Args) -> anyhow::Result<VerifySources> {
     let api = api_for(args, "--verify reads the pipeline's query API", KeyRole::Read)?;
     let client = if args.bad_rows_bucket.is_some() || args.archive_bucket.is_some() { Some(s3_client().await) } else { None };
     let bad_rows = match (&args.bad_rows_bucket, &client) {
@@ -155,7 +165,7 @@ async fn verify_sources(args: &Args) -> anyhow::Result<(Api, BadRowSource, Optio
         }
         _ => None,
     };
-    Ok((api, bad_rows, archive))
+    Ok(VerifySources { api, bad_rows, archive })
 }
 
 /// A key prefix that ends with `/` (or is empty).
@@ -165,15 +175,64 @@ fn with_slash(prefix: &str) -> String {
 
 async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
     let progress = Arc::new(Progress::new(args.quiet));
-    args.check().map_err(|e| anyhow!(e))?;
-    let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
+    let schedule = checked_schedule(args)?;
     let total = schedule.total_events();
-    if total == 0 {
-        bail!("--rate {} for --duration {} makes no events: raise either", args.rate, humantime::format_duration(args.duration));
-    }
 
     // The target and the query API are checked before any load.
-    let producer = match &args.kinesis {
+    let producer = checked_producer(args, &progress).await?;
+    let run_id: u64 = rand::random();
+    let query = if args.verify { Some(checked_verify_sources(args, run_id).await?) } else { None };
+
+    let shared = Arc::new(Shared::new(total));
+    let invalid = Arc::new(Bitset::new(total));
+    let generator_stats = Arc::new(GeneratorStats::default());
+    let queue_batches = ((args.rate / f64::from(args.batch_size)).ceil() as usize).clamp(4, 4096);
+    let (tx, rx) = mpsc::channel(queue_batches);
+    let start = Instant::now() + LEAD;
+    let start_wall = Utc::now() + chrono::Duration::from_std(LEAD).unwrap_or_default();
+    let generator = batches::spawn(
+        GeneratorConfig { workload: run_workload(args, run_id), schedule, start: start_wall, gzip: args.gzip && args.kinesis.is_none() },
+        Arc::clone(&invalid),
+        Arc::clone(&generator_stats),
+        tx,
+    )
+    .context("cannot start the generator thread")?;
+    progress.println(&start_line(args, &schedule, run_id, total));
+
+    let end = send_on_schedule(args, producer, rx, start, &shared, &progress, &generator_stats).await?;
+    let _ = tokio::task::spawn_blocking(move || generator.join()).await;
+
+    let fatal = shared.fatal.lock_ignoring_poison().take();
+    if let Some(text) = fatal {
+        progress.finish();
+        bail!(text);
+    }
+    let mut outcome = tally(args, run_id, &shared, &generator_stats, end.saturating_duration_since(start), &progress);
+    if let Some(sources) = query {
+        let run = RunToVerify { run_id, total, start_wall, accepted: &shared.accepted, invalid: &invalid };
+        verify_run(args, sources, run, &mut outcome, &progress).await?;
+    }
+    progress.finish();
+
+    if let Some(path) = &args.report {
+        std::fs::write(path, outcome.report.to_json() + "\n").with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    Ok(outcome)
+}
+
+/// The run's schedule, once the arguments are checked; an error when it makes no events.
+fn checked_schedule(args: &Args) -> anyhow::Result<Schedule> {
+    args.check().map_err(|e| anyhow!(e))?;
+    let schedule = Schedule { rate: args.rate, duration: args.duration, ramp: args.ramp, batch_size: args.batch_size };
+    if schedule.total_events() == 0 {
+        bail!("--rate {} for --duration {} makes no events: raise either", args.rate, humantime::format_duration(args.duration));
+    }
+    Ok(schedule)
+}
+
+/// The producer for `--kinesis` or `--target`, after checking that the target answers.
+async fn checked_producer(args: &Args, progress: &Progress) -> anyhow::Result<Producer> {
+    Ok(match &args.kinesis {
         Some(stream) => {
             if args.gzip {
                 progress.println("--gzip is ignored with --kinesis (records are single events)");
@@ -185,26 +244,24 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
             api.preflight().await?;
             Producer::Http(Box::new(api))
         }
-    };
-    let run_id: u64 = rand::random();
-    let query = if args.verify { Some(verify_sources(args).await?) } else { None };
-    if let Some((api, _, _)) = &query {
-        let probe = api.get(&format!("/v1/users/{}0/events?limit=1", user_prefix(run_id))).await?;
-        match probe.status.as_u16() {
-            200 => {}
-            403 => bail!("the query API at {} refused the read key (403): pass the read key with --read-key (PIPELINE_READ_KEY)", api.base()),
-            s => bail!("--verify needs the query API at {} (GET /v1/users/ID/events answered {s}: {})", api.base(), probe.message()),
-        }
-    }
+    })
+}
 
-    let shared = Arc::new(Shared::new(total));
-    let invalid = Arc::new(Bitset::new(total));
-    let generator_stats = Arc::new(GeneratorStats::default());
-    let queue_batches = ((args.rate / f64::from(args.batch_size)).ceil() as usize).clamp(4, 4096);
-    let (tx, rx) = mpsc::channel(queue_batches);
-    let start = Instant::now() + LEAD;
-    let start_wall = Utc::now() + chrono::Duration::from_std(LEAD).unwrap_or_default();
-    let workload = WorkloadConfig {
+/// What `--verify` reads, after one probe of the query API with the read key.
+async fn checked_verify_sources(args: &Args, run_id: u64) -> anyhow::Result<VerifySources> {
+    let sources = verify_sources(args).await?;
+    let api = &sources.api;
+    let probe = api.get(&format!("/v1/users/{}0/events?limit=1", user_prefix(run_id))).await?;
+    match probe.status.as_u16() {
+        200 => Ok(sources),
+        403 => bail!("the query API at {} refused the read key (403): pass the read key with --read-key (PIPELINE_READ_KEY)", api.base()),
+        s => bail!("--verify needs the query API at {} (GET /v1/users/ID/events answered {s}: {})", api.base(), probe.message()),
+    }
+}
+
+/// The events of run `run_id`: the seeded workload with the run's user prefix and event ids.
+fn run_workload(args: &Args, run_id: u64) -> WorkloadConfig {
+    WorkloadConfig {
         seed: args.seed,
         mix: args.mix.0,
         invalid_ratio: args.invalid_ratio,
@@ -214,16 +271,12 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         user_prefix: Some(user_prefix(run_id)),
         event_id_run: Some(run_id),
         ..WorkloadConfig::default()
-    };
-    let generator = batches::spawn(
-        GeneratorConfig { workload, schedule, start: start_wall, gzip: args.gzip && args.kinesis.is_none() },
-        Arc::clone(&invalid),
-        Arc::clone(&generator_stats),
-        tx,
-    )
-    .context("cannot start the generator thread")?;
+    }
+}
 
-    progress.println(&format!(
+/// The line that says what the run will send, and where.
+fn start_line(args: &Args, schedule: &Schedule, run_id: u64, total: u64) -> String {
+    format!(
         "loadtest run {run_id:016x}: {} events/s for {} (ramp {}) to {}: {total} events in {} batches of up to {}, {} connections",
         args.rate,
         humantime::format_duration(args.duration),
@@ -235,37 +288,28 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         schedule.batches(),
         args.batch_size,
         args.connections
-    ));
+    )
+}
 
+/// Sends every batch the generator makes over `--connections` workers, with a progress line
+/// while they run; the instant the last worker finished.
+async fn send_on_schedule(
+    args: &Args,
+    producer: Producer,
+    rx: mpsc::Receiver<Batch>,
+    start: Instant,
+    shared: &Arc<Shared>,
+    progress: &Arc<Progress>,
+    generator_stats: &GeneratorStats,
+) -> anyhow::Result<Instant> {
     let producer = Arc::new(producer);
     let queue = Arc::new(Mutex::new(rx));
     let policy = RetryPolicy { retries: args.retries, ..RetryPolicy::default() };
     let workers: Vec<_> = (0..args.connections)
-        .map(|_| tokio::spawn(worker(Arc::clone(&producer), Arc::clone(&queue), start, policy, Arc::clone(&shared))))
+        .map(|_| tokio::spawn(worker(Arc::clone(&producer), Arc::clone(&queue), start, policy, Arc::clone(shared))))
         .collect();
     drop(queue);
-
-    let ticker = {
-        let (shared, progress, rate) = (Arc::clone(&shared), Arc::clone(&progress), args.rate);
-        tokio::spawn(async move {
-            tokio::time::sleep_until(start.into()).await;
-            let mut window = (Instant::now(), 0u64);
-            let mut recent = 0.0;
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let now = Instant::now();
-                let accepted = Counters::get(&shared.counters.accepted);
-                // Over the last second; the mean until a second has passed.
-                if now - window.0 >= Duration::from_secs(1) {
-                    recent = (accepted - window.1) as f64 / (now - window.0).as_secs_f64();
-                    window = (now, accepted);
-                } else if window.1 == 0 {
-                    recent = accepted as f64 / (now - start).as_secs_f64().max(1e-3);
-                }
-                progress.show(sending_line(&shared.counters, now - start, rate, recent));
-            }
-        })
-    };
+    let ticker = spawn_ticker(Arc::clone(shared), Arc::clone(progress), args.rate, start);
 
     tokio::time::sleep_until(start.into()).await;
     let capacity = generator_stats.capacity();
@@ -280,33 +324,52 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
     }
     let end = Instant::now();
     ticker.abort();
-    let _ = tokio::task::spawn_blocking(move || generator.join()).await;
+    Ok(end)
+}
 
-    let fatal = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(text) = fatal {
-        progress.finish();
-        bail!(text);
-    }
+/// Shows the sending line every 250 ms from `start` until aborted.
+fn spawn_ticker(shared: Arc<Shared>, progress: Arc<Progress>, rate: f64, start: Instant) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(start.into()).await;
+        let mut window = (Instant::now(), 0u64);
+        let mut recent = 0.0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = Instant::now();
+            let accepted = Counters::get(&shared.counters.accepted);
+            // Over the last second; the mean until a second has passed.
+            if now - window.0 >= Duration::from_secs(1) {
+                recent = (accepted - window.1) as f64 / (now - window.0).as_secs_f64();
+                window = (now, accepted);
+            } else if window.1 == 0 {
+                recent = accepted as f64 / (now - start).as_secs_f64().max(1e-3);
+            }
+            progress.show(sending_line(&shared.counters, now - start, rate, recent));
+        }
+    })
+}
 
+/// The report of what was sent in `elapsed`, and the problems of the sending itself.
+fn tally(args: &Args, run_id: u64, shared: &Shared, generator_stats: &GeneratorStats, elapsed: Duration, progress: &Progress) -> Outcome {
     let c = &shared.counters;
     // The schedule's length, or longer when the last responses came after its end.
-    let duration_s = end.saturating_duration_since(start).max(args.duration).as_secs_f64().max(1e-9);
+    let duration_s = elapsed.max(args.duration).as_secs_f64().max(1e-9);
     let accepted = Counters::get(&c.accepted);
-    let mut report = Report {
+    let report = Report {
         sent: Counters::get(&c.sent),
         accepted,
         throttled: Counters::get(&c.throttled),
         failed: Counters::get(&c.failed),
         duration_s,
         achieved_events_per_s: accepted as f64 / duration_s,
-        latency_ms: c.latency.lock().unwrap_or_else(|e| e.into_inner()).summary(),
+        latency_ms: c.latency.lock_ignoring_poison().summary(),
         verify: None,
     };
-    let mut extras = Extras {
+    let extras = Extras {
         target_rate: args.rate,
         requests: Counters::get(&c.requests),
         errors: Counters::get(&c.errors),
-        send_lag_p99_ms: c.send_lag.lock().unwrap_or_else(|e| e.into_inner()).quantile_ms(0.99),
+        send_lag_p99_ms: c.send_lag.lock_ignoring_poison().quantile_ms(0.99),
         generator_capacity: generator_stats.capacity(),
         ..Extras::default()
     };
@@ -322,11 +385,11 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
             args.rate
         ));
     }
-    if let Some(text) = shared.first_refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(text) = shared.first_refusal.lock_ignoring_poison().take() {
         problems.push(format!("the target refused requests (their events count as failed); the first: {text}"));
     }
     if report.failed > 0
-        && let Some(text) = shared.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        && let Some(text) = shared.last_error.lock_ignoring_poison().clone()
     {
         progress.println(&format!("{} events failed after retries; the last error: {text}", report.failed));
     }
@@ -337,39 +400,48 @@ async fn run_async(args: &Args) -> anyhow::Result<Outcome> {
         "sent {} events in {duration_s:.1} s: accepted {accepted} ({:.0}/s), p99 {:.1} ms",
         report.sent, report.achieved_events_per_s, report.latency_ms.p99
     ));
+    Outcome { run_id, report, extras, problems }
+}
 
-    if let Some((api, bad_rows, archive)) = query {
-        let since = start_wall - chrono::Duration::seconds(60);
-        let since_file = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(since.timestamp().max(0) as u64);
-        let verifier = Verifier {
-            api: &api,
-            bad_rows,
-            run: run_id,
-            users: args.users,
-            since,
-            accepted: &shared.accepted,
-            invalid: &invalid,
-            archive: archive.map(|source| (ArchiveReader::new(source, run_id, since_file), Arc::new(Bitset::new(total)))),
-            ids_only: std::sync::OnceLock::new(),
-        };
-        let (v, found) = verifier.wait_and_check(args.verify_timeout, &progress).await?;
-        report.verify = Some(v);
-        extras.unacknowledged_found = found.unacknowledged;
-        extras.misplaced = found.misplaced;
-        if v.missing > 0 {
-            problems.push(format!("conservation failed: {} of {} accepted events are neither stored nor bad rows", v.missing, v.accepted));
-        }
-        if let Some(missing) = v.archive_missing.filter(|&m| m > 0) {
-            problems.push(format!("{missing} valid accepted events are not in the archive"));
-        }
-        if found.misplaced > 0 {
-            problems.push(format!("{} events ended on the wrong side (a valid event as a bad row, or an invalid one stored)", found.misplaced));
-        }
-    }
-    progress.finish();
+/// What `--verify` checks of a finished run.
+struct RunToVerify<'a> {
+    run_id: u64,
+    /// Events the run made.
+    total: u64,
+    start_wall: chrono::DateTime<Utc>,
+    accepted: &'a Bitset,
+    invalid: &'a Bitset,
+}
 
-    if let Some(path) = &args.report {
-        std::fs::write(path, report.to_json() + "\n").with_context(|| format!("cannot write the report to {}", path.display()))?;
+/// Waits until every accepted event of `run` is stored or a bad row (and archived, when
+/// asked), and adds what is not to `outcome`.
+async fn verify_run(args: &Args, sources: VerifySources, run: RunToVerify<'_>, outcome: &mut Outcome, progress: &Progress) -> anyhow::Result<()> {
+    let VerifySources { api, bad_rows, archive } = sources;
+    let since = run.start_wall - chrono::Duration::seconds(60);
+    let since_file = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(since.timestamp().max(0) as u64);
+    let verifier = Verifier {
+        api: &api,
+        bad_rows,
+        run: run.run_id,
+        users: args.users,
+        since,
+        accepted: run.accepted,
+        invalid: run.invalid,
+        archive: archive.map(|source| (ArchiveReader::new(source, run.run_id, since_file), Arc::new(Bitset::new(run.total)))),
+        ids_only: std::sync::OnceLock::new(),
+    };
+    let (v, found) = verifier.wait_and_check(args.verify_timeout, progress).await?;
+    outcome.report.verify = Some(v);
+    outcome.extras.unacknowledged_found = found.unacknowledged;
+    outcome.extras.misplaced = found.misplaced;
+    if v.missing > 0 {
+        outcome.problems.push(format!("conservation failed: {} of {} accepted events are neither stored nor bad rows", v.missing, v.accepted));
     }
-    Ok(Outcome { run_id, report, extras, problems })
+    if let Some(missing) = v.archive_missing.filter(|&m| m > 0) {
+        outcome.problems.push(format!("{missing} valid accepted events are not in the archive"));
+    }
+    if found.misplaced > 0 {
+        outcome.problems.push(format!("{} events ended on the wrong side (a valid event as a bad row, or an invalid one stored)", found.misplaced));
+    }
+    Ok(())
 }

@@ -1,8 +1,7 @@
 //! Clear errors for inputs that cannot work, before any load is sent.
 
-use std::net::TcpListener;
-
 use clap::Parser;
+use pipeline_testing::free_port;
 
 fn run(extra: &[&str]) -> String {
     let args = loadtest::Args::try_parse_from(["loadtest", "--quiet", "--rate", "100", "--duration", "1s"].iter().chain(extra)).unwrap();
@@ -12,7 +11,7 @@ fn run(extra: &[&str]) -> String {
 #[test]
 fn an_unreachable_target_is_named_with_the_fix() {
     // A port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let target = format!("http://127.0.0.1:{port}");
     let text = run(&["--target", &target, "--api-key", "k"]);
     assert!(text.contains(&format!("cannot reach {target}")) && text.contains("pipeline up"), "{text}");

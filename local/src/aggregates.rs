@@ -20,6 +20,7 @@ use pipeline::aggregate::{AggregateError, EncodedAggregate, Granularity};
 use pipeline::group::{grouped_key, split_grouped_key};
 use pipeline::rollup::{AggregateRow, AggregateTable, DirtyWindow, DirtyWindows, MAX_WINDOWS_PER_RUN, StoredPartial, roll_up};
 use pipeline::time_format::{format_seconds, parse_rfc3339};
+use pipeline::sync::MutexExt as _;
 use rusqlite::{Connection, params};
 
 use crate::stream::StreamCounters;
@@ -125,12 +126,12 @@ impl LocalAggregateTable {
 
     /// Whether a touched minute waits to be merged.
     pub fn has_dirty(&self) -> bool {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = self.conn.lock_ignoring_poison();
         conn.query_row("SELECT EXISTS (SELECT 1 FROM aggregate_dirty)", [], |r| r.get::<_, bool>(0)).unwrap_or(false)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        f(&mut self.conn.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.conn.lock_ignoring_poison())
     }
 }
 

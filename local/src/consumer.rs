@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use pipeline::CoreConfig;
 use pipeline::flow::{BatchFlow, Sinks};
+use pipeline::sync::MutexExt as _;
 use rusqlite::Connection;
 use tokio::time::Instant;
 
@@ -80,7 +81,7 @@ pub struct ConsumerConfig {
 /// Runs one shard's consumer until `stop` is set and the shard is drained.
 pub async fn run(config: ConsumerConfig) -> anyhow::Result<()> {
     let id = shard_id(config.shard);
-    let db = || config.db.lock().unwrap_or_else(|e| e.into_inner());
+    let db = || config.db.lock_ignoring_poison();
     let reader = &config.reader;
     let unit = Arc::new(UnitOfWork::new()?);
     let flow = BatchFlow::new(

@@ -215,58 +215,15 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     if config.shards == 0 || config.shards > 1024 {
         bail!("--shards {} is out of range: use 1 to 1024", config.shards);
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let probe = config.data_dir.join(".write-test");
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("the data directory {} is not writable: pass --data-dir DIR", config.data_dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    let _lock = lock_data_dir(&config.data_dir)?;
-
+    let _lock = take_data_dir(&config.data_dir)?;
     if config.retention.is_zero() {
         bail!("--retention must be longer than 0, e.g. 30d");
     }
     let core = Arc::new(CoreConfig::load(config.schemas_dir.as_deref(), config.enrichments_dir.as_deref(), TableBudget::local())?);
-    let db_path = config.data_dir.join("pipeline.db");
-    let db = pipeline_db::open(&db_path)?;
-    let processed = (0..config.shards)
-        .map(|shard| pipeline_db::checkpoint(&db, &shard::shard_id(shard)))
-        .collect::<rusqlite::Result<Vec<u64>>>()?;
-    archive::create_layout(&config.data_dir.join("archive"))?;
-    let store = Arc::new(store::Store::open(&config.data_dir, &db, store::StoreConfig { shards: config.shards, retention: config.retention })?);
-    let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
-    // One connection writes for every consumer: SQLite takes one writer at a time anyway,
-    // and with several writing connections there is nearly always one inside the log, so it
-    // is never restarted and grows by gigabytes under load.
-    let db = Arc::new(std::sync::Mutex::new(db));
-    let (key, new_key) = stored_key(&config.data_dir, "api_key", config.api_key.clone())?;
-    let (read_key, new_read_key) = stored_key(&config.data_dir, "read_key", config.read_key.clone())?;
-    if read_key == key {
-        bail!("the read key and the ingest key are the same: give --read-key a key of its own (it opens the query routes; the ingest key ships in apps)");
-    }
-    let open_files = server::raise_open_files_limit();
-    let limits = ServerLimits {
-        max_connections: server::connection_cap(config.max_connections, open_files, reserved_fds(config.shards))?,
-        header_timeout: config.header_timeout,
-        drain_timeout: config.drain_timeout,
-    };
-
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
-        format!("cannot listen on {}: is another program using the port? Pass --listen ADDR", config.listen)
-    })?;
-    let addr = listener.local_addr()?;
-    warn_if_exposed(addr, "the HTTP API", "--listen");
-    let kinesis_listener = match config.kinesis_listen {
-        None => None,
-        Some(at) => {
-            kinesis::check_stream_name(&config.stream_name)?;
-            let listener = tokio::net::TcpListener::bind(at).await.with_context(|| {
-                format!("cannot listen on {at} for the Kinesis endpoint: is another program using the port? Pass --kinesis-listen ADDR")
-            })?;
-            warn_if_exposed(listener.local_addr()?, "the Kinesis endpoint (it checks no signature)", "--kinesis-listen");
-            Some(listener)
-        }
-    };
+    let stores = Stores::open(&config)?;
+    let keys = Keys::load(&config)?;
+    let limits = server_limits(&config)?;
+    let listeners = Listeners::bind(&config).await?;
 
     // The core's rayon threads work for the consumers: same priority as theirs.
     let _ = rayon::ThreadPoolBuilder::new().start_handler(|_| lower_priority(CONSUMER_NICE)).build_global();
@@ -275,24 +232,152 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     let failed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(ConsumerStats::default());
     let merge_stats = Arc::new(aggregates::MergeStats::default());
+    let consumers = start_consumers(&config, &stores, &core, &stats, &stop, &failed)?;
+    let disk = Arc::new(disk::DiskUsage::default());
+    let upkeep = start_upkeep(&config, &stores, &disk, &stop)?;
+    let (state, kinesis_state) = route_states(&config, &stores, &core, &keys, disk, &stats, &merge_stats);
+    stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
+    let merges = start_merges(&config, &stores, &stop, merge_stats)?;
+    say_started(&config, &listeners, &core, &keys)?;
+
+    let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), stats, stores.writer.clone());
+    serve_until_stopped(listeners, state, kinesis_state, limits, failed).await?;
+    say!("shutting down: no new requests; processing what was accepted ...");
+    stop.store(true, Ordering::Relaxed);
+    for c in consumers {
+        tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
+    }
+    // The merge sees `stop` and runs once more over what the consumers committed last.
+    merges.await??;
+    tokio::task::spawn_blocking(move || upkeep.join()).await?.map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
+    if let Some(p) = progress {
+        p.abort();
+    }
+    say!("stopped cleanly: every accepted event is processed");
+    Ok(())
+}
+
+/// Creates the data directory, checks it is writable and takes it for this process.
+fn take_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let probe = data_dir.join(".write-test");
+    std::fs::write(&probe, b"").with_context(|| format!("the data directory {} is not writable: pass --data-dir DIR", data_dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    lock_data_dir(data_dir)
+}
+
+/// The data directory's stores, opened and recovered, that the consumers, the routes and
+/// the upkeep share.
+struct Stores {
+    db_path: PathBuf,
+    /// `pipeline.db`'s one writing connection.
+    db: Arc<std::sync::Mutex<rusqlite::Connection>>,
+    store: Arc<store::Store>,
+    writer: StreamWriter,
+    reader: stream::StreamReader,
+}
+
+impl Stores {
+    fn open(config: &LocalConfig) -> anyhow::Result<Self> {
+        let db_path = config.data_dir.join("pipeline.db");
+        let db = pipeline_db::open(&db_path)?;
+        let processed = (0..config.shards)
+            .map(|shard| pipeline_db::checkpoint(&db, &shard::shard_id(shard)))
+            .collect::<rusqlite::Result<Vec<u64>>>()?;
+        archive::create_layout(&config.data_dir.join("archive"))?;
+        let store = Arc::new(store::Store::open(&config.data_dir, &db, store::StoreConfig { shards: config.shards, retention: config.retention })?);
+        let (writer, reader) = stream::start(&config.data_dir, config.shards, &processed)?;
+        // One connection writes for every consumer: SQLite takes one writer at a time anyway,
+        // and with several writing connections there is nearly always one inside the log, so it
+        // is never restarted and grows by gigabytes under load.
+        let db = Arc::new(std::sync::Mutex::new(db));
+        Ok(Self { db_path, db, store, writer, reader })
+    }
+}
+
+/// The ingest and read keys, and whether each was just made (and stored).
+struct Keys {
+    ingest: String,
+    ingest_is_new: bool,
+    read: String,
+    read_is_new: bool,
+}
+
+impl Keys {
+    fn load(config: &LocalConfig) -> anyhow::Result<Self> {
+        let (ingest, ingest_is_new) = stored_key(&config.data_dir, "api_key", config.api_key.clone())?;
+        let (read, read_is_new) = stored_key(&config.data_dir, "read_key", config.read_key.clone())?;
+        if read == ingest {
+            bail!("the read key and the ingest key are the same: give --read-key a key of its own (it opens the query routes; the ingest key ships in apps)");
+        }
+        Ok(Self { ingest, ingest_is_new, read, read_is_new })
+    }
+}
+
+/// The connection cap and timeouts, within this process's open-files limit.
+fn server_limits(config: &LocalConfig) -> anyhow::Result<ServerLimits> {
+    let open_files = server::raise_open_files_limit();
+    Ok(ServerLimits {
+        max_connections: server::connection_cap(config.max_connections, open_files, reserved_fds(config.shards))?,
+        header_timeout: config.header_timeout,
+        drain_timeout: config.drain_timeout,
+    })
+}
+
+/// The HTTP API's listener, and the Kinesis endpoint's when it is on.
+struct Listeners {
+    http: tokio::net::TcpListener,
+    kinesis: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    async fn bind(config: &LocalConfig) -> anyhow::Result<Self> {
+        let http = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
+            format!("cannot listen on {}: is another program using the port? Pass --listen ADDR", config.listen)
+        })?;
+        warn_if_exposed(http.local_addr()?, "the HTTP API", "--listen");
+        let kinesis = match config.kinesis_listen {
+            None => None,
+            Some(at) => {
+                kinesis::check_stream_name(&config.stream_name)?;
+                let listener = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                    format!("cannot listen on {at} for the Kinesis endpoint: is another program using the port? Pass --kinesis-listen ADDR")
+                })?;
+                warn_if_exposed(listener.local_addr()?, "the Kinesis endpoint (it checks no signature)", "--kinesis-listen");
+                Some(listener)
+            }
+        };
+        Ok(Self { http, kinesis })
+    }
+}
+
+/// One consumer thread per shard; each notifies `failed` when it stops with an error.
+fn start_consumers(
+    config: &LocalConfig,
+    stores: &Stores,
+    core: &Arc<CoreConfig>,
+    stats: &Arc<ConsumerStats>,
+    stop: &Arc<AtomicBool>,
+    failed: &Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<anyhow::Result<()>>>> {
     let mut consumers = Vec::new();
     for shard in 0..config.shards {
         let consumer = ConsumerConfig {
             shard,
-            db: Arc::clone(&db),
-            store: Arc::clone(&store),
+            db: Arc::clone(&stores.db),
+            store: Arc::clone(&stores.store),
             archive_root: config.data_dir.join("archive"),
-            core: Arc::clone(&core),
-            reader: reader.clone(),
-            counters: Arc::clone(&writer.counters),
-            stats: Arc::clone(&stats),
-            stop: Arc::clone(&stop),
+            core: Arc::clone(core),
+            reader: stores.reader.clone(),
+            counters: Arc::clone(&stores.writer.counters),
+            stats: Arc::clone(stats),
+            stop: Arc::clone(stop),
         };
         // Each consumer on its own thread and runtime: a shard with a backlog never yields,
         // and must not hold the threads that serve HTTP. Under overload, acknowledging
         // requests comes first: consumers run at a lower CPU priority and drain the durable
         // backlog with what is left (the lag limit's 429 bounds how far they fall behind).
-        let failed = Arc::clone(&failed);
+        let failed = Arc::clone(failed);
         let pause = config.pause_consumers;
         let thread = std::thread::Builder::new().name(format!("consumer-{shard}")).spawn(move || {
             lower_priority(CONSUMER_NICE);
@@ -306,35 +391,48 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         })?;
         consumers.push(thread);
     }
+    Ok(consumers)
+}
 
+/// The upkeep thread: merges the store's files, applies retention, measures the disk.
+fn start_upkeep(config: &LocalConfig, stores: &Stores, disk: &Arc<disk::DiskUsage>, stop: &Arc<AtomicBool>) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let upkeep = maintenance::Upkeep {
+        store: Arc::clone(&stores.store),
+        db: Arc::clone(&stores.db),
+        data_dir: config.data_dir.clone(),
+        disk: Arc::clone(disk),
+        archive_retention: config.archive_retention,
+        stop: Arc::clone(stop),
+    };
+    Ok(std::thread::Builder::new().name("upkeep".into()).spawn(move || {
+        lower_priority(CONSUMER_NICE);
+        maintenance::run(upkeep);
+    })?)
+}
+
+/// The state of the HTTP routes and of the Kinesis endpoint's.
+fn route_states(
+    config: &LocalConfig,
+    stores: &Stores,
+    core: &CoreConfig,
+    keys: &Keys,
+    disk: Arc<disk::DiskUsage>,
+    stats: &Arc<ConsumerStats>,
+    merge_stats: &Arc<aggregates::MergeStats>,
+) -> (AppState, kinesis::KinesisState) {
     let body_budget = BodyBudget::new(BODY_BUDGET_BYTES);
     let kinesis_accepted = Arc::new(AtomicU64::new(0));
-    let disk = Arc::new(disk::DiskUsage::default());
-    let upkeep = {
-        let upkeep = maintenance::Upkeep {
-            store: Arc::clone(&store),
-            db: Arc::clone(&db),
-            data_dir: config.data_dir.clone(),
-            disk: Arc::clone(&disk),
-            archive_retention: config.archive_retention,
-            stop: Arc::clone(&stop),
-        };
-        std::thread::Builder::new().name("upkeep".into()).spawn(move || {
-            lower_priority(CONSUMER_NICE);
-            maintenance::run(upkeep);
-        })?
-    };
     let state = AppState {
-        stream: writer.clone(),
-        store: Arc::clone(&store),
+        stream: stores.writer.clone(),
+        store: Arc::clone(&stores.store),
         disk,
         archive_retention: config.archive_retention,
-        keys: ApiKeys { ingest: key.clone().into(), read: read_key.clone().into() },
+        keys: ApiKeys { ingest: keys.ingest.clone().into(), read: keys.read.clone().into() },
         shards: config.shards,
         accepted: Arc::new(AtomicU64::new(0)),
-        stats: Arc::clone(&stats),
-        merges: Arc::clone(&merge_stats),
-        db_path: db_path.clone().into(),
+        stats: Arc::clone(stats),
+        merges: Arc::clone(merge_stats),
+        db_path: stores.db_path.clone().into(),
         registry: Arc::clone(&core.schemas),
         body_budget: body_budget.clone(),
         body_timeout: config.body_timeout,
@@ -344,7 +442,7 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         started: std::time::Instant::now(),
     };
     let kinesis_state = kinesis::KinesisState {
-        stream: writer.clone(),
+        stream: stores.writer.clone(),
         shards: config.shards,
         name: config.stream_name.as_str().into(),
         created: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
@@ -352,23 +450,31 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
         body_budget,
         body_timeout: config.body_timeout,
     };
-    stats::spawn_sampler(state.clone(), Arc::clone(&state.history));
-    let merges = {
-        let table = aggregates::LocalAggregateTable::open(&db_path)?;
-        let (every, stop, stream, stats) = (config.aggregate_interval, Arc::clone(&stop), Arc::clone(&writer.counters), Arc::clone(&merge_stats));
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream, stats));
-            Ok(())
-        })
-    };
+    (state, kinesis_state)
+}
+
+/// The merge of partial aggregates into rows, every `--aggregate-interval` until `stop`.
+fn start_merges(config: &LocalConfig, stores: &Stores, stop: &Arc<AtomicBool>, stats: Arc<aggregates::MergeStats>) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let table = aggregates::LocalAggregateTable::open(&stores.db_path)?;
+    let (every, stop, stream) = (config.aggregate_interval, Arc::clone(stop), Arc::clone(&stores.writer.counters));
+    Ok(tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(aggregates::run_merges(table, every, stop, stream, stats));
+        Ok(())
+    }))
+}
+
+/// Tells the person running `pipeline up` where it listens, its keys and how to try it.
+fn say_started(config: &LocalConfig, listeners: &Listeners, core: &CoreConfig, keys: &Keys) -> anyhow::Result<()> {
+    let addr = listeners.http.local_addr()?;
+    let (key, read_key) = (&keys.ingest, &keys.read);
     say!("pipeline is up on http://{addr} (data in {}, {} shards)", config.data_dir.display(), config.shards);
     say!("enrichments from {}", core.enrichments);
     let stored = |new: bool, file: &str| {
         if new { format!(" (new, stored in {})", config.data_dir.join(file).display()) } else { String::new() }
     };
-    say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(new_key, "api_key"));
-    say!("read key (x-api-key of the query routes){}: {read_key}", stored(new_read_key, "read_key"));
-    if let Some(listener) = &kinesis_listener {
+    say!("ingest key (x-api-key of POST /v1/events){}: {key}", stored(keys.ingest_is_new, "api_key"));
+    say!("read key (x-api-key of the query routes){}: {read_key}", stored(keys.read_is_new, "read_key"));
+    if let Some(listener) = &listeners.kinesis {
         let at = listener.local_addr()?;
         say!(
             "Kinesis endpoint for stream {:?} on http://{at} (any signature is accepted), e.g.:\n  AWS_ENDPOINT_URL=http://{at} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\\n    aws kinesis put-record --stream-name {} --partition-key 123 --cli-binary-format raw-in-base64-out \\\n    --data '{{\"event_type\": \"pageview\", \"user_id\": 123}}'",
@@ -379,8 +485,17 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     say!(
         "try:\n  curl -s -H 'x-api-key: {key}' -H 'content-type: application/json' \\\n    -d '[{{\"event_type\": \"pageview\", \"user_id\": 123}}]' http://{addr}/v1/events\n  curl -s -H 'x-api-key: {read_key}' http://{addr}/v1/users/123/events"
     );
+    Ok(())
+}
 
-    let progress = spawn_progress(config.progress_every, Arc::clone(&state.accepted), Arc::clone(&stats), writer.clone());
+/// Serves both listeners until a signal, or a consumer that cannot go on; then drains them.
+async fn serve_until_stopped(
+    listeners: Listeners,
+    state: AppState,
+    kinesis_state: kinesis::KinesisState,
+    limits: ServerLimits,
+    failed: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<()> {
     // One stop for both listeners: a signal, or a consumer that cannot go on.
     let (stop_serving, serving) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -395,25 +510,13 @@ pub async fn run(config: LocalConfig) -> anyhow::Result<()> {
     };
     // Both listeners share one connection cap: it guards the process's file descriptors.
     let slots = server::connection_slots(&limits);
-    let kinesis_server = kinesis_listener.map(|listener| {
+    let kinesis_server = listeners.kinesis.map(|listener| {
         tokio::spawn(server::serve(listener, kinesis::router(kinesis_state), limits, Arc::clone(&slots), stopping(serving.clone())))
     });
-    server::serve(listener, router(state), limits, slots, stopping(serving)).await;
+    server::serve(listeners.http, router(state), limits, slots, stopping(serving)).await;
     if let Some(kinesis_server) = kinesis_server {
         kinesis_server.await?;
     }
-    say!("shutting down: no new requests; processing what was accepted ...");
-    stop.store(true, Ordering::Relaxed);
-    for c in consumers {
-        tokio::task::spawn_blocking(move || c.join()).await?.map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
-    }
-    // The merge sees `stop` and runs once more over what the consumers committed last.
-    merges.await??;
-    tokio::task::spawn_blocking(move || upkeep.join()).await?.map_err(|_| anyhow::anyhow!("the upkeep thread panicked"))?;
-    if let Some(p) = progress {
-        p.abort();
-    }
-    say!("stopped cleanly: every accepted event is processed");
     Ok(())
 }
 

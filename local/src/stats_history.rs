@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pipeline::sync::MutexExt as _;
 use serde::Serialize;
 
 use crate::consumer::ConsumerStats;
@@ -30,7 +31,7 @@ pub struct Sample {
     /// Valid events stored.
     pub events_stored: u64,
     /// Per type, in [`pipeline::BadRowType::ALL`] order.
-    pub bad_rows: [u64; 5],
+    pub bad_rows: [u64; pipeline::BadRowType::COUNT],
     /// Records accepted and not yet processed, over all shards.
     pub lag: u64,
     /// Batches committed.
@@ -48,7 +49,7 @@ pub struct StatsHistory {
 impl StatsHistory {
     /// Adds the newest sample, dropping the oldest beyond the history's length.
     pub fn push(&self, sample: Sample) {
-        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples = self.samples.lock_ignoring_poison();
         if samples.len() == HISTORY_SAMPLES {
             samples.pop_front();
         }
@@ -57,14 +58,14 @@ impl StatsHistory {
 
     /// The newest `n` samples, oldest first.
     pub fn last(&self, n: usize) -> Vec<Sample> {
-        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let samples = self.samples.lock_ignoring_poison();
         samples.iter().skip(samples.len().saturating_sub(n)).cloned().collect()
     }
 }
 
 /// The totals now.
 pub fn sample(accepted: u64, stats: &ConsumerStats, stream: &StreamCounters) -> Sample {
-    let mut bad_rows = [0u64; 5];
+    let mut bad_rows = [0u64; pipeline::BadRowType::COUNT];
     for (slot, n) in bad_rows.iter_mut().zip(&stats.bad_rows) {
         *slot = n.load(Ordering::Relaxed);
     }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use pipeline::Record;
+use pipeline::sync::MutexExt as _;
 use tokio::sync::oneshot;
 
 use crate::shard::shard_id;
@@ -165,7 +166,7 @@ struct FrameIndex {
 
 impl FrameIndex {
     fn shard(&self, shard: u32) -> Option<std::sync::MutexGuard<'_, VecDeque<FrameRef>>> {
-        self.shards.get(shard as usize).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+        self.shards.get(shard as usize).map(|m| m.lock_ignoring_poison())
     }
 }
 
@@ -210,7 +211,7 @@ pub fn start(data_dir: &Path, shards: u32, processed: &[u64]) -> anyhow::Result<
         // Only what is past the shard's checkpoint still waits to be processed.
         if last > done(shard) {
             counters.add_appended(shard, last + 1 - found.header.first_seq.max(done(shard) + 1));
-            index.shards[shard as usize].get_mut().unwrap_or_else(|e| e.into_inner()).push_back(found);
+            index.shards[shard as usize].get_mut_ignoring_poison().push_back(found);
         }
     }
     let index = Arc::new(index);

@@ -17,6 +17,7 @@
 
 use std::sync::Mutex;
 
+use pipeline::sync::MutexExt as _;
 use rusqlite::Connection;
 
 use crate::aggregates::{StagedPartial, insert_partials};
@@ -51,8 +52,8 @@ impl UnitOfWork {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Staged, &mut Packer) -> T) -> T {
-        let mut packer = self.packer.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut self.staged.lock().unwrap_or_else(|e| e.into_inner()), &mut packer)
+        let mut packer = self.packer.lock_ignoring_poison();
+        f(&mut self.staged.lock_ignoring_poison(), &mut packer)
     }
 
     /// Packs the batch's events into the unit's value blocks.
@@ -78,7 +79,7 @@ impl UnitOfWork {
 
     /// Takes what was staged, leaving the unit empty for the next batch.
     pub fn take(&self) -> Staged {
-        std::mem::take(&mut self.staged.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut self.staged.lock_ignoring_poison())
     }
 }
 
@@ -151,7 +152,7 @@ impl Staged {
         };
         let committed = Committed { events: prepared.events, bad_rows: prepared.bad_rows };
         let result = {
-            let mut conn = to.db.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conn = to.db.lock_ignoring_poison();
             (|| {
                 let tx = conn.transaction()?;
                 to.store.record(&tx, &prepared)?;

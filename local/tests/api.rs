@@ -1,10 +1,11 @@
 //! Local mode over HTTP, in process: the ingest API's statuses and shapes, the shard rule,
 //! gzip, processing into the stores, queries with cursors, and conservation.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use pipeline_local::{LocalConfig, run};
+use pipeline_testing::free_port;
+use pipeline_testing::local::wait_for_health;
 use serde_json::{Value, json};
 
 const KEY: &str = "test-key";
@@ -21,7 +22,7 @@ fn start() -> Local {
 
 fn start_with(aggregate_interval: Duration) -> Local {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let config = LocalConfig {
         api_key: Some(KEY.into()),
         read_key: Some(READ_KEY.into()),
@@ -32,11 +33,7 @@ fn start_with(aggregate_interval: Duration) -> Local {
         tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap();
     });
     let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "local mode did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_health(&base);
     Local { base, _dir: dir }
 }
 

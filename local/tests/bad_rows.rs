@@ -2,10 +2,11 @@
 //! marked recovered with `POST /v1/bad-rows/recovered` (the read key; idempotent), and
 //! then carrying `recovered_at` and selected by `recovered=true|false`.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use pipeline_local::{LocalConfig, run};
+use pipeline_testing::free_port;
+use pipeline_testing::local::wait_for_health;
 use serde_json::{Value, json};
 
 const KEY: &str = "ingest-key";
@@ -18,7 +19,7 @@ struct Local {
 
 fn start() -> Local {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let config = LocalConfig {
         api_key: Some(KEY.into()),
         read_key: Some(READ_KEY.into()),
@@ -26,11 +27,7 @@ fn start() -> Local {
     };
     std::thread::spawn(move || tokio::runtime::Runtime::new().unwrap().block_on(run(config)).unwrap());
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "local mode did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_health(&base);
     Local { base, _dir: dir }
 }
 

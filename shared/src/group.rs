@@ -99,43 +99,80 @@ impl FromStr for GroupField {
     }
 }
 
-/// The values one event has for the group fields, in one buffer: no allocation for an event
-/// without any, one for the others (this is on the core's path for every event).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The values one event has for the group fields: kept in the value itself while they fit
+/// [`GroupValues::INLINE_BYTES`] (most events' do: no allocation), else in one allocation
+/// (this is on the core's path for every event, and in every event the core returns).
+#[derive(Clone)]
 pub struct GroupValues {
-    /// The values one after another.
+    /// The values one after another, while they fit.
+    inline: [u8; GroupValues::INLINE_BYTES],
+    /// Bytes of `inline` used.
+    inline_len: u8,
+    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `inline`.
+    inline_spans: [Option<(u8, u8)>; GroupField::ALL.len()],
+    /// Every value, once they no longer fit inline.
+    spilled: Option<Box<Spilled>>,
+}
+
+/// The values of an event whose values do not fit inline.
+#[derive(Clone, Default)]
+struct Spilled {
     text: String,
-    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `text`.
     spans: [Option<(u16, u16)>; GroupField::ALL.len()],
 }
 
+impl Default for GroupValues {
+    fn default() -> Self {
+        Self { inline: [0; Self::INLINE_BYTES], inline_len: 0, inline_spans: [None; GroupField::ALL.len()], spilled: None }
+    }
+}
+
 impl GroupValues {
-    /// Room reserved at the first value: most events' values fit.
-    const FIRST_CAPACITY: usize = 64;
+    /// Bytes of values an event carries without an allocation.
+    pub const INLINE_BYTES: usize = 40;
 
     /// Sets `field`'s value (cut to [`MAX_GROUP_VALUE_BYTES`] at a character boundary);
     /// a field keeps its first value.
     pub fn push(&mut self, field: GroupField, value: &str) {
-        let slot = &mut self.spans[field as usize];
-        if slot.is_some() {
+        if self.get(field).is_some() {
             return;
         }
         let mut end = value.len().min(MAX_GROUP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        if self.text.capacity() == 0 {
-            self.text.reserve(Self::FIRST_CAPACITY);
+        let value = &value[..end];
+        let used = usize::from(self.inline_len);
+        if self.spilled.is_none() && used + value.len() <= Self::INLINE_BYTES {
+            self.inline[used..used + value.len()].copy_from_slice(value.as_bytes());
+            // INLINE_BYTES fits 8 bits.
+            self.inline_len = (used + value.len()) as u8;
+            self.inline_spans[field as usize] = Some((used as u8, self.inline_len));
+            return;
         }
+        let spilled = self.spilled.get_or_insert_with(|| {
+            let mut spilled = Spilled { text: String::with_capacity(used + value.len() + 16), spans: [None; GroupField::ALL.len()] };
+            for field in GroupField::ALL {
+                if let Some(text) = inline_value(&self.inline, self.inline_spans[field as usize]) {
+                    let start = spilled.text.len();
+                    spilled.text.push_str(text);
+                    spilled.spans[field as usize] = Some((start as u16, spilled.text.len() as u16));
+                }
+            }
+            Box::new(spilled)
+        });
         // At most five values of at most 256 bytes each: the offsets fit 16 bits.
-        let start = self.text.len() as u16;
-        self.text.push_str(&value[..end]);
-        *slot = Some((start, self.text.len() as u16));
+        let start = spilled.text.len() as u16;
+        spilled.text.push_str(value);
+        spilled.spans[field as usize] = Some((start, spilled.text.len() as u16));
     }
 
     /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
-        self.spans[field as usize].map(|(start, end)| &self.text[usize::from(start)..usize::from(end)])
+        match &self.spilled {
+            None => inline_value(&self.inline, self.inline_spans[field as usize]),
+            Some(spilled) => spilled.spans[field as usize].and_then(|(start, end)| spilled.text.get(usize::from(start)..usize::from(end))),
+        }
     }
 
     /// The fields with a value, in [`GroupField::ALL`] order.
@@ -145,7 +182,27 @@ impl GroupValues {
 
     /// Whether the event has none of the fields (it counts in no group).
     pub fn is_empty(&self) -> bool {
-        self.spans.iter().all(Option::is_none)
+        self.iter().next().is_none()
+    }
+}
+
+/// The inline value at `span` (whole values only, so always at character boundaries).
+fn inline_value(inline: &[u8], span: Option<(u8, u8)>) -> Option<&str> {
+    let (start, end) = span?;
+    std::str::from_utf8(&inline[usize::from(start)..usize::from(end)]).ok()
+}
+
+impl PartialEq for GroupValues {
+    fn eq(&self, other: &Self) -> bool {
+        GroupField::ALL.iter().all(|&field| self.get(field) == other.get(field))
+    }
+}
+
+impl Eq for GroupValues {}
+
+impl fmt::Debug for GroupValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter().map(|(field, value)| (field.as_str(), value))).finish()
     }
 }
 
@@ -207,6 +264,17 @@ mod tests {
         for field in GroupField::ALL {
             values.push(field, &long);
         }
+        let mut small = GroupValues::default();
+        small.push(GroupField::RefererMedium, "search");
+        small.push(GroupField::CampaignSource, "");
+        small.push(GroupField::CampaignName, &"n".repeat(GroupValues::INLINE_BYTES - 6));
+        small.push(GroupField::CampaignMedium, "spills");
+        assert_eq!(small.iter().collect::<Vec<_>>(), [
+            (GroupField::CampaignSource, ""),
+            (GroupField::CampaignMedium, "spills"),
+            (GroupField::CampaignName, &*"n".repeat(GroupValues::INLINE_BYTES - 6)),
+            (GroupField::RefererMedium, "search"),
+        ], "values kept across the move out of the inline bytes");
         let cut = values.get(GroupField::CampaignName).unwrap();
         assert!(cut.len() <= MAX_GROUP_VALUE_BYTES && cut.len() >= MAX_GROUP_VALUE_BYTES - 1 && long.starts_with(cut));
         assert_eq!(values.get(GroupField::RefererSource), Some("Google"), "a field keeps its first value");

@@ -135,7 +135,7 @@ impl<'a> Iterator for Members<'a> {
 }
 
 /// Iterator over an array's elements.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Elements<'a> {
     rest: &'a [TapeNode<'a>],
 }

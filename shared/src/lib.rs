@@ -10,7 +10,8 @@
 //! Aggregates: partials per window ([`aggregate`]), the merge into minute..month rows
 //! ([`rollup`]), groups by an enrichment field ([`group`]), and the query API's requests
 //! and bodies ([`query`]).
-//! The contract's limits, each with its source, are in [`limits`].
+//! The contract's limits, each with its source, are in [`limits`]; the one way to take a
+//! lock, ignoring poisoning, is in [`sync`].
 //! With feature `gzip`, [`gzip`] is the one in-memory gzip the adapters share.
 //! With feature `flow`, [`sink`] defines the ports (event store, archive, bad rows,
 //! aggregates) and [`flow`] runs a batch through them within a deadline.
@@ -77,6 +78,7 @@ pub mod schema_registry;
 pub mod retry;
 #[cfg(feature = "flow")]
 pub mod sink;
+pub mod sync;
 pub mod time_format;
 pub mod user_agent;
 pub mod user_records;

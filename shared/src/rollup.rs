@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aggregate::{Aggregate, EncodedAggregate, Granularity};
 use crate::group::split_grouped_key;
+use crate::sync::MutexExt as _;
 use crate::time_format::format_seconds;
 
 /// A minute of an event type that received partials since it was last merged.
@@ -229,7 +230,7 @@ pub struct MemoryTableError(#[from] crate::aggregate::AggregateError);
 
 impl MemoryAggregateTable {
     fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock_ignoring_poison()
     }
 
     /// Stores a batch's partial for one minute (keyed by `batch`, so a retried batch

@@ -4,17 +4,14 @@
 //! of a damaged aggregate is one `malformed` bad row that holds the whole record and leaves
 //! its neighbours alone; and a failed write retries the whole Kinesis record.
 
-#[path = "common/kpl_fixture.rs"]
-mod kpl_fixture;
-
 use std::sync::Mutex;
 
 use base64::Engine as _;
 use chrono::{TimeZone, Utc};
-use kpl_fixture::{HANDMADE_USER_RECORDS, handmade_aggregate};
 use pipeline::enrich::derived_event_id;
 use pipeline::kpl::{self, AggregatedRecord, MAGIC, MAX_AGGREGATED_BYTES, ProtoRecord};
 use pipeline::{BadRowType, CoreConfig, Record, process_records};
+use pipeline_testing::kpl_fixture::{HANDMADE_USER_RECORDS, handmade_aggregate};
 
 const SHARD: &str = "shardId-000000000002";
 

@@ -18,8 +18,9 @@ use pipeline::bad_row::BadRow;
 use pipeline::flow::{BatchFlow, Sinks, compare_sequence_numbers};
 use pipeline::rollup::{AggregateTable, MemoryAggregateTable, roll_up};
 use pipeline::sink::{AggregateStore, Archive, BadRowStore, BatchKey, EventStore, Indexed, SinkReport};
-use pipeline::workload::{Workload, WorkloadConfig};
+use pipeline::workload::WorkloadConfig;
 use pipeline::{CoreConfig, EnrichedEvent, Outcome, Record, process_batch};
+use pipeline_testing::records::timed_records;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -115,23 +116,8 @@ type Flow = BatchFlow<Events, Nothing, Nothing, Aggregates>;
 
 /// `n` records of one shard, 700 ms of event time apart (so several minutes), with bad rows.
 fn shard_records(n: usize, seed: u64) -> Vec<Record> {
-    let start = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     // Campaign URLs and referrers, so the groups of the enrichment fields are counted too.
-    let mut workload =
-        Workload::new(WorkloadConfig { seed, users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, attribution: true, ..WorkloadConfig::default() });
-    (0..n)
-        .map(|i| {
-            let time = start + chrono::Duration::milliseconds(700 * i as i64);
-            Record {
-                data: workload.next_event_at(time).data,
-                partition_key: format!("pk-{i}"),
-                sequence_number: format!("{:056}", 49_650_000_000_000_000_000u128 + 1_000 * i as u128),
-                sub_sequence_number: 0,
-                shard_id: SHARD.to_owned(),
-                arrival: time,
-            }
-        })
-        .collect()
+    timed_records(SHARD, n, WorkloadConfig { seed, users: 40, oversize_ratio: 0.0, invalid_ratio: 0.1, attribution: true, ..WorkloadConfig::default() })
 }
 
 /// What Lambda learns from one invocation.

@@ -9,11 +9,9 @@ use pipeline::sink::AggregateStore;
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline_aws::aggregates::DynamoAggregateStore;
 
-#[path = "../../testing/moto.rs"]
-mod moto;
-#[path = "../../testing/runtime_emulator.rs"]
-mod runtime_emulator;
-use runtime_emulator::{Emulator, Running};
+use pipeline_testing::moto;
+use pipeline_testing::runtime_emulator::{Emulator, Running};
+use pipeline_testing::text;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
@@ -60,7 +58,7 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
     let emulator = Emulator::start();
     let _function = Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_aggregator"), &moto::endpoint())
+            .function(env!("CARGO_BIN_EXE_aggregator"))
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env("AGGREGATES_TABLE", &table)
             .env("EVENTS_TABLE", "unused-by-the-aggregator")
@@ -93,6 +91,6 @@ async fn a_scheduled_event_merges_the_partials_into_rows() {
 fn a_missing_setting_stops_init_with_its_name() {
     let out = Command::new(env!("CARGO_BIN_EXE_aggregator")).env_clear().env("EVENTS_TABLE", "events").output().unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = text(&out);
     assert!(text.contains("AGGREGATES_TABLE"), "{text}");
 }

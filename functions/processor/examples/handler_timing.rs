@@ -10,9 +10,6 @@
 //!   cargo run --release -p processor --example handler_timing
 //!   AWS_ENDPOINT_URL=http://127.0.0.1:5055 cargo run --release -p processor --example handler_timing
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,8 +122,8 @@ async fn main() -> anyhow::Result<()> {
     println!("  CPU per event (user + system, all threads), median of 20: {:.2} µs", median(null_cpu).as_secs_f64() * 1e6 / records.len() as f64);
 
     if std::env::var("AWS_ENDPOINT_URL").is_ok() {
-        let aws = common::sdk_config().await;
-        let mut config = common::create_stack(&aws, "timing").await;
+        let aws = pipeline_testing::moto::sdk_config().await;
+        let mut config = pipeline_testing::stack::create_stack(&aws, "timing").await;
         config.gsi_write_shards = None; // the index is off by default
         let processor = processor::Processor::new(&config, &aws)?;
         let mut moto = Vec::new();

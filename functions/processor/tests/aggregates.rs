@@ -11,6 +11,9 @@ use aggregator::Aggregator;
 use common::*;
 use pipeline::workload::{Workload, WorkloadConfig};
 use pipeline_aws::DynamoAggregateTable;
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::records::timed_records;
+use pipeline_testing::stack::{create_stack, scan};
 use processor::Processor;
 use tokio::time::Instant;
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::stack::{create_stack_with_streams, objects};
 use processor::Processor;
 use tokio::time::Instant;
 

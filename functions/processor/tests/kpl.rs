@@ -4,22 +4,19 @@
 //! format document; every user record is stored once (or is its own bad row), a damaged
 //! aggregate is one malformed bad row, and nothing is retried.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 
 use chrono::{TimeZone, Utc};
-use common::*;
 use pipeline::Record;
 use pipeline::enrich::derived_event_id;
 use pipeline::kpl::{MAX_AGGREGATED_BYTES, aggregate};
 use pipeline::workload::{Workload, WorkloadConfig};
-#[path = "../../testing/runtime_emulator.rs"]
-mod runtime_emulator;
-use runtime_emulator::{Emulator, Running};
-#[path = "../../../shared/tests/common/kpl_fixture.rs"]
-mod kpl_fixture;
+use pipeline_testing::kpl_fixture;
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::records::kinesis_event_json;
+use pipeline_testing::runtime_emulator::{Emulator, Running};
+use pipeline_testing::stack::{create_stack, gunzip, objects, scan, stack_env, stored_event};
 
 const SHARD: &str = "shardId-000000000001";
 
@@ -63,14 +60,10 @@ async fn the_binary_stores_every_user_record_of_aggregated_kinesis_records() {
     let emulator = Emulator::start();
     let _function = Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_processor"), &endpoint())
+            .function(env!("CARGO_BIN_EXE_processor"))
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
             .env("EVENT_TTL_DAYS", "30")
-            .env("EVENTS_TABLE", &config.events_table)
-            .env("AGGREGATES_TABLE", &config.aggregates_table)
-            .env("ARCHIVE_STREAMS", config.archive_streams.join(","))
-            .env("BAD_ROWS_BUCKET", &config.bad_rows_bucket)
-            .env("BAD_ROWS_PREFIX", &config.bad_rows_prefix)
+            .envs(stack_env(&config))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
+use pipeline_testing::moto::{create_table_with_index, sdk_config};
+use pipeline_testing::stack::{create_stack, objects, scan};
 use processor::Processor;
 use serde_json::{Value, json};
 use tokio::time::Instant;

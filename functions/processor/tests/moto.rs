@@ -6,6 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::stack::{create_stack, gunzip, objects, scan};
 use processor::Processor;
 use tokio::time::Instant;
 

@@ -6,15 +6,12 @@
 //! aggregator's merge, counts and revenue per window, and per group of an enrichment field
 //! in it (`campaign.source`, `referer.medium`, ...), equal those of the events stored.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::*;
 use pipeline::aggregate::{Granularity, PartialAggregate, group_partials, partials};
 use pipeline::group::GroupField;
 use pipeline::flow::{BatchFlow, Sinks};
@@ -23,6 +20,9 @@ use pipeline::sink::{AggregateStore, EventStore, Indexed, SinkReport};
 use pipeline::workload::WorkloadConfig;
 use pipeline::{CoreConfig, EnrichedEvent, Record};
 use pipeline_aws::{DynamoAggregateStore, DynamoAggregateTable, DynamoEventStore, FirehoseArchive, ProcessorConfig, S3BadRowStore};
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::records::timed_records;
+use pipeline_testing::stack::{create_stack_with_streams, scan};
 use tokio::time::Instant;
 
 /// The events table, failing every record from `fail_from` on while it is set.

@@ -7,9 +7,10 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::*;
-#[path = "../../testing/runtime_emulator.rs"]
-mod runtime_emulator;
-use runtime_emulator::{Emulator, Running};
+use pipeline_testing::moto::sdk_config;
+use pipeline_testing::runtime_emulator::{Emulator, Running};
+use pipeline_testing::stack::{create_stack, objects, scan, stack_env};
+use pipeline_testing::text;
 
 /// The processor binary under the emulator, configured for `config`'s stack.
 fn processor(emulator: &Emulator, config: &pipeline_aws::ProcessorConfig, stdout: Stdio) -> Running {
@@ -20,14 +21,10 @@ fn processor(emulator: &Emulator, config: &pipeline_aws::ProcessorConfig, stdout
 fn processor_with(emulator: &Emulator, config: &pipeline_aws::ProcessorConfig, stdout: Stdio, env: &[(&str, &std::ffi::OsStr)]) -> Running {
     Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_processor"), &endpoint())
+            .function(env!("CARGO_BIN_EXE_processor"))
             .envs(env.iter().copied())
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
-            .env("EVENTS_TABLE", &config.events_table)
-            .env("AGGREGATES_TABLE", &config.aggregates_table)
-            .env("ARCHIVE_STREAMS", config.archive_streams.join(","))
-            .env("BAD_ROWS_BUCKET", &config.bad_rows_bucket)
-            .env("BAD_ROWS_PREFIX", &config.bad_rows_prefix)
+            .envs(stack_env(config))
             .env("EVENT_TTL_DAYS", "30")
             .stdout(stdout)
             .stderr(Stdio::inherit())
@@ -186,7 +183,7 @@ fn an_enrichment_file_that_cannot_be_used_stops_init_with_the_file_and_the_reaso
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = text(&out);
     assert!(text.contains("enrichment file products.json") && text.contains("products.csv line 3"), "{text}");
     assert!(text.contains("\"W-1\" is in the table twice"), "{text}");
 }
@@ -201,7 +198,7 @@ fn a_missing_setting_stops_init_with_its_name() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = text(&out);
     assert!(text.contains("BAD_ROWS_BUCKET"), "{text}");
 }
 

@@ -6,11 +6,9 @@ use std::process::{Command, Stdio};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-#[path = "../../testing/moto.rs"]
-mod moto;
-#[path = "../../testing/runtime_emulator.rs"]
-mod runtime_emulator;
-use runtime_emulator::{Emulator, Running};
+use pipeline_testing::moto;
+use pipeline_testing::runtime_emulator::{Emulator, Running};
+use pipeline_testing::text;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto_server and cargo-lambda: scripts/test.sh provides both and runs the ignored tests"]
@@ -39,7 +37,7 @@ async fn the_binary_answers_an_api_gateway_proxy_event() {
     let emulator = Emulator::start();
     let _function = Running(
         emulator
-            .function(env!("CARGO_BIN_EXE_query"), &moto::endpoint())
+            .function(env!("CARGO_BIN_EXE_query"))
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
             .env("EVENTS_TABLE", &events)
             .env("AGGREGATES_TABLE", &aggregates)
@@ -61,6 +59,6 @@ async fn the_binary_answers_an_api_gateway_proxy_event() {
 fn a_missing_setting_stops_init_with_its_name() {
     let out = Command::new(env!("CARGO_BIN_EXE_query")).env_clear().env("EVENTS_TABLE", "events").output().unwrap();
     assert!(!out.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = text(&out);
     assert!(text.contains("AGGREGATES_TABLE"), "{text}");
 }

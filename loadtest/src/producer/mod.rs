@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use pipeline::sync::MutexExt as _;
 
 use crate::batches::Batch;
 use crate::bitset::Bitset;
@@ -112,7 +113,7 @@ impl Shared {
     }
 
     fn note(slot: &Mutex<Option<String>>, text: String, replace: bool) {
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = slot.lock_ignoring_poison();
         if replace || slot.is_none() {
             *slot = Some(text);
         }

@@ -7,6 +7,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use pipeline::sync::MutexExt as _;
+
 /// Store files kept open for reading at once; `pipeline up` keeps this many file
 /// descriptors (plus one per shard for the value file it appends to, and a merge's
 /// inputs) out of its connection cap.
@@ -29,7 +31,7 @@ pub struct FileCache {
 
 impl FileCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        self.open.lock_ignoring_poison()
     }
 
     /// A read handle on `path`, opened if it is not open yet.

@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use pipeline::sync::{MutexExt as _, RwLockExt as _};
 use rusqlite::{Connection, params};
 
 use super::index_file::{IndexWriter, Section, SectionCursor};
@@ -72,7 +73,7 @@ impl Store {
             }
         };
         {
-            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            let mut state = self.state.write_ignoring_poison();
             if let Some(part) = state.get_mut(&p.id) {
                 part.files.retain(|f| !inputs.iter().any(|i| i.id == f.id));
                 part.files.push(merged);
@@ -121,7 +122,7 @@ impl Store {
     }
 
     fn record_merge(&self, db: &Mutex<Connection>, partition: u64, inputs: &[Arc<StoredFile>], merged: &StoredFile) -> Result<(), StoreError> {
-        let mut conn = db.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = db.lock_ignoring_poison();
         let tx = conn.transaction()?;
         for f in inputs {
             tx.execute("DELETE FROM store_files WHERE partition = ?1 AND file = ?2", params![partition as i64, f.id as i64])?;
@@ -155,7 +156,7 @@ impl Store {
 
     fn drop_partition(&self, db: &Mutex<Connection>, p: &PartitionView) -> Result<(), StoreError> {
         {
-            let mut conn = db.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conn = db.lock_ignoring_poison();
             let tx = conn.transaction()?;
             for table in ["store_files", "store_values", "bad_row_marks"] {
                 tx.execute(&format!("DELETE FROM {table} WHERE partition = ?1"), [p.id as i64])?;
@@ -163,10 +164,10 @@ impl Store {
             tx.execute("DELETE FROM store_partitions WHERE id = ?1", [p.id as i64])?;
             tx.commit()?;
         }
-        self.state.write().unwrap_or_else(|e| e.into_inner()).remove(&p.id);
-        self.marks.write().unwrap_or_else(|e| e.into_inner()).retain(|_, m| m.partition != p.id);
+        self.state.write_ignoring_poison().remove(&p.id);
+        self.marks.write_ignoring_poison().retain(|_, m| m.partition != p.id);
         for writer in &self.writers {
-            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = writer.lock_ignoring_poison();
             if w.partition == p.id {
                 w.file = None;
             }

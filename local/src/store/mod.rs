@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use pipeline::bad_row::BadRowId;
+use pipeline::sync::{MutexExt as _, RwLockExt as _};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use codec::{Entry, Key, OwnedKey, ValueRef};
@@ -336,8 +337,8 @@ impl Store {
             let (shard_id, sequence_number, sub, recovered_at, partition) = row?;
             marks.insert(BadRowId { shard_id, sequence_number, sub_sequence_number: sub as u32 }, Mark { recovered_at, partition: partition as u64 });
         }
-        *self.marks.write().unwrap_or_else(|e| e.into_inner()) = marks;
-        *self.state.write().unwrap_or_else(|e| e.into_inner()) = state;
+        *self.marks.write_ignoring_poison() = marks;
+        *self.state.write_ignoring_poison() = state;
         Ok(())
     }
 
@@ -366,7 +367,7 @@ impl Store {
     /// Deletes files no committed unit of work or merge left (an unfinished write, a
     /// merge's replaced inputs), and cuts value files back to their committed length.
     fn remove_unlisted(&self) -> Result<(), StoreError> {
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.read_ignoring_poison();
         for entry in std::fs::read_dir(&self.root).map_err(StoreError::io(&self.root))? {
             let entry = entry.map_err(StoreError::io(&self.root))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -414,7 +415,7 @@ impl Store {
     /// The partition units of work write to now, started anew when the span or the size
     /// of the current one is used up.
     fn current_partition(&self, now: i64, entries: u64) -> Result<(u64, i64), StoreError> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.current.lock_ignoring_poison();
         let span = self.config.partition_span().as_secs().max(1) as i64;
         let due = match current.id {
             None => true,
@@ -426,11 +427,11 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
             sync_dir(&self.root)?;
             *current = Current { id: Some(id), opened_at: now, entries: 0 };
-            self.state.write().unwrap_or_else(|e| e.into_inner()).insert(id, PartitionState { opened_at: now, files: Vec::new(), in_flight: 0, values: BTreeMap::new() });
+            self.state.write_ignoring_poison().insert(id, PartitionState { opened_at: now, files: Vec::new(), in_flight: 0, values: BTreeMap::new() });
         }
         current.entries += entries;
         let id = current.id.expect("a current partition");
-        if let Some(p) = self.state.write().unwrap_or_else(|e| e.into_inner()).get_mut(&id) {
+        if let Some(p) = self.state.write_ignoring_poison().get_mut(&id) {
             p.in_flight += 1;
         }
         Ok((id, current.opened_at))
@@ -439,7 +440,7 @@ impl Store {
     /// Closes the current partition once its span is over, also when nothing is written:
     /// only a closed partition can be merged whole and, later, removed.
     pub fn close_stale_partition(&self, now: i64) {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.current.lock_ignoring_poison();
         let span = self.config.partition_span().as_secs().max(1) as i64;
         if current.id.is_some() && now - current.opened_at >= span {
             *current = Current::default();
@@ -474,7 +475,7 @@ impl Store {
     }
 
     fn end_flight(&self, partition: u64) {
-        if let Some(p) = self.state.write().unwrap_or_else(|e| e.into_inner()).get_mut(&partition) {
+        if let Some(p) = self.state.write_ignoring_poison().get_mut(&partition) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
     }
@@ -482,7 +483,7 @@ impl Store {
     /// Appends the values, writes the unit's index file; returns it, and the value file's
     /// length after and before.
     fn write_unit(&self, shard: u32, partition: u64, unit: &PackedUnit) -> Result<(StoredFile, u64, u64), StoreError> {
-        let mut writer = self.writers[shard as usize].lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = self.writers[shard as usize].lock_ignoring_poison();
         let committed = self.committed_value_len(partition, shard);
         let path = self.value_path(partition, shard);
         if writer.partition != partition || writer.file.is_none() {
@@ -529,7 +530,7 @@ impl Store {
     }
 
     fn committed_value_len(&self, partition: u64, shard: u32) -> u64 {
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.read_ignoring_poison();
         state.get(&partition).and_then(|p| p.values.get(&shard)).copied().unwrap_or(0)
     }
 
@@ -551,7 +552,7 @@ impl Store {
     /// The transaction committed: the write becomes visible to queries.
     pub fn publish(&self, prepared: PreparedWrite) {
         let Some(file) = prepared.file else { return };
-        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.write_ignoring_poison();
         if let Some(p) = state.get_mut(&prepared.partition) {
             p.files.push(file);
             p.values.insert(prepared.shard, prepared.value_len);
@@ -564,7 +565,7 @@ impl Store {
         let Some(file) = prepared.file else { return };
         let _ = std::fs::remove_file(&file.index.path);
         self.files.forget(&file.index.path);
-        let mut writer = self.writers[prepared.shard as usize].lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = self.writers[prepared.shard as usize].lock_ignoring_poison();
         if writer.partition == prepared.partition {
             if let Some(f) = &writer.file {
                 if f.set_len(prepared.value_committed).is_err() {
@@ -579,8 +580,8 @@ impl Store {
 
     /// What readers see now: every partition, newest first, its files newest first.
     pub fn snapshot(&self) -> Vec<PartitionView> {
-        let current = self.current.lock().unwrap_or_else(|e| e.into_inner()).id;
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.lock_ignoring_poison().id;
+        let state = self.state.read_ignoring_poison();
         state
             .iter()
             .rev()
@@ -620,12 +621,12 @@ impl Store {
 
     /// When the bad row `id` was marked recovered, if it was.
     pub fn recovered_at(&self, id: &BadRowId) -> Option<String> {
-        self.marks.read().unwrap_or_else(|e| e.into_inner()).get(id).map(|m| m.recovered_at.clone())
+        self.marks.read_ignoring_poison().get(id).map(|m| m.recovered_at.clone())
     }
 
     /// Whether any bad row is marked recovered.
     pub fn has_marks(&self) -> bool {
-        !self.marks.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        !self.marks.read_ignoring_poison().is_empty()
     }
 }
 

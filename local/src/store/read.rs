@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use pipeline::bad_row::BadRowId;
+use pipeline::sync::RwLockExt as _;
 use rusqlite::{Connection, params};
 
 use super::index_file::{OwnedEntry, Section, SectionCursor, range_desc};
@@ -160,7 +161,7 @@ impl Store {
     /// Up to `q.limit` bad rows in `(failed_at, shard_id, sequence_number,
     /// sub_sequence_number)` order, or the reverse with `q.newest_first`.
     pub fn bad_rows(&self, q: &BadRowsQuery, now: i64) -> Result<Vec<Found>, StoreError> {
-        let marks = self.marks.read().unwrap_or_else(|e| e.into_inner());
+        let marks = self.marks.read_ignoring_poison();
         let wanted = |e: &super::Entry<'_>| {
             q.kind.as_deref().is_none_or(|k| k == e.kind)
                 && !self.expired(e.arrival, now)
@@ -293,7 +294,7 @@ impl Store {
     /// marks nothing new and answers the same.
     pub fn mark_recovered(&self, conn: &mut Connection, ids: &[BadRowId], at: &str) -> Result<MarkReport, StoreError> {
         let mut unmarked: Vec<BadRowId> = {
-            let marks = self.marks.read().unwrap_or_else(|e| e.into_inner());
+            let marks = self.marks.read_ignoring_poison();
             ids.iter().filter(|id| !marks.contains_key(id)).cloned().collect()
         };
         unmarked.sort();
@@ -303,7 +304,7 @@ impl Store {
             MarkReport { marked, not_found: ids.len() - marked }
         };
         if unmarked.is_empty() {
-            return Ok(report(&self.marks.read().unwrap_or_else(|e| e.into_inner())));
+            return Ok(report(&self.marks.read_ignoring_poison()));
         }
         let found = self.find_bad_rows(&unmarked)?;
         let tx = conn.transaction()?;
@@ -320,7 +321,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        let mut marks = self.marks.write().unwrap_or_else(|e| e.into_inner());
+        let mut marks = self.marks.write_ignoring_poison();
         for (id, partition) in &marked {
             marks.entry(id.clone()).or_insert_with(|| Mark { recovered_at: at.to_owned(), partition: *partition });
         }

@@ -1,12 +1,10 @@
 //! Campaign attribution: the UTM parameters and click ids of the page URL into
 //! `_pipeline.campaign` (`source`, `medium`, `name`, `term`, `content`, `click_id`).
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
 use super::field_path::{FieldPath, Roots};
-use super::url_parts::{decode, params, query};
+use super::url_parts::{params, query, with_decoded};
 use super::{Issues, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
@@ -108,11 +106,12 @@ impl Campaign {
         let mut object = out.object("campaign");
         for ((key, names), slot) in outputs.iter().zip(&best) {
             if let Some((i, raw)) = slot {
-                let value = decoded(raw, &names[*i], field, issues);
-                push_json_str(object.key(key), &value);
-                if let Some(group) = GroupField::of_campaign(key) {
-                    groups.push(group, &value);
-                }
+                decoded(raw, &names[*i], field, issues, |value| {
+                    push_json_str(object.key(key), value);
+                    if let Some(group) = GroupField::of_campaign(key) {
+                        groups.push(group, value);
+                    }
+                });
             }
         }
         if let Some((i, raw)) = best[5] {
@@ -121,17 +120,20 @@ impl Campaign {
             click.push_str("{\"param\":");
             push_json_str(click, param);
             click.push_str(",\"value\":");
-            push_json_str(click, &decoded(raw, param, field, issues));
+            decoded(raw, param, field, issues, |value| push_json_str(click, value));
             click.push('}');
         }
     }
 }
 
-/// `raw` percent-decoded; text that is not UTF-8 once decoded is kept with U+FFFD in place
-/// of the bad bytes, and reported.
-pub(crate) fn decoded<'a>(raw: &'a str, param: &str, field: &FieldPath, issues: &mut Issues) -> Cow<'a, str> {
-    decode(raw).unwrap_or_else(|lossy| {
-        issues.push(field.pointer(None), format!("{param} in {field} is not UTF-8 once percent-decoded; the bad bytes are kept as U+FFFD"));
-        Cow::Owned(lossy)
+/// Calls `use_text` with `raw` percent-decoded; text that is not UTF-8 once decoded is
+/// given with U+FFFD in place of the bad bytes, and reported.
+pub(crate) fn decoded<R>(raw: &str, param: &str, field: &FieldPath, issues: &mut Issues, use_text: impl FnOnce(&str) -> R) -> R {
+    with_decoded(raw, |text| match text {
+        Ok(text) => use_text(text),
+        Err(lossy) => {
+            issues.push(field.pointer(None), format!("{param} in {field} is not UTF-8 once percent-decoded; the bad bytes are kept as U+FFFD"));
+            use_text(lossy)
+        }
     })
 }

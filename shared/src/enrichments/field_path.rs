@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::json_tape::TapeValue;
+use crate::json_tape::{Elements, TapeValue};
 
 /// A parsed field name: object members, and at most one `[]` (every element of an array).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,13 +17,28 @@ pub struct FieldPath {
 
 /// What a field holds in one event.
 #[derive(Debug)]
-pub enum Found<'a> {
+pub enum Found<'n, 'a> {
     /// The event has no such field.
     Absent,
     /// The field's one value.
     One(TapeValue<'a>),
     /// One entry per element of the array, in order; `None` where the element lacks the field.
-    Each(Vec<Option<TapeValue<'a>>>),
+    Each(EachValue<'n, 'a>),
+}
+
+/// The field in each element of an array, in order (`None` where an element lacks it).
+#[derive(Debug)]
+pub struct EachValue<'n, 'a> {
+    elements: Elements<'a>,
+    inner: &'n [String],
+}
+
+impl<'a> Iterator for EachValue<'_, 'a> {
+    type Item = Option<TapeValue<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.elements.next().map(|e| walk(e, self.inner))
+    }
 }
 
 impl FieldPath {
@@ -71,16 +86,16 @@ impl FieldPath {
     }
 
     /// The field's value(s) in the event.
-    pub(crate) fn find<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Found<'a> {
+    pub(crate) fn find<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Found<'n, 'a> {
         let Some(value) = self.head_value(event) else { return Found::Absent };
         match &self.each {
             None => Found::One(value),
             Some(inner) => {
-                let mut elements = value.elements().peekable();
-                if elements.peek().is_none() {
+                let elements = value.elements();
+                if elements.clone().next().is_none() {
                     return Found::Absent;
                 }
-                Found::Each(elements.map(|e| walk(e, inner)).collect())
+                Found::Each(EachValue { elements, inner })
             }
         }
     }

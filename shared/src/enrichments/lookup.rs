@@ -2,13 +2,12 @@
 //! an event's key field (`user_id`, `properties.plan`, `items[].sku`) picks the row whose
 //! other columns go under `_pipeline.lookup.<name>` (an array in item order for `[]`).
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use simd_json::StaticNode;
 
 use super::field_path::{FieldPath, Found, Roots};
+use super::row_table::{MAX_TABLE_TEXT_BYTES, Refused, RowTable};
 use super::{Issues, ObjectWriter};
 use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
@@ -80,7 +79,7 @@ pub struct TableBudget {
 }
 
 /// Rows by key: each value is the row's columns as one JSON object's text.
-type Rows = HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>;
+type Rows = RowTable;
 
 /// A lookup enrichment with its table loaded.
 #[derive(Debug)]
@@ -109,7 +108,8 @@ impl Lookup {
                 table.read_ndjson(data, key_column, parameters.columns.as_deref())?;
             }
         }
-        let (rows, bytes) = (table.rows, table.bytes);
+        let (mut rows, bytes) = (table.rows, table.bytes);
+        rows.shrink_to_fit();
         budget.remaining -= bytes;
         let default = parameters.default.map(|d| Value::Object(d).to_string().into_boxed_str());
         Ok(Self {
@@ -145,19 +145,31 @@ impl Lookup {
                 }
             }
             Found::Each(values) => {
-                let rows: Vec<Option<&str>> = values.iter().enumerate().map(|(i, v)| v.and_then(|v| self.row_of(v, Some(i), issues))).collect();
-                if rows.iter().any(Option::is_some) {
-                    let out = lookup.key(&self.name);
-                    out.push('[');
-                    for (i, row) in rows.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        out.push_str(row.unwrap_or("null"));
+                // Written as the rows come, and taken back when none was found: no buffer
+                // of rows per event.
+                let before = lookup.checkpoint();
+                let out = lookup.key(&self.name);
+                out.push('[');
+                let mut found = false;
+                let mut missing = None;
+                for (i, value) in values.enumerate() {
+                    if i > 0 {
+                        out.push(',');
                     }
-                    out.push(']');
+                    let row = match value {
+                        Some(value) => self.row_of(value, Some(i), issues),
+                        None => {
+                            missing = missing.or(Some(i));
+                            None
+                        }
+                    };
+                    found |= row.is_some();
+                    out.push_str(row.unwrap_or("null"));
                 }
-                let missing = values.iter().position(Option::is_none);
+                out.push(']');
+                if !found {
+                    lookup.rewind(before);
+                }
                 if let (true, Some(i)) = (self.required, missing) {
                     issues.push(self.key.pointer(Some(i)), format!("element {i} has no key: the lookup {} is required", self.name));
                 }
@@ -184,7 +196,7 @@ impl Lookup {
                 return None;
             }
         };
-        let found = self.rows.get(key).or(self.default.as_ref()).map(|row| &**row);
+        let found = self.rows.get(key).or(self.default.as_deref());
         if found.is_none() && self.required {
             let mut shown = String::new();
             push_json_str(&mut shown, &key.chars().take(128).collect::<String>());
@@ -218,12 +230,19 @@ impl Table<'_> {
                 self.budget.why
             ));
         }
-        if self.rows.insert(key.into(), row.into_boxed_str()).is_some() {
-            let mut shown = String::new();
-            push_json_str(&mut shown, key);
-            return Err(format!("{} line {line}: the key {shown} is in the table twice: keep one row per key", self.file));
+        match self.rows.insert(key, &row) {
+            Ok(()) => Ok(()),
+            Err(Refused::Duplicate) => {
+                let mut shown = String::new();
+                push_json_str(&mut shown, key);
+                Err(format!("{} line {line}: the key {shown} is in the table twice: keep one row per key", self.file))
+            }
+            Err(Refused::TooLarge) => Err(format!(
+                "{} is too large: at line {line} its rows pass {}, the most one table holds: split it, or keep only the columns you need",
+                self.file,
+                mib(MAX_TABLE_TEXT_BYTES as u64)
+            )),
         }
-        Ok(())
     }
 
     fn read_csv(&mut self, data: &[u8], key_column: Option<&str>, columns: Option<&[String]>) -> Result<(), String> {

@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod field_path;
 pub mod lookup;
 pub mod referer;
+mod row_table;
 pub mod url_parts;
 
 use std::fmt;
@@ -352,6 +353,13 @@ impl Output<'_> {
     }
 }
 
+/// What an [`ObjectWriter`] had written at one point.
+#[derive(Clone, Copy)]
+pub(crate) struct Checkpoint {
+    len: usize,
+    open: bool,
+}
+
 /// An object written as its keys come; closed when dropped (absent when it got none).
 pub(crate) struct ObjectWriter<'b> {
     out: &'b mut String,
@@ -374,6 +382,17 @@ impl ObjectWriter<'_> {
     pub(crate) fn members(&mut self, json: &str) {
         self.next_member();
         self.out.push_str(json);
+    }
+
+    /// Where the object stands, to [`rewind`](Self::rewind) to.
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { len: self.out.len(), open: self.open }
+    }
+
+    /// Takes back what was written since `checkpoint`.
+    pub(crate) fn rewind(&mut self, checkpoint: Checkpoint) {
+        self.out.truncate(checkpoint.len);
+        self.open = checkpoint.open;
     }
 
     /// Opens the object before its first member, or separates the next one.

@@ -184,7 +184,7 @@ impl Referer {
         medium(groups, source.medium.as_str());
         groups.push(GroupField::RefererSource, &source.source);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
-            push_json_str(object.key("term"), &decoded(raw, param, &self.field, issues));
+            decoded(raw, param, &self.field, issues, |term| push_json_str(object.key("term"), term));
         }
     }
 

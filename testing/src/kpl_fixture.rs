@@ -1,7 +1,6 @@
-//! The hand-made KPL aggregated record of `shared/tests/fixtures/kpl_aggregate.hex` (bytes
-//! written from the format document, not by the project's encoder), shared by the core's and
-//! the processor's tests with `#[path]`.
-#![allow(dead_code)]
+//! The hand-made KPL aggregated record of `testing/fixtures/kpl_aggregate.hex` (bytes written
+//! from the format document, not by the project's encoder), for the core's, the processor's
+//! and local mode's tests.
 
 /// The fixture's bytes: hex pairs, `#` to the end of a line is a comment.
 pub fn handmade_aggregate() -> Vec<u8> {

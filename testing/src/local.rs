@@ -1,7 +1,10 @@
-//! Test helpers: `pipeline up` as a black box on a free port and a temporary data dir.
-#![allow(dead_code)]
+//! `pipeline up` as a black box: started on a port with a temporary data dir and known
+//! keys, waited for, stopped with SIGTERM, and what it archived read back.
+//!
+//! The binary is the calling package's: [`up!`](crate::up) names it with
+//! `env!("CARGO_BIN_EXE_pipeline")`, which cargo sets only while it builds that package's
+//! tests.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,9 +14,14 @@ pub const KEY: &str = "k";
 /// The read key of every `pipeline up` the tests start.
 pub const READ_KEY: &str = "r";
 
+/// How long a starting pipeline may take to answer `/health`.
+const START_WITHIN: Duration = Duration::from_secs(30);
+
 /// A running `pipeline up`, killed when dropped.
 pub struct Up {
+    /// The process.
     pub child: Child,
+    /// Its HTTP API, `http://127.0.0.1:PORT`.
     pub base: String,
 }
 
@@ -24,31 +32,47 @@ impl Drop for Up {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+impl Up {
+    /// Starts `binary up` on `port` with `data`, [`KEY`], [`READ_KEY`] and `extra` flags, and
+    /// waits until `/health` answers.
+    pub fn start(binary: &str, data: &Path, port: u16, extra: &[&str]) -> Self {
+        let child = Command::new(binary)
+            .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--read-key", READ_KEY, "--progress", "0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_for_health(&base);
+        Up { child, base }
+    }
 }
 
-/// Starts `pipeline up` on `port` with `data` and waits until `/health` answers.
-pub fn up(data: &Path, port: u16) -> Up {
-    up_with(data, port, &[])
+/// Starts the package's `pipeline up` on a port with a data dir (and more flags): [`Up::start`]
+/// with `env!("CARGO_BIN_EXE_pipeline")`.
+///
+/// ```ignore
+/// let running = pipeline_testing::up!(dir.path(), pipeline_testing::free_port());
+/// let with_kinesis = pipeline_testing::up!(dir.path(), port, &["--kinesis-listen", &at]);
+/// ```
+#[macro_export]
+macro_rules! up {
+    ($data:expr, $port:expr) => {
+        $crate::local::Up::start(env!("CARGO_BIN_EXE_pipeline"), $data, $port, &[])
+    };
+    ($data:expr, $port:expr, $extra:expr) => {
+        $crate::local::Up::start(env!("CARGO_BIN_EXE_pipeline"), $data, $port, $extra)
+    };
 }
 
-/// [`up`] with more flags.
-pub fn up_with(data: &Path, port: u16, extra: &[&str]) -> Up {
-    let child = Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(["up", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--read-key", READ_KEY, "--progress", "0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+/// Waits until `base`'s `/health` answers (local mode started, in this process or another).
+pub fn wait_for_health(base: &str) {
     let start = Instant::now();
     while ureq::get(&format!("{base}/health")).call().is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "pipeline up did not start");
+        assert!(start.elapsed() < START_WITHIN, "local mode did not start: {base}/health does not answer");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Up { child, base }
 }
 
 /// SIGTERM, then the exit within 15 s.

@@ -1,6 +1,5 @@
-//! Test helper shared by the functions' tests (included with `#[path]`): the SDK config for
-//! moto_server, and a table with the stack's key schema (`pk`, `sk`, both strings).
-#![allow(dead_code)]
+//! moto_server: the SDK config for it, and tables with the stack's key schema (`pk`, `sk`,
+//! both strings).
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 
@@ -10,6 +9,17 @@ pub fn endpoint() -> String {
         "AWS_ENDPOINT_URL is not set: these tests need moto_server (scripts/test.sh starts it), \
          e.g. moto_server -p 5055 & AWS_ENDPOINT_URL=http://127.0.0.1:5055",
     )
+}
+
+/// The environment of a process (a binary under test) that talks to moto: its endpoint,
+/// us-east-1 and dummy credentials.
+pub fn process_env() -> [(&'static str, String); 4] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ]
 }
 
 /// Dummy credentials, us-east-1, moto's endpoint.

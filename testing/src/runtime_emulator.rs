@@ -1,8 +1,7 @@
-//! Test helper shared by the functions' Runtime API tests (included with `#[path]`):
-//! cargo-lambda's emulator on a free port, a function binary wired to it and to
-//! moto_server, and `cargo lambda invoke`.
+//! The Lambda Runtime API for the functions' tests: cargo-lambda's emulator on a free port, a
+//! function binary wired to it and to moto_server, and `cargo lambda invoke`.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,13 +20,15 @@ impl Drop for Running {
 /// the binary cargo already built, so the emulator need not build it (and wait on cargo's
 /// lock held by this very test run).
 pub struct Emulator {
+    /// Where the emulator listens, on 127.0.0.1.
     pub port: u16,
     _process: Running,
 }
 
 impl Emulator {
+    /// Starts the emulator and waits until it listens.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::free_port();
         let process = Running(
             Command::new("cargo")
                 .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
@@ -44,18 +45,15 @@ impl Emulator {
         Self { port, _process: process }
     }
 
-    /// `binary` as the emulator's function (`_`), talking to moto at `endpoint`; add its
-    /// own settings with `.env(...)` and spawn it.
-    pub fn function(&self, binary: &str, endpoint: &str) -> Command {
+    /// `binary` as the emulator's function (`_`), talking to moto ([`crate::moto::process_env`]);
+    /// add its own settings with `.env(...)` and spawn it.
+    pub fn function(&self, binary: &str) -> Command {
         let mut command = Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}/.rt", self.port))
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test");
+            .envs(crate::moto::process_env());
         command
     }
 

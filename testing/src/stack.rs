@@ -1,12 +1,19 @@
-//! Test helper shared by the tests that need a whole stack on moto_server (included with
-//! `#[path]` next to `moto.rs`): the processor's tables, bucket and delivery streams under
+//! A whole stack on moto_server: the processor's tables, bucket and delivery streams under
 //! fresh names, and readers of what landed in them.
-#![allow(dead_code)]
 
-use pipeline_aws::ProcessorConfig;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use super::moto;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use pipeline::aggregate::Granularity;
+use pipeline::rollup::AggregateTable;
+use pipeline::{CoreConfig, Outcome, Record};
+use pipeline_aws::{DynamoAggregateTable, ProcessorConfig};
 
+use crate::moto;
+
+/// An S3 client for moto.
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     // moto serves buckets by path, not by virtual host.
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
@@ -64,8 +71,19 @@ pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &st
     }
 }
 
-/// Every item of a table, sorted by key, as JSON text (for comparisons).
-pub async fn scan(config: &aws_config::SdkConfig, table: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+/// The environment that points a binary (a Lambda function, `pipeline-aws`) at `stack`.
+pub fn stack_env(stack: &ProcessorConfig) -> [(&'static str, String); 5] {
+    [
+        ("EVENTS_TABLE", stack.events_table.clone()),
+        ("AGGREGATES_TABLE", stack.aggregates_table.clone()),
+        ("ARCHIVE_STREAMS", stack.archive_streams.join(",")),
+        ("BAD_ROWS_BUCKET", stack.bad_rows_bucket.clone()),
+        ("BAD_ROWS_PREFIX", stack.bad_rows_prefix.clone()),
+    ]
+}
+
+/// Every item of a table, sorted by key.
+pub async fn scan(config: &aws_config::SdkConfig, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let dynamo = aws_sdk_dynamodb::Client::new(config);
     let mut items = Vec::new();
     let mut start = None;
@@ -97,7 +115,7 @@ pub async fn objects(config: &aws_config::SdkConfig, bucket: &str, prefix: &str)
 
 /// The enriched event an events-table item holds: its `payload` text, or its gzip
 /// `payload_gz` (items the processor compressed to save a write unit).
-pub fn stored_event(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> serde_json::Value {
+pub fn stored_event(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
     let text = match (item.get("payload"), item.get("payload_gz")) {
         (Some(text), _) => text.as_s().expect("payload is a string").clone(),
         (None, Some(packed)) => gunzip(packed.as_b().expect("payload_gz is binary").as_ref()),
@@ -106,6 +124,7 @@ pub fn stored_event(item: &std::collections::HashMap<String, aws_sdk_dynamodb::t
     serde_json::from_str(&text).expect("the payload is JSON")
 }
 
+/// `bytes` gunzipped, as text.
 pub fn gunzip(bytes: &[u8]) -> String {
     use std::io::Read;
     let mut text = String::new();
@@ -113,3 +132,36 @@ pub fn gunzip(bytes: &[u8]) -> String {
     text
 }
 
+/// The events table's keys, sorted.
+pub async fn event_keys(aws: &aws_config::SdkConfig, table: &str) -> Vec<(String, String)> {
+    scan(aws, table).await.iter().map(|i| (i["pk"].as_s().unwrap().clone(), i["sk"].as_s().unwrap().clone())).collect()
+}
+
+/// The processor's batch flow over the stack's sinks.
+pub fn flow(aws: &aws_config::SdkConfig, stack: &ProcessorConfig) -> pipeline::flow::BatchFlow<pipeline_aws::DynamoEventStore, pipeline_aws::FirehoseArchive, pipeline_aws::S3BadRowStore, pipeline_aws::DynamoAggregateStore> {
+    pipeline::flow::BatchFlow::new(Arc::new(CoreConfig::embedded().unwrap()), pipeline_aws::sinks(stack, aws))
+}
+
+/// (type, minute) -> (count, revenue in millionths) of `records`' valid events.
+pub type Minutes = BTreeMap<(String, DateTime<Utc>), (u64, BTreeMap<String, u128>)>;
+
+/// The minute rows `records`' valid events make, computed by the core alone.
+pub fn expected_minutes(records: &[Record]) -> Minutes {
+    let registry = CoreConfig::embedded().unwrap();
+    let events: Vec<_> = pipeline::process_batch(&registry, records, Utc::now()).into_iter().filter_map(|o| if let Outcome::Event(e) = o { Some(e) } else { None }).collect();
+    pipeline::aggregate::partials(events.iter()).into_iter().map(|(w, a)| ((w.event_type.to_string(), w.minute), (a.count, a.revenue))).collect()
+}
+
+/// Runs the aggregator over the stack's table, then reads every minute row from `from` to
+/// now (events without a timestamp count when they arrived).
+pub async fn merged_minutes(aws: &aws_config::SdkConfig, stack: &ProcessorConfig, from: DateTime<Utc>) -> Minutes {
+    let table = DynamoAggregateTable::new(aws_sdk_dynamodb::Client::new(aws), &stack.aggregates_table);
+    pipeline::rollup::roll_up(&table, usize::MAX).await.unwrap();
+    let mut out = Minutes::new();
+    for t in pipeline::workload::EVENT_TYPES {
+        for row in table.rows(Granularity::Minute, t, from, Utc::now() + chrono::Duration::days(1)).await.unwrap() {
+            out.insert((t.to_owned(), row.window_start), (row.aggregate.count, row.aggregate.revenue.clone()));
+        }
+    }
+    out
+}
