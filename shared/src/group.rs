@@ -15,6 +15,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use smallvec::SmallVec;
+
 /// Longest group value kept, in bytes: a longer one is cut at a character boundary (its
 /// events are then counted with the other values that share those bytes), so that keys
 /// stay far under DynamoDB's 1,024-byte sort keys.
@@ -99,32 +101,16 @@ impl FromStr for GroupField {
     }
 }
 
-/// The values one event has for the group fields: kept in the value itself while they fit
-/// [`GroupValues::INLINE_BYTES`] (most events' do: no allocation), else in one allocation
-/// (this is on the core's path for every event, and in every event the core returns).
-#[derive(Clone)]
-pub struct GroupValues {
-    /// The values one after another, while they fit.
-    inline: [u8; GroupValues::INLINE_BYTES],
-    /// Bytes of `inline` used.
-    inline_len: u8,
-    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `inline`.
-    inline_spans: [Option<(u8, u8)>; GroupField::ALL.len()],
-    /// Every value, once they no longer fit inline.
-    spilled: Option<Box<Spilled>>,
-}
-
-/// The values of an event whose values do not fit inline.
+/// The values one event has for the group fields, in one buffer kept in the value itself
+/// while they fit [`GroupValues::INLINE_BYTES`] (most events' do: no allocation), else in
+/// one allocation (this is on the core's path for every event, and in every event the core
+/// returns).
 #[derive(Clone, Default)]
-struct Spilled {
-    text: String,
+pub struct GroupValues {
+    /// The values one after another (whole `str`s, so UTF-8 at every span's ends).
+    text: SmallVec<[u8; GroupValues::INLINE_BYTES]>,
+    /// Per field of [`GroupField::ALL`] (by its index): where its value is in `text`.
     spans: [Option<(u16, u16)>; GroupField::ALL.len()],
-}
-
-impl Default for GroupValues {
-    fn default() -> Self {
-        Self { inline: [0; Self::INLINE_BYTES], inline_len: 0, inline_spans: [None; GroupField::ALL.len()], spilled: None }
-    }
 }
 
 impl GroupValues {
@@ -134,45 +120,24 @@ impl GroupValues {
     /// Sets `field`'s value (cut to [`MAX_GROUP_VALUE_BYTES`] at a character boundary);
     /// a field keeps its first value.
     pub fn push(&mut self, field: GroupField, value: &str) {
-        if self.get(field).is_some() {
+        let slot = &mut self.spans[field as usize];
+        if slot.is_some() {
             return;
         }
         let mut end = value.len().min(MAX_GROUP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        let value = &value[..end];
-        let used = usize::from(self.inline_len);
-        if self.spilled.is_none() && used + value.len() <= Self::INLINE_BYTES {
-            self.inline[used..used + value.len()].copy_from_slice(value.as_bytes());
-            // INLINE_BYTES fits 8 bits.
-            self.inline_len = (used + value.len()) as u8;
-            self.inline_spans[field as usize] = Some((used as u8, self.inline_len));
-            return;
-        }
-        let spilled = self.spilled.get_or_insert_with(|| {
-            let mut spilled = Spilled { text: String::with_capacity(used + value.len() + 16), spans: [None; GroupField::ALL.len()] };
-            for field in GroupField::ALL {
-                if let Some(text) = inline_value(&self.inline, self.inline_spans[field as usize]) {
-                    let start = spilled.text.len();
-                    spilled.text.push_str(text);
-                    spilled.spans[field as usize] = Some((start as u16, spilled.text.len() as u16));
-                }
-            }
-            Box::new(spilled)
-        });
         // At most five values of at most 256 bytes each: the offsets fit 16 bits.
-        let start = spilled.text.len() as u16;
-        spilled.text.push_str(value);
-        spilled.spans[field as usize] = Some((start, spilled.text.len() as u16));
+        let start = self.text.len() as u16;
+        self.text.extend_from_slice(&value.as_bytes()[..end]);
+        *slot = Some((start, self.text.len() as u16));
     }
 
     /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
-        match &self.spilled {
-            None => inline_value(&self.inline, self.inline_spans[field as usize]),
-            Some(spilled) => spilled.spans[field as usize].and_then(|(start, end)| spilled.text.get(usize::from(start)..usize::from(end))),
-        }
+        let (start, end) = self.spans[field as usize]?;
+        std::str::from_utf8(&self.text[usize::from(start)..usize::from(end)]).ok()
     }
 
     /// The fields with a value, in [`GroupField::ALL`] order.
@@ -182,16 +147,11 @@ impl GroupValues {
 
     /// Whether the event has none of the fields (it counts in no group).
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        self.spans.iter().all(Option::is_none)
     }
 }
 
-/// The inline value at `span` (whole values only, so always at character boundaries).
-fn inline_value(inline: &[u8], span: Option<(u8, u8)>) -> Option<&str> {
-    let (start, end) = span?;
-    std::str::from_utf8(&inline[usize::from(start)..usize::from(end)]).ok()
-}
-
+/// Equal when every field's value is (whatever order they were pushed in).
 impl PartialEq for GroupValues {
     fn eq(&self, other: &Self) -> bool {
         GroupField::ALL.iter().all(|&field| self.get(field) == other.get(field))

@@ -1,11 +1,11 @@
 //! A lookup table's rows in memory: every key and its pre-rendered columns side by side in
-//! one buffer, found through a hash index of the keys. A map of boxed strings costs two
+//! one buffer, found through a hash table of their places. A map of boxed strings costs two
 //! allocations a row and three cache misses a hit (slot, key, columns); this costs two
 //! allocations a table and two misses a hit (slot, then key and columns together).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 /// Where one row is in [`RowTable::text`]: its key, then its columns.
 #[derive(Clone, Copy, Debug)]
@@ -15,36 +15,24 @@ struct RowAt {
     columns_len: u32,
 }
 
+impl RowAt {
+    fn key(self, text: &str) -> &str {
+        &text[self.start as usize..(self.start + self.key_len) as usize]
+    }
+
+    fn columns(self, text: &str) -> &str {
+        let start = (self.start + self.key_len) as usize;
+        &text[start..start + self.columns_len as usize]
+    }
+}
+
 /// Rows by key (each key once); the columns are one JSON object's text.
 #[derive(Debug, Default)]
 pub(crate) struct RowTable {
     keys: foldhash::fast::RandomState,
-    /// Keys by their hash (already mixed: the index does not hash it again).
-    index: HashMap<u64, RowAt, BuildHasherDefault<HashIsKey>>,
-    /// Rows whose key's hash is another key's (rare: 64-bit hashes of different keys).
-    collided: HashMap<Box<str>, Box<str>, foldhash::fast::RandomState>,
+    /// The rows' places, by the hash of their key.
+    index: HashTable<RowAt>,
     text: String,
-}
-
-/// Hashing a `u64` that is a hash already.
-#[derive(Default)]
-struct HashIsKey(u64);
-
-impl Hasher for HashIsKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64`s are hashed here; fold anything else in all the same.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// Why a row was not added.
@@ -61,7 +49,7 @@ pub(crate) const MAX_TABLE_TEXT_BYTES: usize = u32::MAX as usize;
 
 impl RowTable {
     pub(crate) fn len(&self) -> usize {
-        self.index.len() + self.collided.len()
+        self.index.len()
     }
 
     /// Adds a row (the caller's budget refuses tables long before they are too large).
@@ -74,38 +62,24 @@ impl RowTable {
             return Err(Refused::TooLarge);
         }
         let at = RowAt { start: start as u32, key_len: key.len() as u32, columns_len: columns.len() as u32 };
-        match self.index.entry(self.keys.hash_one(key)) {
-            Entry::Vacant(slot) => {
-                self.text.push_str(key);
-                self.text.push_str(columns);
-                slot.insert(at);
-            }
-            Entry::Occupied(_) => {
-                self.collided.insert(key.into(), columns.into());
-            }
-        }
+        self.text.push_str(key);
+        self.text.push_str(columns);
+        let Self { keys, index, text } = self;
+        index.insert_unique(keys.hash_one(key), at, |at| keys.hash_one(at.key(text)));
         Ok(())
     }
 
     /// The columns of `key`'s row.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        if let Some(at) = self.index.get(&self.keys.hash_one(key)) {
-            let start = at.start as usize;
-            let key_end = start + at.key_len as usize;
-            if self.text.get(start..key_end) == Some(key) {
-                return self.text.get(key_end..key_end + at.columns_len as usize);
-            }
-        }
-        if self.collided.is_empty() {
-            return None;
-        }
-        self.collided.get(key).map(|c| &**c)
+        let at = self.index.find(self.keys.hash_one(key), |at| at.key(&self.text) == key)?;
+        Some(at.columns(&self.text))
     }
 
     /// Frees the room the text grew into (after loading).
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.index.shrink_to_fit();
+        let Self { keys, index, text } = self;
+        text.shrink_to_fit();
+        index.shrink_to_fit(|at| keys.hash_one(at.key(text)));
     }
 }
 
@@ -134,9 +108,10 @@ mod tests {
 
     #[test]
     fn keys_whose_hashes_collide_are_told_apart() {
-        // Every key hashes alike: all but the first go to the collided rows.
-        let mut table = RowTable { keys: foldhash::fast::RandomState::default(), ..RowTable::default() };
-        table.index.insert(table.keys.hash_one("b"), RowAt { start: 0, key_len: 1, columns_len: 2 });
+        // A row of key "a" filed under the hash of "b": "b" must still be found as itself.
+        let mut table = RowTable { index: HashTable::with_capacity(4), ..RowTable::default() };
+        let hash_of_b = table.keys.hash_one("b");
+        table.index.insert_unique(hash_of_b, RowAt { start: 0, key_len: 1, columns_len: 2 }, |_| hash_of_b);
         table.text.push_str("a{}");
         table.insert("b", "{\"b\":1}").unwrap();
         assert_eq!(table.get("b"), Some("{\"b\":1}"), "a key whose hash's slot holds another key");
