@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
+use crate::json_text::{repeated, zero_bytes};
+
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
     let bytes = url.as_bytes();
@@ -57,15 +59,11 @@ impl<'q> Iterator for Params<'q> {
 /// bytes at a time: a query's names and values are a few bytes to a few dozen, too short for
 /// memchr's set-up to pay, and a byte loop costs a branch a byte.
 fn find_byte(bytes: &[u8], from: usize, a: u8, b: u8) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // High bit of each byte of `word` that is zero (exact for the lowest such byte).
-    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let (a_all, b_all) = (ONES * u64::from(a), ONES * u64::from(b));
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let hits = zeros(word ^ a_all) | zeros(word ^ b_all);
+        // The lowest marked byte of each is exact, so the lowest of both is.
+        let hits = zero_bytes(word ^ repeated(a)) | zero_bytes(word ^ repeated(b));
         if hits != 0 {
             return at + hits.trailing_zeros() as usize / 8;
         }
