@@ -12,8 +12,9 @@ use super::{Issues, ObjectWriter};
 use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
 
-/// Memory counted for a row on top of its key's and columns' bytes: two boxed strings, their
-/// allocations and the hash table's slot. An estimate, stated so limits can be planned.
+/// Memory counted for a row on top of its key's and columns' bytes: its share of the index
+/// (16-byte slots, two to four a row) with room to spare. An estimate, stated so limits can
+/// be planned.
 pub const ROW_OVERHEAD_BYTES: u64 = 80;
 
 /// Keys of one event whose rows are prefetched ([`Lookup::prefetch`]): a purchase's items,
