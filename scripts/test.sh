@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (checkov, moto, cargo-lambda, pytest, the
 # Velocity engine, boto3), starts moto_server on a free 127.0.0.1 port, runs every test
-# including those that need the emulator or the Lambda Runtime API, the mapping-template
-# tests and the Kinesis endpoint's boto3 tests, and stops what it started. `.ci/run` calls it.
+# including those that need the emulator or the Lambda Runtime API (with cargo-nextest where
+# it is installed), the mapping-template tests and the Kinesis endpoint's boto3 tests, and
+# stops what it started. `.ci/run` calls it.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh --no-tf    # skip the Terraform checks (checkov, fmt)
@@ -38,14 +39,42 @@ done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
-# API Gateway's mapping templates rendered with a Velocity engine and run against moto's
-# Kinesis (they use terraform for templatefile where it is installed).
-step "mapping-template tests (python3 -m pytest terraform/tests/templates)"
-python3 -m pytest -q -p no:cacheprovider terraform/tests/templates
+# Started now, beside the Rust build: they need no build, only moto_server (API Gateway's
+# mapping templates rendered with a Velocity engine and run against moto's Kinesis) or
+# nothing at all (checkov on the Terraform). Their output is shown after the Rust tests.
+step "in the background: mapping-template tests (pytest terraform/tests/templates)$([ "$run_tf" = 1 ] && echo ' and checkov')"
+side_log=$(mktemp -t side-tests.XXXXXX.log)
+(
+  set -e
+  echo "==> mapping-template tests (python3 -m pytest terraform/tests/templates)"
+  python3 -m pytest -q -p no:cacheprovider terraform/tests/templates
+  if [ "$run_tf" = 1 ]; then
+    echo "==> checkov: Terraform security checks (offline)"
+    checkov -d terraform --framework terraform --skip-download --quiet --compact
+  fi
+) >"$side_log" 2>&1 &
+side_pid=$!
+trap 'kill "$side_pid" "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 
 # The ignored tests are the ones that need moto_server or cargo-lambda: both are here now.
-step "cargo test --workspace (with the emulator tests)"
-cargo test --workspace --locked -- --include-ignored
+# cargo-nextest runs every test in its own process, several at once (.config/nextest.toml):
+# most of them wait on moto, sockets or a `pipeline up` child, so this takes half the time
+# of `cargo test`, which runs one test binary after the other. Without nextest, cargo test.
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest run --workspace (with the emulator tests; settings in .config/nextest.toml)"
+  cargo nextest run --workspace --locked --run-ignored all
+  step "doc tests (cargo test --doc)"
+  cargo test --workspace --locked --doc
+else
+  step "cargo test --workspace (with the emulator tests; cargo-nextest is not installed: cargo install cargo-nextest --locked runs them side by side)"
+  cargo test --workspace --locked -- --include-ignored
+fi
+
+step "the background checks' output"
+side_status=0
+wait "$side_pid" || side_status=$?
+cat "$side_log" >&2
+[ "$side_status" = 0 ] || { echo "the mapping-template tests or checkov failed (above)" >&2; exit 1; }
 
 # The Kinesis endpoint of `pipeline up` with boto3 and a KPL-format aggregator, on the
 # binary the step above built.
@@ -56,8 +85,6 @@ step "web tests: the OpenAPI contract, schemathesis, the dashboard in Chromium (
 scripts/web-tests.sh
 
 if [ "$run_tf" = 1 ]; then
-  step "checkov: Terraform security checks (offline)"
-  checkov -d terraform --framework terraform --skip-download --quiet --compact
   if command -v terraform >/dev/null 2>&1; then
     step "terraform fmt -check"
     terraform -chdir=terraform fmt -check -recursive
