@@ -11,7 +11,7 @@ use pipeline::kpl::{MAX_AGGREGATED_BYTES, aggregate};
 use pipeline_testing::{free_port, kpl_fixture, local::READ_KEY, up};
 
 async fn client(endpoint: &str) -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = pipeline_aws::sdk::loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_kinesis::config::Credentials::new("test", "test", None, None, "tests"))
