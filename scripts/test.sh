@@ -14,7 +14,7 @@ run_tf=1
 for arg in "$@"; do
   case "$arg" in
     --no-tf) run_tf=0 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
