@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 /// The SDK configuration from the environment.
 async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    pipeline_aws::sdk::load_from_env().await
 }
 
 /// Fails with what to do unless `stream` exists and can be reached.

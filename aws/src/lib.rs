@@ -30,7 +30,7 @@
 //! # async fn example(records: Vec<pipeline::Record>) -> Result<(), Box<dyn std::error::Error>> {
 //! // EVENTS_TABLE, AGGREGATES_TABLE, ARCHIVE_STREAMS, BAD_ROWS_BUCKET, ... (DESIGN.md section 8).
 //! let config = ProcessorConfig::from_env()?;
-//! let aws = aws_config::load_from_env().await;
+//! let aws = pipeline_aws::sdk::load_from_env().await;
 //! let flow = BatchFlow::new(Arc::new(CoreConfig::embedded()?), pipeline_aws::sinks(&config, &aws));
 //! let report = flow.run(&records, tokio::time::Instant::now() + Duration::from_secs(60)).await;
 //! println!("{} valid, {} stream records to retry", report.counts.valid, report.failed_records.len());
@@ -50,6 +50,7 @@ pub mod firehose;
 pub mod logging;
 pub mod retry;
 pub mod s3;
+pub mod sdk;
 pub mod type_events;
 
 use pipeline::flow::Sinks;

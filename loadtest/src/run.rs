@@ -119,7 +119,7 @@ async fn worker(producer: Arc<Producer>, queue: Arc<Mutex<mpsc::Receiver<Batch>>
 
 /// An S3 client from the environment (path-style addressing for an emulator).
 async fn s3_client() -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let config = pipeline_aws::sdk::load_from_env().await;
     // Emulators serve buckets by path, not by virtual host.
     let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build())

@@ -457,7 +457,7 @@ mod tests {
     #[tokio::test]
     #[ignore = "needs moto_server (AWS_ENDPOINT_URL): scripts/test.sh starts it and runs the ignored tests"]
     async fn bad_rows_are_read_from_the_bucket_of_a_deployed_stack() {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let config = pipeline_aws::sdk::load_from_env().await;
         let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
         let bucket = format!("lt-bad-{}", uuid::Uuid::new_v4().simple());
         client.create_bucket().bucket(&bucket).send().await.unwrap();

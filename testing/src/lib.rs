@@ -5,13 +5,19 @@
 //! a black box ([`local`], started with [`up!`]), records and the Lambda event that carries
 //! them ([`records`]), and the hand-made KPL aggregate ([`kpl_fixture`]).
 //!
-//! ```ignore
+//! ```no_run
+//! use pipeline::workload::WorkloadConfig;
+//!
+//! # async fn example() {
 //! // In a test of a package with AWS resources (moto_server at AWS_ENDPOINT_URL):
 //! let aws = pipeline_testing::moto::sdk_config().await;
 //! let stack = pipeline_testing::stack::create_stack(&aws, "my-test").await;
 //! let stream = pipeline_testing::kinesis::create_stream(&aws, "my-test", 2).await;
+//! let records = pipeline_testing::records::timed_records("shardId-000000000000", 10, WorkloadConfig::default());
 //! pipeline_testing::kinesis::put_records(&aws, &stream, &records).await;
 //! assert_eq!(pipeline_testing::kinesis::read_stream(&aws, &stream).await.len(), records.len());
+//! # let _ = stack;
+//! # }
 //! ```
 //!
 //! It is a dev-dependency only; nothing here is linked into a binary.

@@ -50,7 +50,8 @@ impl Up {
 }
 
 /// Starts the package's `pipeline up` on a port with a data dir (and more flags): [`Up::start`]
-/// with `env!("CARGO_BIN_EXE_pipeline")`.
+/// with `env!("CARGO_BIN_EXE_pipeline")`, so only in an integration test of the crate that
+/// builds `pipeline` (`pipeline-cli`); hence not compiled as a doc test here:
 ///
 /// ```ignore
 /// let running = pipeline_testing::up!(dir.path(), pipeline_testing::free_port());

@@ -24,7 +24,7 @@ pub fn process_env() -> [(&'static str, String); 4] {
 
 /// Dummy credentials, us-east-1, moto's endpoint.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    pipeline_aws::sdk::loader()
         .endpoint_url(endpoint())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))

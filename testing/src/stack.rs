@@ -37,6 +37,7 @@ pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &st
     let bucket = format!("pipeline-{suffix}").to_lowercase();
     s3_client(config).create_bucket().bucket(&bucket).send().await.expect("create bucket");
     let firehose = aws_sdk_firehose::Client::new(config);
+    remove_streams_of_ended_processes(&firehose).await;
     let mut streams = Vec::new();
     for i in 0..stream_count {
         let stream = format!("archive-{suffix}-{i}");
@@ -68,6 +69,20 @@ pub async fn create_stack_with_streams(config: &aws_config::SdkConfig, name: &st
         schemas_dir: None,
         enrichments_dir: None,
         memory_mib: None,
+    }
+}
+
+/// Deletes the delivery streams that stacks of test processes no longer running left
+/// behind (`archive-<name>-<pid>-<i>`). moto_server allows 50 delivery streams, and one run
+/// of the tests creates about 30: without this, a second run against the same moto_server
+/// fails with LimitExceededException. A stream another test deletes first is not an error.
+async fn remove_streams_of_ended_processes(firehose: &aws_sdk_firehose::Client) {
+    let listed = firehose.list_delivery_streams().limit(10_000).send().await.expect("list delivery streams");
+    for name in listed.delivery_stream_names() {
+        let pid = name.strip_prefix("archive-").and_then(|rest| rest.rsplit('-').nth(1)).and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = firehose.delete_delivery_stream().delivery_stream_name(name).send().await;
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The planner's arithmetic against worked examples, its refusals, and its properties
 //! (monotonic in the rate, the cheapest never above the default, the levers' savings adding
-//! up to the difference, tfvars the stack accepts: cli/tests/terraform/variables.rs).
+//! up to the difference, tfvars the stack accepts: cli/tests/integration/terraform/variables.rs).
 
 use proptest::prelude::*;
 

@@ -26,17 +26,28 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::LambdaEvent;
 use pipeline::rollup::{MAX_WINDOWS_PER_RUN, RollupReport, roll_up};
 use pipeline_aws::aggregates::AggregateTableError;
 use pipeline_aws::emf::{self, Metric};
 use pipeline_aws::{DynamoAggregateTable, TablesConfig};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 /// Time kept back from the invocation's deadline: no new merge round starts after it.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+/// What the aggregator reads of its EventBridge scheduled event: only when it was
+/// scheduled, for the log (every other field is ignored). Our own type rather than
+/// `aws_lambda_events`' `EventBridgeEvent`, whose feature brings `serde_with` and its
+/// proc-macro stack into every build for this one field.
+#[derive(Debug, Default, Deserialize)]
+pub struct ScheduledEvent {
+    /// The event's `time` (RFC 3339), when it has one.
+    #[serde(default)]
+    pub time: Option<String>,
+}
 
 /// The aggregator Lambda's state: the aggregates table's client, built once per container.
 pub struct Aggregator {
@@ -47,7 +58,7 @@ impl Aggregator {
     /// Reads `AGGREGATES_TABLE` (and `EVENTS_TABLE`) and builds the client.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = TablesConfig::from_env().context("aggregator configuration")?;
-        let aws = aws_config::load_from_env().await;
+        let aws = pipeline_aws::sdk::load_from_env().await;
         Ok(Self::new(DynamoAggregateTable::new(aws_sdk_dynamodb::Client::new(&aws), config.aggregates_table)))
     }
 
@@ -57,7 +68,7 @@ impl Aggregator {
     }
 
     /// One scheduled invocation; the answer (and the log line) says what was merged.
-    pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, lambda_runtime::Error> {
+    pub async fn handle(&self, event: LambdaEvent<ScheduledEvent>) -> Result<Value, lambda_runtime::Error> {
         let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
         let started = Instant::now();
         let report = self.run(started + remaining.saturating_sub(DEADLINE_MARGIN)).await?;

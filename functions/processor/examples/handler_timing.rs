@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..20 {
         let start = Instant::now();
         let registry = CoreConfig::embedded()?;
-        let aws = aws_config::load_from_env().await;
+        let aws = pipeline_aws::sdk::load_from_env().await;
         let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
         init.push(start.elapsed());
         drop((registry, clients));
@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..20 {
         let start = Instant::now();
         let core = CoreConfig::load(None, Some(dir.path()), pipeline::enrichments::lookup::TableBudget::lambda(1769))?;
-        let aws = aws_config::load_from_env().await;
+        let aws = pipeline_aws::sdk::load_from_env().await;
         let clients = (aws_sdk_dynamodb::Client::new(&aws), aws_sdk_firehose::Client::new(&aws), aws_sdk_s3::Client::new(&aws));
         init.push(start.elapsed());
         drop((core, clients));

@@ -61,7 +61,7 @@ impl Processor {
     /// Reads the environment (DESIGN section 8), loads the schemas and builds the clients.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = ProcessorConfig::from_env().context("processor configuration")?;
-        let aws = aws_config::load_from_env().await;
+        let aws = pipeline_aws::sdk::load_from_env().await;
         Self::new(&config, &aws)
     }
 

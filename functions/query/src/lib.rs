@@ -63,7 +63,7 @@ impl QueryApi {
         let config = QueryConfig::from_env().context("query configuration")?;
         let schemas = std::env::var_os("SCHEMAS_DIR").filter(|d| !d.is_empty()).map(std::path::PathBuf::from);
         let registry = SchemaRegistry::load(schemas.as_deref()).context("loading the schemas")?;
-        let aws = aws_config::load_from_env().await;
+        let aws = pipeline_aws::sdk::load_from_env().await;
         Ok(Self::new(aws_sdk_dynamodb::Client::new(&aws), &config, &registry))
     }
 

@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use aws_config::BehaviorVersion;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
@@ -116,7 +115,7 @@ impl KinesisProducer {
     /// A client for `stream`, checked with `DescribeStreamSummary`; with `aggregate`, the
     /// stream's shards are listed for packing.
     pub async fn new(stream: &str, timeout: Duration, aggregate: bool) -> anyhow::Result<Self> {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = pipeline_aws::sdk::load_from_env().await;
         let region = config.region().map(|r| r.to_string());
         let client = Client::new(&config);
         if let Err(e) = client.describe_stream_summary().stream_name(stream).send().await {

@@ -619,6 +619,23 @@ impl Store {
         self.files.get(&self.value_path(partition, shard))
     }
 
+    /// The value file of `partition`'s `shard`, or `None` when the partition was dropped
+    /// after the caller's snapshot. Retention drops a partition (catalog and state first,
+    /// then its directory) while a reader may still walk its index files, which stay open;
+    /// its items are then gone, as they would be from a snapshot taken a moment later. A
+    /// reader of another process (`pipeline store`) sees the drop as the directory gone.
+    pub(crate) fn value_file_if_kept(&self, partition: u64, shard: u32) -> Result<Option<Arc<File>>, StoreError> {
+        match self.value_file(partition, shard) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dropped(partition) => Ok(None),
+            Err(e) => Err(StoreError::Io { path: self.value_path(partition, shard), source: e }),
+        }
+    }
+
+    fn dropped(&self, partition: u64) -> bool {
+        !self.state.read_ignoring_poison().contains_key(&partition) || !self.partition_dir(partition).exists()
+    }
+
     /// When the bad row `id` was marked recovered, if it was.
     pub fn recovered_at(&self, id: &BadRowId) -> Option<String> {
         self.marks.read_ignoring_poison().get(id).map(|m| m.recovered_at.clone())

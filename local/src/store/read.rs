@@ -404,12 +404,16 @@ impl Store {
                 let v = found.entry.value;
                 let at = (found.partition, v.shard, v.offset);
                 if block.as_ref().is_none_or(|(b, _)| *b != at) {
-                    let file = self.value_file(found.partition, v.shard).map_err(StoreError::io(self.root()))?;
-                    block = Some((at, read_block(&file, &v)?));
+                    block = match self.value_file_if_kept(found.partition, v.shard)? {
+                        Some(file) => Some((at, read_block(&file, &v)?)),
+                        None => None,
+                    };
                 }
-                let bytes = block.as_ref().and_then(|(_, b)| line(b, v.item)).unwrap_or_default();
-                f(&found, bytes)?;
-                n += 1;
+                // No block: the partition was dropped (expired) since the snapshot.
+                if let Some((_, b)) = &block {
+                    f(&found, line(b, v.item).unwrap_or_default())?;
+                    n += 1;
+                }
             }
             last = Some(head.key.clone());
             head.cursor.advance()?;

@@ -10,7 +10,7 @@ resource "aws_sqs_queue" "dlq" {
   kms_data_key_reuse_period_seconds = 3600
 }
 
-# Exactly what the merge calls (cli/tests/terraform.rs scans the code): Query for
+# Exactly what the merge calls (cli/tests/integration/terraform/ scans the code): Query for
 # touched minutes, partials and rows; PutItem for rows (conditional on their
 # version); DeleteItem for merged markers (conditional on their token).
 data "aws_iam_policy_document" "aggregator" {

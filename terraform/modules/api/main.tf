@@ -439,7 +439,7 @@ resource "aws_api_gateway_gateway_response" "throttled" {
 # The trigger hashes every resource that defines the API as a whole (all its
 # arguments: credentials, request parameters, passthrough behaviour,
 # validators, selection patterns, response parameters, templates, ...), so no
-# argument can be forgotten; cli/tests/terraform.rs checks that every such
+# argument can be forgotten; cli/tests/integration/terraform/ checks that every such
 # resource of this module is in the list.
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id

@@ -31,7 +31,7 @@ resource "aws_sqs_queue" "on_failure" {
 
 # What the event source mapping (it polls the stream as this role), its
 # on-failure destination and the processor's own SDK calls need; each action
-# with its source is listed in cli/tests/terraform.rs, which holds this
+# with its source is listed in cli/tests/integration/terraform/, which holds this
 # document to the code.
 data "aws_iam_policy_document" "processor" {
   statement {
