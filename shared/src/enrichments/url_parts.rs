@@ -4,7 +4,16 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use crate::json_text::{repeated, zero_bytes};
+/// `byte` in each of a word's eight bytes.
+const fn repeated(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// The high bit of each zero byte of `word` set (the lowest one exactly; above it, a byte of
+/// 0x01 may be marked too), and no other bit: nonzero exactly when a byte is zero.
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(repeated(0x01)) & !word & repeated(0x80)
+}
 
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
