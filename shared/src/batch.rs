@@ -65,6 +65,8 @@ fn process_user_record(config: &CoreConfig, record: &Record, clock: &BatchClock,
             let Some(event) = TapeValue::root(tape) else {
                 unreachable!("decode hands over a tape holding an object")
             };
+            // Lookup rows start loading now and arrive while the event is validated.
+            config.enrichments.prefetch(event);
             let (schema, envelope) = validate_event(&config.schemas, event)?;
             enrich(record, schema, &envelope, &config.enrichments, clock, aggregated)
         });

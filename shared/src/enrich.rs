@@ -151,23 +151,74 @@ pub fn enrich(
     let mut sort_key = String::with_capacity(64);
     push_millis(&mut sort_key, event_time);
 
-    // The enrichments' fields first, into a buffer each thread reuses: the output's size is
-    // then known, and it is allocated once.
-    FRAGMENT.with_borrow_mut(|fragment| {
-        fragment.clear();
+    // Everything added after the producer's bytes is written first into a buffer each
+    // thread reuses: the output is then allocated once, at its exact size.
+    ADDED.with_borrow_mut(|added| {
+        added.clear();
+        let head = Head { event_id: &event_id, sort_key: &sort_key, event_time, aggregated };
+        push_pipeline_head(added, record, schema, envelope, clock, head);
         let mut groups = GroupValues::default();
-        enrichments.apply(envelope.event, schema.event_type(), fragment, &mut groups).map_err(|errors| Rejection {
+        enrichments.apply(envelope.event, schema.event_type(), added, &mut groups).map_err(|errors| Rejection {
             kind: BadRowType::EnrichmentFailure,
             event_type: Some(schema.event_type().to_owned()),
             schema: Some(schema.key().to_owned()),
             errors,
         })?;
-        assemble(record, schema, envelope, clock, Output { close, event_id, event_time, sort_key, fragment, groups, aggregated })
+        added.push_str("}}");
+        assemble(record, schema, envelope, Output { close, event_id, event_time, sort_key, added, groups })
     })
 }
 
 thread_local! {
-    static FRAGMENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static ADDED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// What [`push_pipeline_head`] writes besides the record and its schema.
+struct Head<'a> {
+    event_id: &'a str,
+    /// The event time's text.
+    sort_key: &'a str,
+    event_time: DateTime<Utc>,
+    /// The record is a user record of a KPL aggregated record.
+    aggregated: bool,
+}
+
+/// The fields added before the enrichments': a derived `event_id` and `timestamp`, then
+/// `_pipeline` up to its `ua` (left open for the enrichments' members).
+fn push_pipeline_head(out: &mut String, record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, head: Head<'_>) {
+    if envelope.event_id.is_none() {
+        out.push_str(",\"event_id\":\"");
+        out.push_str(head.event_id);
+        out.push('"');
+    }
+    if envelope.timestamp.is_none() {
+        out.push_str(",\"timestamp\":\"");
+        out.push_str(head.sort_key);
+        out.push('"');
+    }
+    out.push_str(",\"_pipeline\":{\"schema\":");
+    push_json_str(out, schema.key());
+    out.push_str(",\"ingested_at\":\"");
+    push_millis(out, record.arrival);
+    out.push_str("\",\"processed_at\":\"");
+    out.push_str(&clock.processed_at_text);
+    out.push_str("\",\"shard_id\":");
+    push_json_str(out, &record.shard_id);
+    out.push_str(",\"sequence_number\":");
+    push_json_str(out, &record.sequence_number);
+    if head.aggregated {
+        out.push_str(",\"sub_sequence_number\":");
+        out.push_str(&record.sub_sequence_number.to_string());
+    }
+    out.push_str(",\"dt\":\"");
+    push_date(out, head.event_time);
+    out.push_str("\",\"hr\":\"");
+    push_hour(out, head.event_time);
+    out.push('"');
+    if let Some(ua) = envelope.user_agent {
+        out.push_str(",\"ua\":");
+        ua_json(ua, out);
+    }
 }
 
 /// What [`assemble`] puts together, beyond the record and its schema.
@@ -178,57 +229,20 @@ struct Output<'f> {
     event_time: DateTime<Utc>,
     /// The event time's text; the store's sort key once the id is appended.
     sort_key: String,
-    /// The enrichments' members of `_pipeline`.
-    fragment: &'f str,
+    /// Every byte added after the producer's (to the closing braces).
+    added: &'f str,
     groups: GroupValues,
-    /// The record is a user record of a KPL aggregated record.
-    aggregated: bool,
 }
 
 /// The enriched event's bytes: the producer's, then the added fields.
-fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, clock: &BatchClock, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
-    let Output { close, event_id, event_time, mut sort_key, fragment, groups, aggregated } = output;
-    // Room for the producer's bytes and what is added, so the buffer never grows.
-    let mut document = String::with_capacity(close + 512 + fragment.len());
+fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, output: Output<'_>) -> Result<EnrichedEvent, Rejection> {
+    let Output { close, event_id, event_time, mut sort_key, added, groups } = output;
+    let mut document = String::with_capacity(close + added.len());
     // Decoding proved the bytes UTF-8, so this check does not fail.
     document.push_str(simdutf8::basic::from_utf8(&record.data[..close]).map_err(|_| {
         Rejection::new(BadRowType::Malformed, Violation::new("", "utf8", "invalid UTF-8".to_owned()))
     })?);
-    if envelope.event_id.is_none() {
-        document.push_str(",\"event_id\":\"");
-        document.push_str(&event_id);
-        document.push('"');
-    }
-    if envelope.timestamp.is_none() {
-        document.push_str(",\"timestamp\":\"");
-        document.push_str(&sort_key);
-        document.push('"');
-    }
-    document.push_str(",\"_pipeline\":{\"schema\":");
-    push_json_str(&mut document, schema.key());
-    document.push_str(",\"ingested_at\":\"");
-    push_millis(&mut document, record.arrival);
-    document.push_str("\",\"processed_at\":\"");
-    document.push_str(&clock.processed_at_text);
-    document.push_str("\",\"shard_id\":");
-    push_json_str(&mut document, &record.shard_id);
-    document.push_str(",\"sequence_number\":");
-    push_json_str(&mut document, &record.sequence_number);
-    if aggregated {
-        document.push_str(",\"sub_sequence_number\":");
-        document.push_str(&record.sub_sequence_number.to_string());
-    }
-    document.push_str(",\"dt\":\"");
-    push_date(&mut document, event_time);
-    document.push_str("\",\"hr\":\"");
-    push_hour(&mut document, event_time);
-    document.push('"');
-    if let Some(ua) = envelope.user_agent {
-        document.push_str(",\"ua\":");
-        ua_json(ua, &mut document);
-    }
-    document.push_str(fragment);
-    document.push_str("}}");
+    document.push_str(added);
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
     if memchr::memchr2(b'\n', b'\r', document.as_bytes()).is_some() {

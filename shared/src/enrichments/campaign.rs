@@ -65,6 +65,16 @@ impl CampaignParameters {
     }
 }
 
+impl ParameterName {
+    /// Whether `name` (as long as this one) is this name, ignoring ASCII case. The names of
+    /// one length mostly differ at their ends (`utm_source`, `utm_medium`): the last byte
+    /// first; and most are sent in lower case, compared whole at once.
+    fn matches(&self, name: &[u8]) -> bool {
+        let last = name.len() - 1;
+        name[last].to_ascii_lowercase() == self.lower[last] && (*name == *self.lower || name.eq_ignore_ascii_case(&self.lower))
+    }
+}
+
 /// The campaign enrichment, ready to run.
 #[derive(Debug)]
 pub struct Campaign {
@@ -72,31 +82,54 @@ pub struct Campaign {
     /// Bit `n` set: some parameter name is `n` bytes long (names of 128 bytes or more set
     /// bit 127), so most of a query's parameters are passed over at a glance.
     name_lengths: u128,
+    /// Every configured name once per list it is in: a parameter is compared only with
+    /// the names of its length.
+    names: Vec<ParameterName>,
+    /// The group field of each output, in [`CampaignParameters::outputs`] order.
+    grouped: [Option<GroupField>; 5],
+}
+
+/// One name of one output's list.
+#[derive(Debug)]
+struct ParameterName {
+    /// Lower-cased (names are compared ignoring ASCII case).
+    lower: Box<[u8]>,
+    /// The output (0-4 as in [`CampaignParameters::outputs`], 5 the click id).
+    output: usize,
+    /// Its place in that output's list: a lower one is preferred.
+    rank: usize,
 }
 
 impl Campaign {
     pub(crate) fn new(parameters: CampaignParameters) -> Self {
-        let names = parameters.outputs().into_iter().flat_map(|(_, n)| n.iter()).chain(&parameters.click_ids);
-        let name_lengths = names.fold(0u128, |bits, n| bits | 1u128 << n.len().min(127));
-        Self { parameters, name_lengths }
+        let lists = parameters.outputs().into_iter().map(|(_, n)| n).chain([&parameters.click_ids]);
+        let mut names = Vec::new();
+        for (output, list) in lists.enumerate() {
+            for (rank, name) in list.iter().enumerate() {
+                names.push(ParameterName { lower: name.to_ascii_lowercase().into_bytes().into(), output, rank });
+            }
+        }
+        let name_lengths = names.iter().fold(0u128, |bits, n| bits | 1u128 << n.lower.len().min(127));
+        let grouped = parameters.outputs().map(|(key, _)| GroupField::of_campaign(key));
+        Self { parameters, name_lengths, names, grouped }
     }
 
     pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
         let Some((field, url)) = found else { return };
         let Some(query) = query(url) else { return };
-        let outputs = self.parameters.outputs();
         // One pass over the query: for each output, the first value of its most preferred
-        // parameter (the lowest index in its list).
+        // parameter (the lowest rank in its list).
         let mut best: [Option<(usize, &str)>; 6] = [None; 6];
         for (name, value) in params(query) {
             if value.is_empty() || self.name_lengths & (1u128 << name.len().min(127)) == 0 {
                 continue;
             }
-            for (slot, names) in best.iter_mut().zip(outputs.iter().map(|(_, n)| *n).chain([&self.parameters.click_ids])) {
-                let limit = slot.map_or(names.len(), |(i, _)| i);
-                if let Some(i) = names[..limit].iter().position(|n| n.eq_ignore_ascii_case(name)) {
-                    *slot = Some((i, value));
+            let name = name.as_bytes();
+            for n in self.names.iter().filter(|n| n.lower.len() == name.len()) {
+                let slot = &mut best[n.output];
+                if slot.is_none_or(|(rank, _)| n.rank < rank) && n.matches(name) {
+                    *slot = Some((n.rank, value));
                 }
             }
         }
@@ -104,11 +137,12 @@ impl Campaign {
             return;
         }
         let mut object = out.object("campaign");
-        for ((key, names), slot) in outputs.iter().zip(&best) {
+        let outputs = self.parameters.outputs();
+        for (((key, names), slot), group) in outputs.iter().zip(&best).zip(self.grouped) {
             if let Some((i, raw)) = slot {
                 decoded(raw, &names[*i], field, issues, |value| {
                     push_json_str(object.key(key), value);
-                    if let Some(group) = GroupField::of_campaign(key) {
+                    if let Some(group) = group {
                         groups.push(group, value);
                     }
                 });

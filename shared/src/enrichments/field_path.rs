@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::json_tape::{Elements, TapeValue};
 
 /// A parsed field name: object members, and at most one `[]` (every element of an array).
@@ -134,8 +136,8 @@ impl FieldPath {
 /// (`page` for the campaign's URL, the referrer and the referrer's page).
 pub(crate) struct Roots<'n, 'a> {
     event: TapeValue<'a>,
-    seen: [(&'n str, Option<TapeValue<'a>>); ROOTS_REMEMBERED],
-    len: usize,
+    /// Inline, and not written before use: this is made for every event.
+    seen: SmallVec<[(&'n str, Option<TapeValue<'a>>); ROOTS_REMEMBERED]>,
 }
 
 /// Top-level members remembered per event (more are looked up each time).
@@ -143,18 +145,17 @@ const ROOTS_REMEMBERED: usize = 8;
 
 impl<'n, 'a> Roots<'n, 'a> {
     pub(crate) fn new(event: TapeValue<'a>) -> Self {
-        Self { event, seen: [("", None); ROOTS_REMEMBERED], len: 0 }
+        Self { event, seen: SmallVec::new() }
     }
 
     /// The event's member `name`, remembered for the next enrichments of this event.
     fn remember(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
-        if let Some((_, value)) = self.seen[..self.len].iter().find(|(n, _)| *n == name) {
+        if let Some((_, value)) = self.seen.iter().find(|(n, _)| *n == name) {
             return *value;
         }
         let value = self.event.get(name);
-        if self.len < ROOTS_REMEMBERED {
-            self.seen[self.len] = (name, value);
-            self.len += 1;
+        if self.seen.len() < ROOTS_REMEMBERED {
+            self.seen.push((name, value));
         }
         value
     }

@@ -12,9 +12,14 @@ use super::{Issues, ObjectWriter};
 use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
 
-/// Memory counted for a row on top of its key's and columns' bytes: two boxed strings, their
-/// allocations and the hash table's slot. An estimate, stated so limits can be planned.
+/// Memory counted for a row on top of its key's and columns' bytes: its share of the index
+/// (16-byte slots, two to four a row) with room to spare. An estimate, stated so limits can
+/// be planned.
 pub const ROW_OVERHEAD_BYTES: u64 = 80;
+
+/// Keys of one event whose rows are prefetched ([`Lookup::prefetch`]): a purchase's items,
+/// not every element of a hostile array (which is walked once more to be enriched).
+pub const PREFETCHED_KEYS: usize = 16;
 
 /// The table's file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -174,6 +179,25 @@ impl Lookup {
                     issues.push(self.key.pointer(Some(i)), format!("element {i} has no key: the lookup {} is required", self.name));
                 }
             }
+        }
+    }
+
+    /// Starts loading where the rows of `event`'s keys are looked up (the first
+    /// [`PREFETCHED_KEYS`]), before the event is validated: by the time it is enriched, the
+    /// look-ups need not wait for memory.
+    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: Option<&str>) {
+        if self.event_types.as_ref().is_some_and(|types| !event_type.is_some_and(|e| types.iter().any(|t| t == e))) {
+            return;
+        }
+        let key = |value: Option<TapeValue<'_>>| value.and_then(|v| v.as_str()).map(|k| self.rows.prefetch(k));
+        match self.key.find(event) {
+            Found::Absent => {}
+            Found::One(value) => {
+                key(Some(value));
+            }
+            Found::Each(values) => values.take(PREFETCHED_KEYS).for_each(|v| {
+                key(v);
+            }),
         }
     }
 

@@ -290,6 +290,20 @@ impl Enrichments {
         self.campaign.is_none() && self.referer.is_none() && self.lookups.is_empty()
     }
 
+    /// Starts loading the lookup-table memory `event`'s enrichment will read: called before
+    /// the event is validated, so that it arrives meanwhile (see `row_table`). Reads the
+    /// event only; changes nothing.
+    pub(crate) fn prefetch(&self, event: TapeValue<'_>) {
+        if self.lookups.is_empty() {
+            return;
+        }
+        let event_type = event.get("event_type").and_then(|v| v.as_str());
+        let mut roots = field_path::Roots::new(event);
+        for lookup in &self.lookups {
+            lookup.prefetch(&mut roots, event_type);
+        }
+    }
+
     /// Writes the enrichments' fields of `event` (members of `_pipeline`, each after a
     /// comma) into `out`. `Err`: a required enrichment failed; every failure is listed.
     /// The values of the fields aggregates are grouped by go into `groups`.

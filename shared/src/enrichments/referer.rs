@@ -100,6 +100,29 @@ pub struct Referer {
     exact: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     /// `name` of a `name.*` domain → index in `sources`.
     wildcard: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+    /// The lengths of the keys of `exact` and of `wildcard` ([`LengthSet`]): most of the
+    /// parent domains of a host are no key's length, and are not hashed.
+    exact_lengths: LengthSet,
+    wildcard_lengths: LengthSet,
+}
+
+/// A set of string lengths; 127 stands for every length from 127 on.
+#[derive(Clone, Copy, Debug, Default)]
+struct LengthSet(u128);
+
+impl LengthSet {
+    fn of<'k>(keys: impl Iterator<Item = &'k Box<str>>) -> Self {
+        Self(keys.fold(0, |bits, k| bits | 1 << k.len().min(127)))
+    }
+
+    fn may_hold(self, key: &str) -> bool {
+        self.0 & 1 << key.len().min(127) != 0
+    }
+}
+
+/// `map`'s value for `key`, looked up only when `lengths` says a key may be that long.
+fn get(map: &HashMap<Box<str>, usize, foldhash::fast::RandomState>, lengths: LengthSet, key: &str) -> Option<usize> {
+    if lengths.may_hold(key) { map.get(key).copied() } else { None }
 }
 
 impl Referer {
@@ -149,7 +172,8 @@ impl Referer {
                 json
             })
             .collect();
-        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard })
+        let (exact_lengths, wildcard_lengths) = (LengthSet::of(exact.keys()), LengthSet::of(wildcard.keys()));
+        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard, exact_lengths, wildcard_lengths })
     }
 
     /// Sources in the table (built-in and the file's).
@@ -201,17 +225,17 @@ impl Referer {
         let short_second_last = last > 0 && last - 1 - second_last <= 3;
         let mut start = 0;
         loop {
-            if let Some(&i) = self.exact.get(&host[start..]) {
+            if let Some(i) = get(&self.exact, self.exact_lengths, &host[start..]) {
                 return Some(i);
             }
             // `name.*`: after `name` comes one label, or a short label and one more.
             if start < last {
-                if let Some(&i) = self.wildcard.get(&host[start..last - 1]) {
+                if let Some(i) = get(&self.wildcard, self.wildcard_lengths, &host[start..last - 1]) {
                     return Some(i);
                 }
             }
             if short_second_last && start < second_last {
-                if let Some(&i) = self.wildcard.get(&host[start..second_last - 1]) {
+                if let Some(i) = get(&self.wildcard, self.wildcard_lengths, &host[start..second_last - 1]) {
                     return Some(i);
                 }
             }

@@ -1,21 +1,27 @@
 //! A lookup table's rows in memory: every key and its pre-rendered columns side by side in
-//! one buffer, found through a hash table of their places. A map of boxed strings costs two
-//! allocations a row and three cache misses a hit (slot, key, columns); this costs two
-//! allocations a table and two misses a hit (slot, then key and columns together).
+//! one buffer, found through an index of their places.
+//!
+//! The index is open addressing over 16-byte slots, at most half full, each holding a row's
+//! place and 32 bits of its key's hash. A key not in the table (most of them: a table keyed
+//! by SKU holds a fraction of a shop's) is told apart in its slot's cache line, without
+//! reading any row; a key found costs that line and its row's. With 100,000 rows the index
+//! is a few MiB, far from any cache, so the line can be asked for early ([`RowTable::prefetch`],
+//! before the event is validated) and be there when the lookup runs. hashbrown's tables
+//! cannot say where a key's slot is before the search, which is all this needs beyond them.
 
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
-
-/// Where one row is in [`RowTable::text`]: its key, then its columns.
-#[derive(Clone, Copy, Debug)]
-struct RowAt {
+/// One slot of the index: a row's place in [`RowTable::text`] and its key's hash bits.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// The hash's high 32 bits with the lowest bit set; 0: the slot is empty.
+    tag: u32,
     start: u32,
     key_len: u32,
     columns_len: u32,
 }
 
-impl RowAt {
+impl Slot {
     fn key(self, text: &str) -> &str {
         &text[self.start as usize..(self.start + self.key_len) as usize]
     }
@@ -26,12 +32,18 @@ impl RowAt {
     }
 }
 
+/// The tag of a hash: never 0, so 0 marks an empty slot.
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32 | 1
+}
+
 /// Rows by key (each key once); the columns are one JSON object's text.
 #[derive(Debug, Default)]
 pub(crate) struct RowTable {
     keys: foldhash::fast::RandomState,
-    /// The rows' places, by the hash of their key.
-    index: HashTable<RowAt>,
+    /// A power of two of slots (or none), at most half of them used.
+    slots: Vec<Slot>,
+    len: usize,
     text: String,
 }
 
@@ -47,9 +59,12 @@ pub(crate) enum Refused {
 /// The largest table text the offsets can address.
 pub(crate) const MAX_TABLE_TEXT_BYTES: usize = u32::MAX as usize;
 
+/// Slots of a table with no room left: the first one gets this many.
+const FIRST_SLOTS: usize = 16;
+
 impl RowTable {
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.len
     }
 
     /// Adds a row (the caller's budget refuses tables long before they are too large).
@@ -61,26 +76,86 @@ impl RowTable {
         if start + key.len() + columns.len() > MAX_TABLE_TEXT_BYTES {
             return Err(Refused::TooLarge);
         }
-        let at = RowAt { start: start as u32, key_len: key.len() as u32, columns_len: columns.len() as u32 };
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.resize((self.slots.len() * 2).max(FIRST_SLOTS));
+        }
         self.text.push_str(key);
         self.text.push_str(columns);
-        let Self { keys, index, text } = self;
-        index.insert_unique(keys.hash_one(key), at, |at| keys.hash_one(at.key(text)));
+        let hash = self.keys.hash_one(key);
+        let slot = Slot { tag: tag_of(hash), start: start as u32, key_len: key.len() as u32, columns_len: columns.len() as u32 };
+        self.place(hash, slot);
+        self.len += 1;
         Ok(())
     }
 
     /// The columns of `key`'s row.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        let at = self.index.find(self.keys.hash_one(key), |at| at.key(&self.text) == key)?;
-        Some(at.columns(&self.text))
+        if self.slots.is_empty() {
+            return None;
+        }
+        let hash = self.keys.hash_one(key);
+        let tag = tag_of(hash);
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        // Ends: at most half the slots are used, so an empty one comes.
+        loop {
+            let slot = self.slots[at];
+            if slot.tag == 0 {
+                return None;
+            }
+            if slot.tag == tag && slot.key(&self.text) == key {
+                return Some(slot.columns(&self.text));
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Starts loading the index's cache line where a [`get`](Self::get) of `key` begins, so
+    /// that the look-up itself need not wait for memory (a hint: nothing is read).
+    pub(crate) fn prefetch(&self, key: &str) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let at = self.keys.hash_one(key) as usize & (self.slots.len() - 1);
+        prefetch_line(&self.slots[at]);
     }
 
     /// Frees the room the text grew into (after loading).
     pub(crate) fn shrink_to_fit(&mut self) {
-        let Self { keys, index, text } = self;
-        text.shrink_to_fit();
-        index.shrink_to_fit(|at| keys.hash_one(at.key(text)));
+        self.text.shrink_to_fit();
     }
+
+    /// Moves every row into `slots` new slots (a power of two, more than twice the rows).
+    fn resize(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
+        for slot in old.into_iter().filter(|s| s.tag != 0) {
+            self.place(self.keys.hash_one(slot.key(&self.text)), slot);
+        }
+    }
+
+    /// Puts `slot` into the first empty slot from its hash's on.
+    fn place(&mut self, hash: u64, slot: Slot) {
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        while self.slots[at].tag != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+}
+
+/// Asks the processor to bring `item`'s cache line in (where it has such a hint; elsewhere
+/// nothing happens and the look-up waits as it would have).
+fn prefetch_line<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint: it reads nothing into the program and cannot fault,
+        // whatever the address; SSE, which it needs, is in every x86-64 processor.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
 }
 
 #[cfg(test)]
@@ -90,6 +165,8 @@ mod tests {
     #[test]
     fn rows_are_found_by_key_and_keys_are_kept_once() {
         let mut table = RowTable::default();
+        assert_eq!(table.get("k0"), None, "an empty table");
+        table.prefetch("k0");
         for i in 0..10_000 {
             table.insert(&format!("k{i}"), &format!("{{\"n\":{i}}}")).unwrap();
         }
@@ -98,24 +175,60 @@ mod tests {
         table.insert("é✓", "{}").unwrap();
         table.shrink_to_fit();
         assert_eq!(table.len(), 10_002);
+        for i in (0..10_000).step_by(7) {
+            let key = format!("k{i}");
+            table.prefetch(&key);
+            assert_eq!(table.get(&key), Some(format!("{{\"n\":{i}}}").as_str()));
+        }
         assert_eq!(table.get("k9999"), Some("{\"n\":9999}"));
         assert_eq!(table.get("k0"), Some("{\"n\":0}"));
         assert_eq!(table.get(""), Some("{\"empty\":true}"));
         assert_eq!(table.get("é✓"), Some("{}"));
         assert_eq!(table.get("k10000"), None);
         assert_eq!(table.get("k"), None);
+        assert!(table.slots.len().is_power_of_two() && table.slots.len() >= 2 * table.len(), "at most half full");
     }
 
     #[test]
     fn keys_whose_hashes_collide_are_told_apart() {
-        // A row of key "a" filed under the hash of "b": "b" must still be found as itself.
-        let mut table = RowTable { index: HashTable::with_capacity(4), ..RowTable::default() };
-        let hash_of_b = table.keys.hash_one("b");
-        table.index.insert_unique(hash_of_b, RowAt { start: 0, key_len: 1, columns_len: 2 }, |_| hash_of_b);
+        // A row of key "a" filed under the slot and tag of "b": "b" must still be found as itself.
+        let mut table = RowTable::default();
+        table.resize(FIRST_SLOTS);
         table.text.push_str("a{}");
+        let hash_of_b = table.keys.hash_one("b");
+        table.place(hash_of_b, Slot { tag: tag_of(hash_of_b), start: 0, key_len: 1, columns_len: 2 });
+        table.len = 1;
         table.insert("b", "{\"b\":1}").unwrap();
-        assert_eq!(table.get("b"), Some("{\"b\":1}"), "a key whose hash's slot holds another key");
+        assert_eq!(table.get("b"), Some("{\"b\":1}"), "a key whose slot and tag hold another key");
         assert_eq!(table.insert("b", "{}"), Err(Refused::Duplicate));
         assert_eq!(table.get("a"), None, "a key is found by its own hash only");
+    }
+
+    #[test]
+    fn keys_that_share_a_slot_are_all_found_after_the_table_grows() {
+        // Every key starts at the same slot of a small table; growing moves them apart.
+        let mut table = RowTable::default();
+        let mut keys = Vec::new();
+        let home = |table: &RowTable, key: &str| table.keys.hash_one(key) as usize & (FIRST_SLOTS - 1);
+        let target = home(&table, "seed");
+        for i in 0.. {
+            let key = format!("c{i}");
+            if home(&table, &key) == target {
+                keys.push(key);
+                if keys.len() == 7 {
+                    break;
+                }
+            }
+        }
+        for (n, key) in keys.iter().enumerate() {
+            table.insert(key, &format!("[{n}]")).unwrap();
+        }
+        for _ in 0..100 {
+            let filler = format!("f{}", table.len());
+            table.insert(&filler, "{}").unwrap();
+        }
+        for (n, key) in keys.iter().enumerate() {
+            assert_eq!(table.get(key), Some(format!("[{n}]").as_str()), "{key}");
+        }
     }
 }

@@ -4,25 +4,81 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
+/// `byte` in each of a word's eight bytes.
+const fn repeated(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// The high bit of each zero byte of `word` set (the lowest one exactly; above it, a byte of
+/// 0x01 may be marked too), and no other bit: nonzero exactly when a byte is zero.
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(repeated(0x01)) & !word & repeated(0x80)
+}
+
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
     let bytes = url.as_bytes();
-    let end = memchr::memchr(b'#', bytes).unwrap_or(bytes.len());
-    let start = memchr::memchr(b'?', &bytes[..end])? + 1;
+    // One search for whichever comes first: most page URLs have neither.
+    let at = memchr::memchr2(b'?', b'#', bytes)?;
+    if bytes[at] == b'#' {
+        return None;
+    }
+    let start = at + 1;
+    let end = memchr::memchr(b'#', &bytes[start..]).map_or(bytes.len(), |i| start + i);
     Some(&url[start..end])
 }
 
 /// The `name=value` pairs of a query, as sent (a pair without `=` has an empty value).
-pub fn params(query: &str) -> impl Iterator<Item = (&str, &str)> {
-    // Split at ASCII bytes, so every piece is at a character boundary.
-    query.as_bytes().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(move |p| {
-        let start = p.as_ptr() as usize - query.as_ptr() as usize;
-        let pair = &query[start..start + p.len()];
-        match memchr::memchr(b'=', p) {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, ""),
+pub fn params(query: &str) -> Params<'_> {
+    Params { query, at: 0 }
+}
+
+/// The pairs of a query ([`params`]): one pass over its bytes finds both the `&` between
+/// pairs and each pair's first `=`.
+#[derive(Clone, Debug)]
+pub struct Params<'q> {
+    query: &'q str,
+    /// Where the next pair starts.
+    at: usize,
+}
+
+impl<'q> Iterator for Params<'q> {
+    type Item = (&'q str, &'q str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.query.as_bytes();
+        while self.at < bytes.len() {
+            let start = self.at;
+            // The name, to the first `=` or `&`; then the value, to the next `&`.
+            let eq = find_byte(bytes, start, b'=', b'&');
+            let end = if eq < bytes.len() && bytes[eq] == b'=' { find_byte(bytes, eq + 1, b'&', b'&') } else { eq };
+            self.at = end + 1;
+            // `&` and `=` are ASCII, so every piece is at a character boundary.
+            if end == start {
+                continue;
+            }
+            let value = if eq < end { &self.query[eq + 1..end] } else { "" };
+            return Some((&self.query[start..eq], value));
         }
-    })
+        None
+    }
+}
+
+/// Index of the first `a` or `b` in `bytes` from `from` on (`bytes.len()` if none), eight
+/// bytes at a time: a query's names and values are a few bytes to a few dozen, too short for
+/// memchr's set-up to pay, and a byte loop costs a branch a byte.
+fn find_byte(bytes: &[u8], from: usize, a: u8, b: u8) -> usize {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        // The lowest marked byte of each is exact, so the lowest of both is.
+        let hits = zero_bytes(word ^ repeated(a)) | zero_bytes(word ^ repeated(b));
+        if hits != 0 {
+            return at + hits.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    bytes[at.min(bytes.len())..].iter().position(|&c| c == a || c == b).map_or(bytes.len(), |i| at + i)
 }
 
 /// The first non-empty value of the first of `names` that `query` has (names compared
@@ -115,20 +171,33 @@ pub fn host(url: &str) -> Option<Cow<'_, str>> {
     // The first `://` (memchr: a memmem searcher costs more to build than this search).
     let bytes = url.as_bytes();
     let colon = memchr::memchr_iter(b':', bytes).find(|&i| bytes[i + 1..].starts_with(b"//"))?;
-    let after_scheme = &url[colon + 3..];
-    let end = memchr::memchr3(b'/', b'?', b'#', after_scheme.as_bytes()).unwrap_or(after_scheme.len());
-    let authority = &after_scheme[..end];
-    let host_port = memchr::memrchr(b'@', authority.as_bytes()).map_or(authority, |at| &authority[at + 1..]);
+    let after_scheme = &bytes[colon + 3..];
+    // One pass over the authority (a few bytes, where memchr calls cost more than they
+    // save): where it ends, its last `@`, the first `:` after that, and any upper case.
+    let (mut end, mut at, mut port, mut upper) = (0, None, None, false);
+    while let Some(&b) = after_scheme.get(end) {
+        match b {
+            b'/' | b'?' | b'#' => break,
+            b'@' => (at, port, upper) = (Some(end), None, false),
+            b':' if port.is_none() => port = Some(end),
+            b'A'..=b'Z' => upper = true,
+            _ => {}
+        }
+        end += 1;
+    }
+    let start = at.map_or(0, |at| at + 1);
+    let host_port = &url[colon + 3 + start..colon + 3 + end];
     let host = if host_port.starts_with('[') {
         memchr::memchr(b']', host_port.as_bytes()).map_or(host_port, |i| &host_port[..=i])
     } else {
-        memchr::memchr(b':', host_port.as_bytes()).map_or(host_port, |i| &host_port[..i])
+        port.map_or(host_port, |p| &host_port[..p - start])
     };
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.is_empty() || host.len() > MAX_HOST_BYTES {
         return None;
     }
-    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
+    // `upper` also counts a port's letters: lower-casing a host without any changes nothing.
+    Some(if upper && host.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
 }
 
 #[cfg(test)]
@@ -140,8 +209,30 @@ mod tests {
         assert_eq!(query("https://a.com/p?x=1&y=2#frag?z=3"), Some("x=1&y=2"));
         assert_eq!(query("https://a.com/p#x?y"), None);
         assert_eq!(query("https://a.com/p"), None);
+        assert_eq!(query("https://a.com/p?"), Some(""));
+        assert_eq!(query("https://a.com/p?x#"), Some("x"));
+        assert_eq!(query("?a=b"), Some("a=b"));
         let pairs: Vec<_> = params("a=1&&b&c=&=d").collect();
         assert_eq!(pairs, [("a", "1"), ("b", ""), ("c", ""), ("", "d")]);
+        let pairs: Vec<_> = params("&&x==1&é=ü&=&y").collect();
+        assert_eq!(pairs, [("x", "=1"), ("é", "ü"), ("", ""), ("y", "")]);
+        assert_eq!(params("").next(), None);
+        assert_eq!(params("&").next(), None);
+        // Delimiters at every place of an eight-byte word, and bytes the word trick could
+        // mistake for them (0x80 and up, 0x01 above a match).
+        for len in 0..40 {
+            for at in 0..len {
+                let mut text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0x27 } else { b'a' + (i % 7) as u8 }).collect();
+                text[at] = b'=';
+                assert_eq!(find_byte(&text, 0, b'=', b'&'), at, "{len} {at}");
+                assert_eq!(find_byte(&text, at + 1, b'=', b'&'), len);
+                text[at] = b'&';
+                assert_eq!(find_byte(&text, 0, b'&', b'&'), at);
+            }
+        }
+        let query = "n\u{e9}\u{fc}\u{1}=\u{7f}\u{80}x&\u{2026}=\u{ff}&a";
+        let pairs: Vec<_> = params(query).collect();
+        assert_eq!(pairs, [("n\u{e9}\u{fc}\u{1}", "\u{7f}\u{80}x"), ("\u{2026}", "\u{ff}"), ("a", "")]);
         let names = ["utm_source".to_owned(), "source".to_owned()];
         assert_eq!(first_param("source=x&UTM_Source=y&utm_source=z", &names), Some(("utm_source", "y")));
         assert_eq!(first_param("utm_source=&source=x", &names), Some(("source", "x")));
@@ -171,5 +262,11 @@ mod tests {
         assert!(host("urn:isbn:123").is_none());
         assert!(host("/relative/path").is_none());
         assert!(host(&format!("https://{}/", "a.".repeat(200))).is_none());
+        assert_eq!(host("https://a@B.com@C.Example.com:80/").unwrap(), "c.example.com");
+        assert_eq!(host("https://u:p@[::1]:8080/").unwrap(), "[::1]");
+        assert_eq!(host("https://x.com:ABC/").unwrap(), "x.com");
+        assert_eq!(host("https://X.com#f").unwrap(), "x.com");
+        assert_eq!(host("https://user@:80/"), None);
+        assert_eq!(host("mailto:a@b.com"), None);
     }
 }
