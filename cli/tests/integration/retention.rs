@@ -65,9 +65,11 @@ fn expired_events_and_bad_rows_leave_the_queries_and_the_disk_and_the_rest_stays
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let running = up!(dir.path(), port, &["--retention", "12s"]);
+    // Timed from before the post: their arrival (kept in whole seconds) is at most a second
+    // before this, however long the store then takes to hold them.
+    let posted_old = Instant::now();
     post(&running.base, "old");
     wait_for("the old events stored", Duration::from_secs(20), || stored(&running.base, "old") == 50 && bad_rows_of(&running.base, "old") == 1);
-    let posted_old = Instant::now();
     std::thread::sleep(Duration::from_secs(6));
     post(&running.base, "new");
     wait_for("the new events stored", Duration::from_secs(20), || stored(&running.base, "new") == 50);
