@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::field_path::{FieldPath, Roots};
+use super::length_set::LengthSet;
 use super::url_parts::{params, query, with_decoded};
 use super::{Issues, Output};
 use crate::json_text::push_json_str;
@@ -79,9 +80,9 @@ impl ParameterName {
 #[derive(Debug)]
 pub struct Campaign {
     parameters: CampaignParameters,
-    /// Bit `n` set: some parameter name is `n` bytes long (names of 128 bytes or more set
-    /// bit 127), so most of a query's parameters are passed over at a glance.
-    name_lengths: u128,
+    /// The lengths of the parameter names, so most of a query's parameters are passed over
+    /// at a glance.
+    name_lengths: LengthSet,
     /// Every configured name once per list it is in: a parameter is compared only with
     /// the names of its length.
     names: Vec<ParameterName>,
@@ -109,7 +110,7 @@ impl Campaign {
                 names.push(ParameterName { lower: name.to_ascii_lowercase().into_bytes().into(), output, rank });
             }
         }
-        let name_lengths = names.iter().fold(0u128, |bits, n| bits | 1u128 << n.lower.len().min(127));
+        let name_lengths = LengthSet::of(names.iter().map(|n| n.lower.len()));
         let grouped = parameters.outputs().map(|(key, _)| GroupField::of_campaign(key));
         Self { parameters, name_lengths, names, grouped }
     }
@@ -122,7 +123,7 @@ impl Campaign {
         // parameter (the lowest rank in its list).
         let mut best: [Option<(usize, &str)>; 6] = [None; 6];
         for (name, value) in params(query) {
-            if value.is_empty() || self.name_lengths & (1u128 << name.len().min(127)) == 0 {
+            if value.is_empty() || !self.name_lengths.may_hold(name.len()) {
                 continue;
             }
             let name = name.as_bytes();

@@ -9,6 +9,7 @@
 
 pub mod campaign;
 pub mod field_path;
+mod length_set;
 pub mod lookup;
 pub mod referer;
 mod row_table;

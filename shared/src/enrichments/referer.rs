@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::campaign::decoded;
 use super::field_path::{FieldPath, Roots};
+use super::length_set::LengthSet;
 use super::url_parts::{first_param, host, query};
 use super::{Issues, Output};
 use crate::json_text::push_json_str;
@@ -106,23 +107,9 @@ pub struct Referer {
     wildcard_lengths: LengthSet,
 }
 
-/// A set of string lengths; 127 stands for every length from 127 on.
-#[derive(Clone, Copy, Debug, Default)]
-struct LengthSet(u128);
-
-impl LengthSet {
-    fn of<'k>(keys: impl Iterator<Item = &'k Box<str>>) -> Self {
-        Self(keys.fold(0, |bits, k| bits | 1 << k.len().min(127)))
-    }
-
-    fn may_hold(self, key: &str) -> bool {
-        self.0 & 1 << key.len().min(127) != 0
-    }
-}
-
 /// `map`'s value for `key`, looked up only when `lengths` says a key may be that long.
 fn get(map: &HashMap<Box<str>, usize, foldhash::fast::RandomState>, lengths: LengthSet, key: &str) -> Option<usize> {
-    if lengths.may_hold(key) { map.get(key).copied() } else { None }
+    if lengths.may_hold(key.len()) { map.get(key).copied() } else { None }
 }
 
 impl Referer {
@@ -172,7 +159,7 @@ impl Referer {
                 json
             })
             .collect();
-        let (exact_lengths, wildcard_lengths) = (LengthSet::of(exact.keys()), LengthSet::of(wildcard.keys()));
+        let (exact_lengths, wildcard_lengths) = (LengthSet::of(exact.keys().map(|k: &Box<str>| k.len())), LengthSet::of(wildcard.keys().map(|k: &Box<str>| k.len())));
         Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard, exact_lengths, wildcard_lengths })
     }
 
