@@ -182,6 +182,11 @@ impl Lookup {
         }
     }
 
+    /// Whether the lookup runs only on some event types (`parameters.event_types`).
+    pub(crate) fn filters_by_type(&self) -> bool {
+        self.event_types.is_some()
+    }
+
     /// Starts loading where the rows of `event`'s keys are looked up (the first
     /// [`PREFETCHED_KEYS`]), before the event is validated: by the time it is enriched, the
     /// look-ups need not wait for memory.
