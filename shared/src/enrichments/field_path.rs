@@ -113,7 +113,7 @@ impl FieldPath {
     /// The value at the members before any `[]`.
     fn head_value<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Option<TapeValue<'a>> {
         let (root, rest) = self.head.split_first()?;
-        walk(event.remember(root)?, rest)
+        walk(event.member(root)?, rest)
     }
 
     /// JSON pointer of the field (`index`: the element, for a path with `[]`).
@@ -149,7 +149,7 @@ impl<'n, 'a> Roots<'n, 'a> {
     }
 
     /// The event's member `name`, remembered for the next enrichments of this event.
-    fn remember(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
+    pub(crate) fn member(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
         if let Some((_, value)) = self.seen.iter().find(|(n, _)| *n == name) {
             return *value;
         }

@@ -182,27 +182,26 @@ impl Lookup {
         }
     }
 
-    /// Whether the lookup runs only on some event types (`parameters.event_types`).
-    pub(crate) fn filters_by_type(&self) -> bool {
-        self.event_types.is_some()
-    }
-
     /// Starts loading where the rows of `event`'s keys are looked up (the first
     /// [`PREFETCHED_KEYS`]), before the event is validated: by the time it is enriched, the
     /// look-ups need not wait for memory.
-    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: Option<&str>) {
-        if self.event_types.as_ref().is_some_and(|types| !event_type.is_some_and(|e| types.iter().any(|t| t == e))) {
-            return;
+    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>) {
+        // The event's type is read only by a lookup limited to some types.
+        if let Some(types) = &self.event_types {
+            let event_type = event.member("event_type").and_then(|v| v.as_str());
+            if !event_type.is_some_and(|e| types.iter().any(|t| t == e)) {
+                return;
+            }
         }
-        let key = |value: Option<TapeValue<'_>>| value.and_then(|v| v.as_str()).map(|k| self.rows.prefetch(k));
+        let key = |value: Option<TapeValue<'_>>| {
+            if let Some(k) = value.and_then(|v| v.as_str()) {
+                self.rows.prefetch(k);
+            }
+        };
         match self.key.find(event) {
             Found::Absent => {}
-            Found::One(value) => {
-                key(Some(value));
-            }
-            Found::Each(values) => values.take(PREFETCHED_KEYS).for_each(|v| {
-                key(v);
-            }),
+            Found::One(value) => key(Some(value)),
+            Found::Each(values) => values.take(PREFETCHED_KEYS).for_each(key),
         }
     }
 

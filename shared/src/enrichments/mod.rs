@@ -298,11 +298,9 @@ impl Enrichments {
         if self.lookups.is_empty() {
             return;
         }
-        // The type is read only where a lookup is limited to some event types.
-        let event_type = if self.lookups.iter().any(Lookup::filters_by_type) { event.get("event_type").and_then(|v| v.as_str()) } else { None };
         let mut roots = field_path::Roots::new(event);
         for lookup in &self.lookups {
-            lookup.prefetch(&mut roots, event_type);
+            lookup.prefetch(&mut roots);
         }
     }
 

@@ -96,7 +96,7 @@ impl RowTable {
         let hash = self.keys.hash_one(key);
         let tag = tag_of(hash);
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = self.home(hash);
         // Ends: at most half the slots are used, so an empty one comes.
         loop {
             let slot = self.slots[at];
@@ -116,13 +116,17 @@ impl RowTable {
         if self.slots.is_empty() {
             return;
         }
-        let at = self.keys.hash_one(key) as usize & (self.slots.len() - 1);
-        prefetch_line(&self.slots[at]);
+        prefetch_line(&self.slots[self.home(self.keys.hash_one(key))]);
     }
 
     /// Frees the room the text grew into (after loading).
     pub(crate) fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
+    }
+
+    /// The slot where the search for a key of `hash` starts (the index has slots).
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & (self.slots.len() - 1)
     }
 
     /// Moves every row into `slots` new slots (a power of two, more than twice the rows).
@@ -136,7 +140,7 @@ impl RowTable {
     /// Puts `slot` into the first empty slot from its hash's on.
     fn place(&mut self, hash: u64, slot: Slot) {
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = self.home(hash);
         while self.slots[at].tag != 0 {
             at = (at + 1) & mask;
         }
