@@ -22,6 +22,9 @@ use super::{OwnedKey, PartitionView, Store, StoreError, StoredFile, now_seconds,
 /// partition's entries / a unit's) times, 3 or 4 within a partition of 10M.
 pub const FAN_IN: usize = 16;
 
+/// What a dropped partition's directory is renamed to start with while it is deleted.
+pub(super) const DROPPED_PREFIX: &str = "dropped-";
+
 /// The files of `p` to merge next, if any.
 fn pick(p: &PartitionView) -> Option<Vec<Arc<StoredFile>>> {
     let mut files = p.files.clone();
@@ -173,8 +176,13 @@ impl Store {
             }
         }
         self.files.forget_dir(&p.dir);
-        match std::fs::remove_dir_all(&p.dir) {
-            Ok(()) => Ok(()),
+        // Renamed away first, so that a reader in another process (`pipeline store`) sees
+        // the whole directory go at once: a value file gone from a directory still there
+        // would read as a broken store. A crash before the delete leaves the renamed
+        // directory, which the next open removes as unlisted.
+        let doomed = self.root.join(format!("{DROPPED_PREFIX}{}", p.dir.file_name().unwrap_or_default().to_string_lossy()));
+        match std::fs::rename(&p.dir, &doomed) {
+            Ok(()) => std::fs::remove_dir_all(&doomed).map_err(|e| StoreError::Io { path: doomed, source: e }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::Io { path: p.dir.clone(), source: e }),
         }

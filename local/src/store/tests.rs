@@ -251,6 +251,44 @@ fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it()
 }
 
 #[test]
+fn a_reader_of_another_process_sees_a_dropped_partition_go_whole() {
+    let f = open(tempfile::tempdir().unwrap(), Duration::from_secs(3_600));
+    let now = chrono::Utc::now().timestamp();
+    f.commit(0, (20..40).map(|i| event(1, i, now - 7_200, "old")).collect(), Vec::new());
+    f.store.close_stale_partition(now + 3_600);
+    f.commit(1, (0..10).map(|i| event(1, i, now, "new")).collect(), Vec::new());
+    // As `pipeline store` opens it: its own catalog snapshot, every partition in it.
+    let reader = open_for_reading(f.dir.path(), Duration::from_secs(3_650 * 86_400)).unwrap();
+    let mut seen = Vec::new();
+    let scanned = reader.scan(Section::Events, now, |_, bytes| {
+        if seen.is_empty() {
+            assert_eq!(f.store.drop_expired(&f.db, now).unwrap(), 1);
+            let left: Vec<String> = std::fs::read_dir(f.store.root()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            assert_eq!(left.len(), 1, "only the kept partition's directory is left: {left:?}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        seen.push(v["body"].as_str().unwrap().to_owned());
+        Ok(())
+    });
+    assert_eq!(scanned.unwrap(), 10, "the dropped partition's items are gone, not an error");
+    assert_eq!(seen, vec!["new"; 10]);
+}
+
+#[test]
+fn a_partition_left_half_deleted_by_a_crash_is_removed_at_the_next_open() {
+    let f = fixture();
+    f.commit(0, vec![event(1, 1, NOW, "kept")], Vec::new());
+    let doomed = f.store.root().join(format!("{}p-00000099", super::merge::DROPPED_PREFIX));
+    std::fs::create_dir(&doomed).unwrap();
+    std::fs::write(doomed.join("v-0000.val"), b"left over").unwrap();
+    let Fixture { dir, db, store } = f;
+    drop((db, store));
+    let f = open(dir, DEFAULT_RETENTION);
+    assert!(!doomed.exists(), "the half-deleted partition is gone");
+    assert_eq!(f.user(1, 10, NOW), [(1, "kept".to_string())]);
+}
+
+#[test]
 fn bad_rows_page_by_failure_time_filter_and_carry_their_recovery_mark() {
     let f = fixture();
     let kinds = ["malformed", "schema_violation", "unknown_event_type"];
