@@ -57,7 +57,7 @@ impl<'a> TapeValue<'a> {
 
     /// The member `key` of an object; `None` when absent or not an object.
     pub fn get(&self, key: &str) -> Option<TapeValue<'a>> {
-        self.members().find(|(name, _)| *name == key).map(|(_, value)| value)
+        self.members().find(|(name, _)| crate::word_scan::same_bytes(name.as_bytes(), key.as_bytes())).map(|(_, value)| value)
     }
 
     /// An object's members in document order (empty for a non-object).

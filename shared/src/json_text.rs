@@ -3,9 +3,9 @@
 
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(out: &mut String, s: &str) {
-    // A fold without early exit vectorises; the texts here are short and rarely need escapes.
-    let plain = s.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if plain {
+    // The texts here are short and rarely need escapes.
+    if !crate::word_scan::needs_json_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
         out.push('"');
         out.push_str(s);
         out.push('"');

@@ -83,6 +83,7 @@ pub mod time_format;
 pub mod user_agent;
 pub mod user_records;
 pub mod validation;
+mod word_scan;
 #[cfg(feature = "workload")]
 pub mod workload;
 

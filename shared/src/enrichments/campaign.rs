@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::field_path::{FieldPath, Roots};
 use super::length_set::LengthSet;
 use super::url_parts::{params, query, with_decoded};
-use super::{Issues, Output};
+use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
 
@@ -72,7 +72,7 @@ impl ParameterName {
     /// first; and most are sent in lower case, compared whole at once.
     fn matches(&self, name: &[u8]) -> bool {
         let last = name.len() - 1;
-        name[last].to_ascii_lowercase() == self.lower[last] && (*name == *self.lower || name.eq_ignore_ascii_case(&self.lower))
+        name[last].to_ascii_lowercase() == self.lower[last] && (crate::word_scan::same_bytes(name, &self.lower) || name.eq_ignore_ascii_case(&self.lower))
     }
 }
 
@@ -88,6 +88,10 @@ pub struct Campaign {
     names: Vec<ParameterName>,
     /// The group field of each output, in [`CampaignParameters::outputs`] order.
     grouped: [Option<GroupField>; 5],
+    /// Each output's member name, in the same order.
+    keys: [MemberKey; 5],
+    /// `click_id`, and its `param` and `value`.
+    click_keys: [MemberKey; 3],
 }
 
 /// One name of one output's list.
@@ -112,7 +116,9 @@ impl Campaign {
         }
         let name_lengths = LengthSet::of(names.iter().map(|n| n.lower.len()));
         let grouped = parameters.outputs().map(|(key, _)| GroupField::of_campaign(key));
-        Self { parameters, name_lengths, names, grouped }
+        let keys = parameters.outputs().map(|(key, _)| MemberKey::new(key));
+        let click_keys = ["click_id", "param", "value"].map(MemberKey::new);
+        Self { parameters, name_lengths, names, grouped, keys, click_keys }
     }
 
     pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
@@ -139,7 +145,7 @@ impl Campaign {
         }
         let mut object = out.object("campaign");
         let outputs = self.parameters.outputs();
-        for (((key, names), slot), group) in outputs.iter().zip(&best).zip(self.grouped) {
+        for ((((_, names), slot), group), key) in outputs.iter().zip(&best).zip(self.grouped).zip(&self.keys) {
             if let Some((i, raw)) = slot {
                 decoded(raw, &names[*i], field, issues, |value| {
                     push_json_str(object.key(key), value);
@@ -151,10 +157,13 @@ impl Campaign {
         }
         if let Some((i, raw)) = best[5] {
             let param = &self.parameters.click_ids[i];
-            let click = object.key("click_id");
-            click.push_str("{\"param\":");
+            let [click_id, param_key, value_key] = &self.click_keys;
+            let click = object.key(click_id);
+            click.push('{');
+            click.push_str(&param_key.0);
             push_json_str(click, param);
-            click.push_str(",\"value\":");
+            click.push(',');
+            click.push_str(&value_key.0);
             decoded(raw, param, field, issues, |value| push_json_str(click, value));
             click.push('}');
         }

@@ -150,7 +150,7 @@ impl<'n, 'a> Roots<'n, 'a> {
 
     /// The event's member `name`, remembered for the next enrichments of this event.
     pub(crate) fn member(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
-        if let Some((_, value)) = self.seen.iter().find(|(n, _)| *n == name) {
+        if let Some((_, value)) = self.seen.iter().find(|(n, _)| crate::word_scan::same_bytes(n.as_bytes(), name.as_bytes())) {
             return *value;
         }
         let value = self.event.get(name);

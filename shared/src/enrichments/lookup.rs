@@ -8,7 +8,7 @@ use simd_json::StaticNode;
 
 use super::field_path::{FieldPath, Found, Roots};
 use super::row_table::{MAX_TABLE_TEXT_BYTES, Refused, RowTable};
-use super::{Issues, ObjectWriter};
+use super::{Issues, MemberKey, ObjectWriter};
 use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
 
@@ -90,6 +90,8 @@ type Rows = RowTable;
 #[derive(Debug)]
 pub struct Lookup {
     pub(crate) name: String,
+    /// `name` as the member of `_pipeline.lookup`.
+    member: MemberKey,
     pub(crate) required: bool,
     key: FieldPath,
     event_types: Option<Vec<String>>,
@@ -119,6 +121,7 @@ impl Lookup {
         let default = parameters.default.map(|d| Value::Object(d).to_string().into_boxed_str());
         Ok(Self {
             name: name.to_owned(),
+            member: MemberKey::new(name),
             required,
             key: parameters.key,
             event_types: parameters.event_types,
@@ -146,14 +149,14 @@ impl Lookup {
             }
             Found::One(value) => {
                 if let Some(row) = self.row_of(value, None, issues) {
-                    lookup.key(&self.name).push_str(row);
+                    lookup.key(&self.member).push_str(row);
                 }
             }
             Found::Each(values) => {
                 // Written as the rows come, and taken back when none was found: no buffer
                 // of rows per event.
                 let before = lookup.checkpoint();
-                let out = lookup.key(&self.name);
+                let out = lookup.key(&self.member);
                 out.push('[');
                 let mut found = false;
                 let mut missing = None;

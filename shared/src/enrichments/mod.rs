@@ -13,6 +13,7 @@ mod length_set;
 pub mod lookup;
 pub mod referer;
 mod row_table;
+mod seen_hosts;
 pub mod url_parts;
 
 use std::fmt;
@@ -381,12 +382,25 @@ pub(crate) struct ObjectWriter<'b> {
     open: bool,
 }
 
+/// A member name rendered once as JSON, with its colon (`"source":`): written for many
+/// events, it is copied, not escaped again.
+#[derive(Debug)]
+pub(crate) struct MemberKey(Box<str>);
+
+impl MemberKey {
+    pub(crate) fn new(name: &str) -> Self {
+        let mut json = String::with_capacity(name.len() + 3);
+        push_json_str(&mut json, name);
+        json.push(':');
+        Self(json.into())
+    }
+}
+
 impl ObjectWriter<'_> {
     /// Starts member `key` and returns the buffer for its value.
-    pub(crate) fn key(&mut self, key: &str) -> &mut String {
+    pub(crate) fn key(&mut self, key: &MemberKey) -> &mut String {
         self.next_member();
-        push_json_str(self.out, key);
-        self.out.push(':');
+        self.out.push_str(&key.0);
         self.out
     }
 }

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::campaign::decoded;
 use super::field_path::{FieldPath, Roots};
 use super::length_set::LengthSet;
+use super::seen_hosts::{self, TableId};
 use super::url_parts::{first_param, host, query};
-use super::{Issues, Output};
+use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
 
@@ -105,6 +106,10 @@ pub struct Referer {
     /// parent domains of a host are no key's length, and are not hashed.
     exact_lengths: LengthSet,
     wildcard_lengths: LengthSet,
+    /// `term`.
+    term_key: MemberKey,
+    /// This table, for the per-thread cache of hosts seen.
+    id: TableId,
 }
 
 /// `map`'s value for `key`, looked up only when `lengths` says a key may be that long.
@@ -160,7 +165,7 @@ impl Referer {
             })
             .collect();
         let (exact_lengths, wildcard_lengths) = (LengthSet::of(exact.keys().map(|k: &Box<str>| k.len())), LengthSet::of(wildcard.keys().map(|k: &Box<str>| k.len())));
-        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard, exact_lengths, wildcard_lengths })
+        Ok(Self { field: parameters.field, page_fields: parameters.page_fields, internal_domains, sources, members, exact, wildcard, exact_lengths, wildcard_lengths, term_key: MemberKey::new("term"), id: TableId::new() })
     }
 
     /// Sources in the table (built-in and the file's).
@@ -185,7 +190,7 @@ impl Referer {
             medium(groups, "internal");
             return;
         }
-        let Some(index) = self.source_of(&host) else {
+        let Some(index) = seen_hosts::source_of(&self.id, self.exact.hasher(), &host, |host| self.source_of(host)) else {
             object.members("\"medium\":\"unknown\"");
             medium(groups, "unknown");
             return;
@@ -195,7 +200,7 @@ impl Referer {
         medium(groups, source.medium.as_str());
         groups.push(GroupField::RefererSource, &source.source);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
-            decoded(raw, param, &self.field, issues, |term| push_json_str(object.key("term"), term));
+            decoded(raw, param, &self.field, issues, |term| push_json_str(object.key(&self.term_key), term));
         }
     }
 

@@ -4,16 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-/// `byte` in each of a word's eight bytes.
-const fn repeated(byte: u8) -> u64 {
-    u64::from_ne_bytes([byte; 8])
-}
-
-/// The high bit of each zero byte of `word` set (the lowest one exactly; above it, a byte of
-/// 0x01 may be marked too), and no other bit: nonzero exactly when a byte is zero.
-const fn zero_bytes(word: u64) -> u64 {
-    word.wrapping_sub(repeated(0x01)) & !word & repeated(0x80)
-}
+use crate::word_scan::{has_either, has_upper_case, repeated, word_at, zero_bytes};
 
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
@@ -50,8 +41,8 @@ impl<'q> Iterator for Params<'q> {
         while self.at < bytes.len() {
             let start = self.at;
             // The name, to the first `=` or `&`; then the value, to the next `&`.
-            let eq = find_byte(bytes, start, b'=', b'&');
-            let end = if eq < bytes.len() && bytes[eq] == b'=' { find_byte(bytes, eq + 1, b'&', b'&') } else { eq };
+            let eq = find_byte(bytes, start, [b'=', b'&', b'&']);
+            let end = if eq < bytes.len() && bytes[eq] == b'=' { find_byte(bytes, eq + 1, [b'&'; 3]) } else { eq };
             self.at = end + 1;
             // `&` and `=` are ASCII, so every piece is at a character boundary.
             if end == start {
@@ -64,21 +55,30 @@ impl<'q> Iterator for Params<'q> {
     }
 }
 
-/// Index of the first `a` or `b` in `bytes` from `from` on (`bytes.len()` if none), eight
+/// Index of the first `a`, `b` or `c` in `bytes` from `from` on (`bytes.len()` if none), eight
 /// bytes at a time: a query's names and values are a few bytes to a few dozen, too short for
-/// memchr's set-up to pay, and a byte loop costs a branch a byte.
-fn find_byte(bytes: &[u8], from: usize, a: u8, b: u8) -> usize {
+/// memchr's set-up to pay, and a byte loop costs a branch a byte. The last word overlaps the
+/// one before, its bytes before `from` masked off.
+fn find_byte(bytes: &[u8], from: usize, [a, b, c]: [u8; 3]) -> usize {
+    let hits = |word: u64| zero_bytes(word ^ repeated(a)) | zero_bytes(word ^ repeated(b)) | zero_bytes(word ^ repeated(c));
+    let n = bytes.len();
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // The lowest marked byte of each is exact, so the lowest of both is.
-        let hits = zero_bytes(word ^ repeated(a)) | zero_bytes(word ^ repeated(b));
-        if hits != 0 {
-            return at + hits.trailing_zeros() as usize / 8;
+    while at + 8 <= n {
+        let found = hits(word_at(bytes, at));
+        if found != 0 {
+            return at + found.trailing_zeros() as usize / 8;
         }
         at += 8;
     }
-    bytes[at.min(bytes.len())..].iter().position(|&c| c == a || c == b).map_or(bytes.len(), |i| at + i)
+    if at >= n {
+        return n;
+    }
+    if n < 8 {
+        return bytes[at..].iter().position(|&x| x == a || x == b || x == c).map_or(n, |i| at + i);
+    }
+    let base = n - 8;
+    let found = hits(word_at(bytes, base)) & (u64::MAX << ((at - base) * 8));
+    if found == 0 { n } else { base + found.trailing_zeros() as usize / 8 }
 }
 
 /// The first non-empty value of the first of `names` that `query` has (names compared
@@ -131,7 +131,7 @@ pub fn with_decoded<R>(raw: &str, use_text: impl FnOnce(Result<&str, &str>) -> R
 }
 
 fn needs_decoding(raw: &str) -> bool {
-    memchr::memchr2(b'%', b'+', raw.as_bytes()).is_some()
+    has_either(raw.as_bytes(), b'%', b'+')
 }
 
 /// Appends the decoded `bytes` to `out`.
@@ -168,10 +168,23 @@ pub const MAX_HOST_BYTES: usize = 253;
 /// a trailing dot; `None` when there is no `//` authority, it is empty, or it is longer
 /// than [`MAX_HOST_BYTES`].
 pub fn host(url: &str) -> Option<Cow<'_, str>> {
-    // The first `://` (memchr: a memmem searcher costs more to build than this search).
     let bytes = url.as_bytes();
-    let colon = memchr::memchr_iter(b':', bytes).find(|&i| bytes[i + 1..].starts_with(b"//"))?;
+    let colon = if bytes.starts_with(b"https://") {
+        5
+    } else {
+        // The first `://` (memchr: a memmem searcher costs more to build than this search).
+        memchr::memchr_iter(b':', bytes).find(|&i| bytes[i + 1..].starts_with(b"//"))?
+    };
     let after_scheme = &bytes[colon + 3..];
+    // Most authorities are a lower-case host alone: one search for where it ends, one test
+    // of what it holds.
+    let end = find_byte(after_scheme, 0, [b'/', b'?', b'#']);
+    let authority = &after_scheme[..end];
+    if !has_either(authority, b'@', b':') && !has_upper_case(authority) && !authority.starts_with(b"[") {
+        let host = &url[colon + 3..colon + 3 + end];
+        let host = host.strip_suffix('.').unwrap_or(host);
+        return (!host.is_empty() && host.len() <= MAX_HOST_BYTES).then_some(Cow::Borrowed(host));
+    }
     // One pass over the authority (a few bytes, where memchr calls cost more than they
     // save): where it ends, its last `@`, the first `:` after that, and any upper case.
     let (mut end, mut at, mut port, mut upper) = (0, None, None, false);
@@ -224,10 +237,10 @@ mod tests {
             for at in 0..len {
                 let mut text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0x27 } else { b'a' + (i % 7) as u8 }).collect();
                 text[at] = b'=';
-                assert_eq!(find_byte(&text, 0, b'=', b'&'), at, "{len} {at}");
-                assert_eq!(find_byte(&text, at + 1, b'=', b'&'), len);
+                assert_eq!(find_byte(&text, 0, [b'=', b'&', b'&']), at, "{len} {at}");
+                assert_eq!(find_byte(&text, at + 1, [b'=', b'&', b'&']), len);
                 text[at] = b'&';
-                assert_eq!(find_byte(&text, 0, b'&', b'&'), at);
+                assert_eq!(find_byte(&text, 0, [b'&'; 3]), at);
             }
         }
         let query = "n\u{e9}\u{fc}\u{1}=\u{7f}\u{80}x&\u{2026}=\u{ff}&a";
@@ -268,5 +281,18 @@ mod tests {
         assert_eq!(host("https://X.com#f").unwrap(), "x.com");
         assert_eq!(host("https://user@:80/"), None);
         assert_eq!(host("mailto:a@b.com"), None);
+        assert_eq!(host("https://www.google.com/search?q=x").unwrap(), "www.google.com");
+        assert_eq!(host("https://www.google.com").unwrap(), "www.google.com");
+        assert_eq!(host("https://a.very-long-host-name.example.co.uk?x").unwrap(), "a.very-long-host-name.example.co.uk");
+        assert_eq!(host("https://shop.example.com./").unwrap(), "shop.example.com");
+        assert_eq!(host("https://shop.example.com:8443/").unwrap(), "shop.example.com");
+        assert_eq!(host("https://Shop.Example.COM/").unwrap(), "shop.example.com");
+        assert_eq!(host("https://evil.com@shop.example.com/").unwrap(), "shop.example.com");
+        assert_eq!(host("https://[::1]/").unwrap(), "[::1]");
+        assert_eq!(host("https://./"), None);
+        assert_eq!(host("https://"), None);
+        assert!(host(&format!("https://{}", "a".repeat(254))).is_none());
+        assert_eq!(host(&format!("https://{}", "a".repeat(253))).unwrap().len(), 253);
+        assert_eq!(host("https://ex%41mple.com/").unwrap(), "ex%41mple.com");
     }
 }
