@@ -124,16 +124,17 @@ impl RowTable {
         }
     }
 
-    /// Starts loading the index's cache line where a [`get`](Self::get) of `key` begins, so
-    /// that the look-up itself need not wait for memory (a hint: nothing is read).
+    /// Starts loading the filter's and the index's cache lines a [`get`](Self::get) of `key`
+    /// reads first, so that the look-up itself need not wait for memory (a hint: nothing is
+    /// read).
     pub(crate) fn prefetch(&self, key: &str) {
         if self.slots.is_empty() {
             return;
         }
+        // Both lines are asked for: reading the filter's here would wait for it.
         let hash = self.keys.hash_one(key);
-        if self.may_hold(hash) {
-            prefetch_line(&self.slots[self.home(hash)]);
-        }
+        prefetch_line(&self.filter[self.filter_bit(hash).0]);
+        prefetch_line(&self.slots[self.home(hash)]);
     }
 
     /// Frees the room the text grew into (after loading).
