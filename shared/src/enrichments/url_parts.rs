@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use crate::word_scan::{has_either, has_upper_case, repeated, word_at, zero_bytes};
+use crate::word_scan::{first_zero_byte, has_either, has_upper_case, repeated, word_at, zero_bytes};
 
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
@@ -41,8 +41,8 @@ impl<'q> Iterator for Params<'q> {
         while self.at < bytes.len() {
             let start = self.at;
             // The name, to the first `=` or `&`; then the value, to the next `&`.
-            let eq = find_byte(bytes, start, [b'=', b'&', b'&']);
-            let end = if eq < bytes.len() && bytes[eq] == b'=' { find_byte(bytes, eq + 1, [b'&'; 3]) } else { eq };
+            let eq = find_byte(bytes, start, [b'=', b'&']);
+            let end = if eq < bytes.len() && bytes[eq] == b'=' { find_byte(bytes, eq + 1, [b'&']) } else { eq };
             self.at = end + 1;
             // `&` and `=` are ASCII, so every piece is at a character boundary.
             if end == start {
@@ -55,16 +55,17 @@ impl<'q> Iterator for Params<'q> {
     }
 }
 
-/// Index of the first `a`, `b` or `c` in `bytes` from `from` on (`bytes.len()` if none), eight
-/// bytes at a time: a query's names and values are a few bytes to a few dozen, too short for
-/// memchr's set-up to pay, and a byte loop costs a branch a byte. The last word overlaps the
-/// one before, its bytes before `from` masked off.
-fn find_byte(bytes: &[u8], from: usize, [a, b, c]: [u8; 3]) -> usize {
-    let hits = |word: u64| zero_bytes(word ^ repeated(a)) | zero_bytes(word ^ repeated(b)) | zero_bytes(word ^ repeated(c));
+/// Index of the first of the bytes `of` in `bytes` from `from` on (`bytes.len()` if none),
+/// eight bytes at a time: a query's names and values and a URL's host are a few bytes to a
+/// few dozen, too short for memchr's set-up to pay, and a byte loop costs a branch a byte.
+/// The last word overlaps the one before, its bytes before `from` masked off.
+fn find_byte<const N: usize>(bytes: &[u8], from: usize, of: [u8; N]) -> usize {
     let n = bytes.len();
     let mut at = from;
     while at + 8 <= n {
-        let found = hits(word_at(bytes, at));
+        let word = word_at(bytes, at);
+        // The lowest mark of each byte's search is exact, so the lowest of all of them is.
+        let found = of.iter().fold(0, |marks, &b| marks | first_zero_byte(word ^ repeated(b)));
         if found != 0 {
             return at + found.trailing_zeros() as usize / 8;
         }
@@ -74,10 +75,12 @@ fn find_byte(bytes: &[u8], from: usize, [a, b, c]: [u8; 3]) -> usize {
         return n;
     }
     if n < 8 {
-        return bytes[at..].iter().position(|&x| x == a || x == b || x == c).map_or(n, |i| at + i);
+        return bytes[at..].iter().position(|x| of.contains(x)).map_or(n, |i| at + i);
     }
+    // Masked, so every byte's mark must be exact.
     let base = n - 8;
-    let found = hits(word_at(bytes, base)) & (u64::MAX << ((at - base) * 8));
+    let word = word_at(bytes, base);
+    let found = of.iter().fold(0, |marks, &b| marks | zero_bytes(word ^ repeated(b))) & (u64::MAX << ((at - base) * 8));
     if found == 0 { n } else { base + found.trailing_zeros() as usize / 8 }
 }
 
@@ -237,10 +240,10 @@ mod tests {
             for at in 0..len {
                 let mut text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0x27 } else { b'a' + (i % 7) as u8 }).collect();
                 text[at] = b'=';
-                assert_eq!(find_byte(&text, 0, [b'=', b'&', b'&']), at, "{len} {at}");
-                assert_eq!(find_byte(&text, at + 1, [b'=', b'&', b'&']), len);
+                assert_eq!(find_byte(&text, 0, [b'=', b'&']), at, "{len} {at}");
+                assert_eq!(find_byte(&text, at + 1, [b'=', b'&']), len);
                 text[at] = b'&';
-                assert_eq!(find_byte(&text, 0, [b'&'; 3]), at);
+                assert_eq!(find_byte(&text, 0, [b'&']), at);
             }
         }
         let query = "n\u{e9}\u{fc}\u{1}=\u{7f}\u{80}x&\u{2026}=\u{ff}&a";
