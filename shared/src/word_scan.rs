@@ -3,13 +3,13 @@
 //! loop costs a branch a byte.
 
 /// `byte` in each of a word's eight bytes.
-pub(crate) const fn repeated(byte: u8) -> u64 {
+const fn repeated(byte: u8) -> u64 {
     u64::from_ne_bytes([byte; 8])
 }
 
 /// The high bit of each zero byte of `word` set, and no other bit (exact in every byte, so a
 /// word may be masked to some of its bytes).
-pub(crate) const fn zero_bytes(word: u64) -> u64 {
+const fn zero_bytes(word: u64) -> u64 {
     const LOW7: u64 = repeated(0x7f);
     !(((word & LOW7).wrapping_add(LOW7)) | word | LOW7)
 }
@@ -17,7 +17,7 @@ pub(crate) const fn zero_bytes(word: u64) -> u64 {
 /// Nonzero exactly when a byte of `word` is zero, and then its lowest set bit is the high
 /// bit of the first zero byte (above that, a byte of 0x01 may be marked too): one operation
 /// fewer than [`zero_bytes`], for searches that want the first match only.
-pub(crate) const fn first_zero_byte(word: u64) -> u64 {
+const fn first_zero_byte(word: u64) -> u64 {
     word.wrapping_sub(repeated(0x01)) & !word & repeated(0x80)
 }
 
@@ -27,7 +27,7 @@ const fn bytes_below(word: u64, n: u8) -> u64 {
 }
 
 /// The eight bytes of `bytes` from `at` as a little-endian word (the caller checks the length).
-pub(crate) fn word_at(bytes: &[u8], at: usize) -> u64 {
+fn word_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
 }
 
@@ -60,10 +60,47 @@ pub(crate) fn needs_json_escape(text: &[u8]) -> bool {
     )
 }
 
+/// Index of the first of the bytes `of` in `bytes` from `from` on (`bytes.len()` if none),
+/// eight bytes at a time: a query's names and values and a URL's host are a few bytes to a
+/// few dozen, too short for memchr's set-up to pay, and a byte loop costs a branch a byte.
+/// The last word overlaps the one before, its bytes before `at` (searched already, or
+/// before `from`) masked off.
+pub(crate) fn find_byte<const N: usize>(bytes: &[u8], from: usize, of: [u8; N]) -> usize {
+    let n = bytes.len();
+    let mut at = from;
+    while at + 8 <= n {
+        let word = word_at(bytes, at);
+        // The lowest mark of each byte's search is exact, so the lowest of all of them is.
+        let found = of.iter().fold(0, |marks, &b| marks | first_zero_byte(word ^ repeated(b)));
+        if found != 0 {
+            return at + found.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    if at >= n {
+        return n;
+    }
+    if n < 8 {
+        return bytes[at..].iter().position(|x| of.contains(x)).map_or(n, |i| at + i);
+    }
+    // Masked, so every byte's mark must be exact.
+    let base = n - 8;
+    let word = word_at(bytes, base);
+    let found = of.iter().fold(0, |marks, &b| marks | zero_bytes(word ^ repeated(b))) & (u64::MAX << ((at - base) * 8));
+    if found == 0 { n } else { base + found.trailing_zeros() as usize / 8 }
+}
+
+/// Longest text [`has_either`] searches a word at a time; past it, memchr's vector search
+/// pays for its set-up (a hostile value of a mebibyte).
+const LONG_TEXT_BYTES: usize = 64;
+
 /// Whether `text` holds `a` or `b`.
 #[inline]
 pub(crate) fn has_either(text: &[u8], a: u8, b: u8) -> bool {
-    any_byte(text, |w| first_zero_byte(w ^ repeated(a)) | first_zero_byte(w ^ repeated(b)), |c| c == a || c == b)
+    if text.len() > LONG_TEXT_BYTES {
+        return memchr::memchr2(a, b, text).is_some();
+    }
+    find_byte(text, 0, [a, b]) < text.len()
 }
 
 /// Whether `text` holds an ASCII upper-case letter.
@@ -101,6 +138,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_first_delimiter_from_any_place() {
+        // Delimiters at every place of an eight-byte word, and bytes the word trick could
+        // mistake for them (0x80 and up, 0x01 above a match).
+        for len in 0..40 {
+            for at in 0..len {
+                let mut text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0x27 } else { b'a' + (i % 7) as u8 }).collect();
+                text[at] = b'=';
+                assert_eq!(find_byte(&text, 0, [b'=', b'&']), at, "{len} {at}");
+                assert_eq!(find_byte(&text, at + 1, [b'=', b'&']), len);
+                text[at] = b'&';
+                assert_eq!(find_byte(&text, 0, [b'&']), at);
+            }
+        }
+    }
+
+    #[test]
     fn each_byte_at_each_place_of_short_and_long_texts() {
         for len in 1..40 {
             for at in 0..len {
@@ -129,6 +182,11 @@ mod tests {
             }
         }
         assert!(!needs_json_escape(b""));
+        let long = vec![b'a'; 1000];
+        assert!(!has_either(&long, b'%', b'+'));
+        let mut long_hit = long.clone();
+        long_hit[999] = b'+';
+        assert!(has_either(&long_hit, b'%', b'+'));
         for len in 0..40usize {
             let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             assert!(same_bytes(&a, &a.clone()));

@@ -160,10 +160,10 @@ impl Campaign {
             let [click_id, param_key, value_key] = &self.click_keys;
             let click = object.key(click_id);
             click.push('{');
-            click.push_str(&param_key.0);
+            click.push_str(param_key.as_str());
             push_json_str(click, param);
             click.push(',');
-            click.push_str(&value_key.0);
+            click.push_str(value_key.as_str());
             decoded(raw, param, field, issues, |value| push_json_str(click, value));
             click.push('}');
         }

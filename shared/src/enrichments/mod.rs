@@ -358,6 +358,25 @@ fn name_of(config: &EnrichmentFile) -> Result<String, String> {
     }
 }
 
+/// A member name rendered once as JSON, with its colon (`"source":`): written for many
+/// events, it is copied, not escaped again.
+#[derive(Debug)]
+pub(crate) struct MemberKey(Box<str>);
+
+impl MemberKey {
+    pub(crate) fn new(name: &str) -> Self {
+        let mut json = String::with_capacity(name.len() + 3);
+        push_json_str(&mut json, name);
+        json.push(':');
+        Self(json.into())
+    }
+
+    /// The name as JSON, with its colon.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The fields written so far into `_pipeline`.
 pub(crate) struct Output<'b>(&'b mut String);
 
@@ -382,25 +401,11 @@ pub(crate) struct ObjectWriter<'b> {
     open: bool,
 }
 
-/// A member name rendered once as JSON, with its colon (`"source":`): written for many
-/// events, it is copied, not escaped again.
-#[derive(Debug)]
-pub(crate) struct MemberKey(Box<str>);
-
-impl MemberKey {
-    pub(crate) fn new(name: &str) -> Self {
-        let mut json = String::with_capacity(name.len() + 3);
-        push_json_str(&mut json, name);
-        json.push(':');
-        Self(json.into())
-    }
-}
-
 impl ObjectWriter<'_> {
     /// Starts member `key` and returns the buffer for its value.
     pub(crate) fn key(&mut self, key: &MemberKey) -> &mut String {
         self.next_member();
-        self.out.push_str(&key.0);
+        self.out.push_str(key.as_str());
         self.out
     }
 }

@@ -72,6 +72,10 @@ const FIRST_SLOTS: usize = 16;
 /// finds its bit set less than one time in sixteen.
 const FILTER_BITS_PER_SLOT: usize = 8;
 
+/// An odd constant (2^64 divided by the golden ratio) whose product spreads every bit of a
+/// hash into the product's high half.
+const FILTER_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
 impl RowTable {
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -141,10 +145,11 @@ impl RowTable {
         self.text.shrink_to_fit();
     }
 
-    /// The filter's word and bit for `hash` (the index has slots): the hash's bits above the
-    /// slot's, so that keys of one slot do not share one bit.
+    /// The filter's word and bit for `hash` (the index has slots): the hash mixed again, so
+    /// that the bit follows neither the slot (the low bits) nor the tag (the high ones), and
+    /// a key that passes the filter by chance is still told apart by its tag.
     fn filter_bit(&self, hash: u64) -> (usize, u64) {
-        let bit = (hash >> 32) as usize & (self.filter.len() * 64 - 1);
+        let bit = (hash.wrapping_mul(FILTER_MIX) >> 32) as usize & (self.filter.len() * 64 - 1);
         (bit / 64, 1 << (bit % 64))
     }
 

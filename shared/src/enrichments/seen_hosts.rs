@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Hosts remembered per thread.
 const SLOTS: usize = 512;
 /// Longest host remembered; a longer one is looked up each time.
-const MAX_HOST_BYTES: usize = 54;
+const MAX_REMEMBERED_HOST_BYTES: usize = 54;
 
 /// A table's identity, so that a thread's cache never answers for another table.
 #[derive(Debug)]
@@ -28,12 +28,12 @@ impl TableId {
 #[derive(Clone, Copy)]
 struct Slot {
     len: u8,
-    host: [u8; MAX_HOST_BYTES],
+    host: [u8; MAX_REMEMBERED_HOST_BYTES],
     /// The source's index in the table, or `u32::MAX` for none.
     source: u32,
 }
 
-const EMPTY: Slot = Slot { len: 0, host: [0; MAX_HOST_BYTES], source: u32::MAX };
+const EMPTY: Slot = Slot { len: 0, host: [0; MAX_REMEMBERED_HOST_BYTES], source: u32::MAX };
 
 struct SeenHosts {
     table: u64,
@@ -46,7 +46,7 @@ thread_local! {
 
 /// The answer for `host` of the table `table`: remembered, or `look_up`'s (then remembered).
 pub(crate) fn source_of(table: &TableId, hasher: &impl BuildHasher, host: &str, look_up: impl FnOnce(&str) -> Option<usize>) -> Option<usize> {
-    if host.is_empty() || host.len() > MAX_HOST_BYTES {
+    if host.is_empty() || host.len() > MAX_REMEMBERED_HOST_BYTES {
         return look_up(host);
     }
     SEEN.with_borrow_mut(|seen| {
@@ -59,9 +59,15 @@ pub(crate) fn source_of(table: &TableId, hasher: &impl BuildHasher, host: &str, 
             return (slot.source != u32::MAX).then_some(slot.source as usize);
         }
         let source = look_up(host);
+        // u32::MAX stands for no source: an index that large (never, in practice) is not kept.
+        let kept = match source {
+            None => Some(u32::MAX),
+            Some(s) => u32::try_from(s).ok().filter(|&s| s != u32::MAX),
+        };
+        let Some(kept) = kept else { return source };
         slot.len = host.len() as u8;
         slot.host[..host.len()].copy_from_slice(host.as_bytes());
-        slot.source = source.and_then(|s| u32::try_from(s).ok()).unwrap_or(u32::MAX);
+        slot.source = kept;
         source
     })
 }
@@ -76,7 +82,7 @@ mod tests {
         let (a, b) = (TableId::new(), TableId::new());
         let calls = std::cell::Cell::new(0);
         let answer = |table: u32| move |host: &str| (!host.len().is_multiple_of(3)).then_some(host.len() * 10 + table as usize);
-        let long = "x".repeat(MAX_HOST_BYTES + 1);
+        let long = "x".repeat(MAX_REMEMBERED_HOST_BYTES + 1);
         for round in 0..3 {
             for n in 0..2 * SLOTS {
                 let host = format!("h{n}.example.com");
@@ -93,6 +99,14 @@ mod tests {
         }
         // Alternating tables clear the cache each time: every answer was looked up.
         assert_eq!(calls.get(), 3 * 2 * 2 * SLOTS);
+        // One table, more hosts than slots, each asked twice in turn: evicted or kept, every
+        // answer is the look-up's.
+        for _ in 0..2 {
+            for n in 0..3 * SLOTS {
+                let host = format!("{n}.example.org");
+                assert_eq!(source_of(&a, &hasher, &host, answer(1)), answer(1)(&host), "{host}");
+            }
+        }
         // One table: a host seen just before is answered from the cache.
         calls.set(0);
         for _ in 0..10 {
