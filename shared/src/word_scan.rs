@@ -1,6 +1,6 @@
-//! Byte tests eight bytes at a time, for the short texts enrichment reads and writes
-//! (query names and values, keys, hosts): too short for memchr's set-up to pay, and a byte
-//! loop costs a branch a byte.
+//! Byte tests eight bytes at a time, for the short texts the core reads and writes (an
+//! event's keys, JSON string values, query names and values, hosts): too short for
+//! memchr's set-up or a `memcmp` call to pay, and a byte loop costs a branch a byte.
 
 /// `byte` in each of a word's eight bytes.
 const fn repeated(byte: u8) -> u64 {

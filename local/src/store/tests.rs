@@ -227,14 +227,27 @@ fn retention_hides_expired_items_and_removes_whole_partitions() {
     assert_eq!(rows, 1);
 }
 
-#[test]
-fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it() {
+/// A store with an hour's retention, one partition of 20 events two hours old and one of 10
+/// fresh ones (whose keys come first, so a scan reads them, then meets the old ones), and
+/// the time it was made at.
+fn old_and_new_partitions() -> (Fixture, i64) {
     let f = open(tempfile::tempdir().unwrap(), Duration::from_secs(3_600));
     let now = chrono::Utc::now().timestamp();
-    // The fresh partition's keys come first, so the scan reads it, then meets the old one.
     f.commit(0, (20..40).map(|i| event(1, i, now - 7_200, "old")).collect(), Vec::new());
     f.store.close_stale_partition(now + 3_600);
     f.commit(1, (0..10).map(|i| event(1, i, now, "new")).collect(), Vec::new());
+    (f, now)
+}
+
+/// The `body` of a stored test event.
+fn body_of(bytes: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    v["body"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it() {
+    let (f, now) = old_and_new_partitions();
     let mut seen = Vec::new();
     // Scanned as of two hours ago (nothing expired yet); retention drops the old partition
     // while the scan is at its first item, as `pipeline up` may under `pipeline store`.
@@ -242,8 +255,7 @@ fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it()
         if seen.is_empty() {
             assert_eq!(f.store.drop_expired(&f.db, now).unwrap(), 1);
         }
-        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-        seen.push(v["body"].as_str().unwrap().to_owned());
+        seen.push(body_of(bytes));
         Ok(())
     });
     assert_eq!(scanned.unwrap(), 10, "the dropped partition's items are gone, not an error");
@@ -252,11 +264,7 @@ fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it()
 
 #[test]
 fn a_reader_of_another_process_sees_a_dropped_partition_go_whole() {
-    let f = open(tempfile::tempdir().unwrap(), Duration::from_secs(3_600));
-    let now = chrono::Utc::now().timestamp();
-    f.commit(0, (20..40).map(|i| event(1, i, now - 7_200, "old")).collect(), Vec::new());
-    f.store.close_stale_partition(now + 3_600);
-    f.commit(1, (0..10).map(|i| event(1, i, now, "new")).collect(), Vec::new());
+    let (f, now) = old_and_new_partitions();
     // As `pipeline store` opens it: its own catalog snapshot, every partition in it.
     let reader = open_for_reading(f.dir.path(), Duration::from_secs(3_650 * 86_400)).unwrap();
     let mut seen = Vec::new();
@@ -266,8 +274,7 @@ fn a_reader_of_another_process_sees_a_dropped_partition_go_whole() {
             let left: Vec<String> = std::fs::read_dir(f.store.root()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
             assert_eq!(left.len(), 1, "only the kept partition's directory is left: {left:?}");
         }
-        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-        seen.push(v["body"].as_str().unwrap().to_owned());
+        seen.push(body_of(bytes));
         Ok(())
     });
     assert_eq!(scanned.unwrap(), 10, "the dropped partition's items are gone, not an error");

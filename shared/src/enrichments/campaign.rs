@@ -90,8 +90,8 @@ pub struct Campaign {
     grouped: [Option<GroupField>; 5],
     /// Each output's member name, in the same order.
     keys: [MemberKey; 5],
-    /// `click_id`, and its `param` and `value`.
-    click_keys: [MemberKey; 3],
+    /// `click_id`.
+    click_key: MemberKey,
 }
 
 /// One name of one output's list.
@@ -117,8 +117,7 @@ impl Campaign {
         let name_lengths = LengthSet::of(names.iter().map(|n| n.lower.len()));
         let grouped = parameters.outputs().map(|(key, _)| GroupField::of_campaign(key));
         let keys = parameters.outputs().map(|(key, _)| MemberKey::new(key));
-        let click_keys = ["click_id", "param", "value"].map(MemberKey::new);
-        Self { parameters, name_lengths, names, grouped, keys, click_keys }
+        Self { parameters, name_lengths, names, grouped, keys, click_key: MemberKey::new("click_id") }
     }
 
     pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
@@ -157,13 +156,10 @@ impl Campaign {
         }
         if let Some((i, raw)) = best[5] {
             let param = &self.parameters.click_ids[i];
-            let [click_id, param_key, value_key] = &self.click_keys;
-            let click = object.key(click_id);
-            click.push('{');
-            click.push_str(param_key.as_str());
+            let click = object.key(&self.click_key);
+            click.push_str("{\"param\":");
             push_json_str(click, param);
-            click.push(',');
-            click.push_str(value_key.as_str());
+            click.push_str(",\"value\":");
             decoded(raw, param, field, issues, |value| push_json_str(click, value));
             click.push('}');
         }

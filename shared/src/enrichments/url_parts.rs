@@ -269,15 +269,12 @@ mod tests {
     fn the_quick_host_is_the_host_of_any_authority() {
         // Seeded URLs of authority bytes that matter (and others): whatever path `host`
         // takes, it answers as the general one does.
+        use rand::{Rng as _, SeedableRng as _};
         let pieces = ["a", "B", ".", "-", "@", ":", "[", "]", "/", "?", "#", "%41", "é", "x.co", "8"];
-        let mut state: u64 = 42;
-        let mut next = |n: usize| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as usize % n
-        };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(42);
         for _ in 0..20_000 {
-            let scheme = ["https://", "http://", "HTTPS://", "ftp://x:"][next(4)];
-            let authority: String = (0..next(24)).map(|_| pieces[next(pieces.len())]).collect();
+            let scheme = ["https://", "http://", "HTTPS://", "ftp://x:"][rng.random_range(0..4)];
+            let authority: String = (0..rng.random_range(0..24)).map(|_| pieces[rng.random_range(0..pieces.len())]).collect();
             let url = format!("{scheme}{authority}/p?q#f");
             let colon = url.find("://").unwrap();
             assert_eq!(host(&url), host_of_any_authority(&url, colon), "{url}");
