@@ -32,9 +32,10 @@ struct Args {
     #[arg(long, value_name = "embedded|off|all|DIR", default_value = "embedded")]
     enrichments: String,
     /// Instead: time these enrichment settings side by side (comma-separated, e.g.
-    /// `off,embedded,all`), each batch run under every setting in turn, so a busy machine
-    /// slows all alike; prints each setting's median CPU time per batch and its ratio to
-    /// the first.
+    /// `off,embedded,all`), each batch run under every setting in turn (the order turned
+    /// each batch), so a busy machine slows all alike; prints each setting's median CPU
+    /// time per batch, its ratio to the first's, and the quartiles of the per-batch ratios
+    /// to the first (`paired_time_vs_first`).
     #[arg(long, value_name = "A,B,...")]
     compare: Option<String>,
 }
