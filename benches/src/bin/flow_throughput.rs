@@ -104,7 +104,7 @@ fn process_cpu_seconds() -> f64 {
 }
 
 /// `--compare`: every batch under every setting in turn, `rounds` times over the file. The
-/// order of the settings turns by one each batch: the first of a batch measured about 1 %
+/// order of the settings turns by one each batch: the first of a batch measured up to 1 %
 /// slower than the same setting later in it.
 fn compare(args: &Args, records: &[pipeline::Record], settings: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let names: Vec<&str> = settings.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
@@ -130,9 +130,9 @@ fn compare(args: &Args, records: &[pipeline::Record], settings: &str, dir: &std:
     // Each batch's time under a setting against its time under the first, measured moments
     // apart: a machine that slows down between batches moves both.
     let paired: Vec<Vec<f64>> = times.iter().map(|t| t.iter().zip(&times[0]).map(|(a, first)| a / first).collect()).collect();
-    let medians: Vec<f64> = times.into_iter().map(|t| quantile(t, 0.5)).collect();
+    let medians: Vec<f64> = times.into_iter().map(|t| quartiles(t)[1]).collect();
     for ((name, m), ratios) in names.iter().zip(&medians).zip(paired) {
-        let (p25, p50, p75) = (quantile(ratios.clone(), 0.25), quantile(ratios.clone(), 0.5), quantile(ratios, 0.75));
+        let [p25, p50, p75] = quartiles(ratios);
         println!(
             "{}",
             serde_json::json!({"enrichments": name, "batches": batches, "median_cpu_seconds_per_batch": m,
@@ -143,8 +143,8 @@ fn compare(args: &Args, records: &[pipeline::Record], settings: &str, dir: &std:
     Ok(())
 }
 
-/// The value below which a `q` share of `values` lies (the nearest rank).
-fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
+/// The first quartile, the median and the third quartile of `values` (nearest rank).
+fn quartiles(mut values: Vec<f64>) -> [f64; 3] {
     values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q).round() as usize]
+    [0.25, 0.5, 0.75].map(|q| values[((values.len() - 1) as f64 * q).round() as usize])
 }
