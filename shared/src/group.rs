@@ -134,6 +134,29 @@ impl GroupValues {
         *slot = Some((start, self.text.len() as u16));
     }
 
+    /// Sets each field `other` has and this has not, as [`push`](Self::push) would.
+    pub fn push_all(&mut self, other: &GroupValues) {
+        // Mostly no field is in both: `other`'s text then comes over whole, in one copy
+        // (every byte of it is some field's value).
+        if self.spans.iter().zip(&other.spans).all(|(mine, theirs)| mine.is_none() || theirs.is_none()) {
+            let at = self.text.len() as u16;
+            self.text.extend_from_slice(&other.text);
+            for (slot, span) in self.spans.iter_mut().zip(other.spans) {
+                if let Some((start, end)) = span {
+                    *slot = Some((start + at, end + at));
+                }
+            }
+            return;
+        }
+        for (slot, span) in self.spans.iter_mut().zip(other.spans) {
+            if let (None, Some((start, end))) = (*slot, span) {
+                let at = self.text.len() as u16;
+                self.text.extend_from_slice(&other.text[usize::from(start)..usize::from(end)]);
+                *slot = Some((at, self.text.len() as u16));
+            }
+        }
+    }
+
     /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
         let (start, end) = self.spans[field as usize]?;
@@ -211,6 +234,25 @@ mod tests {
         assert_eq!(split_grouped_key("2026-11-27T12:00:00Z"), ("2026-11-27T12:00:00Z", None));
         assert_eq!(series_event_type(&GroupField::RefererSource.series("pageview")), "pageview");
         assert_eq!(series_event_type("pageview"), "pageview");
+    }
+
+    #[test]
+    fn values_pushed_all_at_once_are_as_pushed_one_by_one() {
+        let of = |pairs: &[(GroupField, &str)]| {
+            let mut values = GroupValues::default();
+            pairs.iter().for_each(|(f, v)| values.push(*f, v));
+            values
+        };
+        let (source, medium, name) = (GroupField::CampaignSource, GroupField::CampaignMedium, GroupField::RefererSource);
+        let others = of(&[(medium, "email"), (name, "Google")]);
+        // None in both (one copy), some in both (the first value stays), and nothing.
+        for mine in [vec![(source, "news")], vec![(medium, "cpc"), (source, "x")], vec![]] {
+            let mut all = of(&mine);
+            all.push_all(&others);
+            let one_by_one: Vec<_> = mine.iter().copied().chain([(medium, "email"), (name, "Google")]).collect();
+            assert_eq!(all, of(&one_by_one), "{mine:?}");
+            assert_eq!(all.iter().count(), of(&one_by_one).iter().count());
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ use serde::Deserialize;
 
 use super::field_path::{FieldPath, Roots};
 use super::length_set::LengthSet;
+use super::memo::write_remembered;
+use super::seen_hosts::TableId;
 use super::url_parts::{params, query, with_decoded};
 use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
@@ -92,7 +94,12 @@ pub struct Campaign {
     keys: [MemberKey; 5],
     /// `click_id`.
     click_key: MemberKey,
+    /// This configuration, for the per-thread memo of queries seen.
+    id: TableId,
 }
+
+/// The group fields campaign attribution sets.
+const GROUPED: [GroupField; 3] = [GroupField::CampaignSource, GroupField::CampaignMedium, GroupField::CampaignName];
 
 /// One name of one output's list.
 #[derive(Debug)]
@@ -117,13 +124,27 @@ impl Campaign {
         let name_lengths = LengthSet::of(names.iter().map(|n| n.lower.len()));
         let grouped = parameters.outputs().map(|(key, _)| GroupField::of_campaign(key));
         let keys = parameters.outputs().map(|(key, _)| MemberKey::new(key));
-        Self { parameters, name_lengths, names, grouped, keys, click_key: MemberKey::new("click_id") }
+        Self { parameters, name_lengths, names, grouped, keys, click_key: MemberKey::new("click_id"), id: TableId::new() }
     }
 
     pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
         let Some((field, url)) = found else { return };
         let Some(query) = query(url) else { return };
+        // The fields are a function of the query alone (`field` only names it in failures,
+        // and an answer with a failure is not kept).
+        let failures = issues.len();
+        write_remembered(&self.id, query, &GROUPED, out.0, groups, |out, groups| {
+            self.write(field, query, &mut Output(out), issues, groups);
+            issues.len() == failures
+        });
+    }
+
+    /// Writes the fields of the page URL's `query` (found in `field`): for a query this
+    /// thread has not remembered, so out of the way of the remembered one's path.
+    #[cold]
+    #[inline(never)]
+    fn write(&self, field: &FieldPath, query: &str, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         // One pass over the query: for each output, the first value of its most preferred
         // parameter (the lowest rank in its list).
         let mut best: [Option<(usize, &str)>; 6] = [None; 6];

@@ -94,7 +94,7 @@ pub struct Lookup {
     member: MemberKey,
     pub(crate) required: bool,
     key: FieldPath,
-    event_types: Option<Vec<String>>,
+    pub(crate) event_types: Option<Vec<String>>,
     rows: Rows,
     default: Option<Box<str>>,
     /// The table's estimated memory.

@@ -10,6 +10,7 @@
 pub mod campaign;
 pub mod field_path;
 mod length_set;
+mod memo;
 pub mod lookup;
 pub mod referer;
 mod row_table;
@@ -140,6 +141,9 @@ pub struct Enrichments {
     campaign: Option<On<Campaign>>,
     referer: Option<On<Referer>>,
     lookups: Vec<Lookup>,
+    /// The event types some lookup reads, where every lookup names its types (`None`:
+    /// some lookup reads every type): the other events skip the lookups at one test.
+    lookup_types: Option<Vec<Box<str>>>,
     origin: String,
     /// One line per file, for `pipeline validate` and start-up logs.
     described: Vec<String>,
@@ -274,6 +278,14 @@ impl Enrichments {
         if files == 0 {
             return Err(EnrichmentError::Empty(origin.to_owned()));
         }
+        out.lookup_types = out.lookups.iter().try_fold(Vec::new(), |mut all: Vec<Box<str>>, lookup| {
+            for t in lookup.event_types.as_ref()? {
+                if !all.iter().any(|a| **a == *t) {
+                    all.push(t.as_str().into());
+                }
+            }
+            Some(all)
+        });
         Ok(out)
     }
 
@@ -299,6 +311,12 @@ impl Enrichments {
         if self.lookups.is_empty() {
             return;
         }
+        if let Some(types) = &self.lookup_types {
+            let event_type = event.get("event_type").and_then(|v| v.as_str());
+            if !event_type.is_some_and(|t| reads_type(types, t)) {
+                return;
+            }
+        }
         let mut roots = field_path::Roots::new(event);
         for lookup in &self.lookups {
             lookup.prefetch(&mut roots);
@@ -323,7 +341,7 @@ impl Enrichments {
             issues.now(None, r.required, Kind::Referer);
             r.enrichment.apply(&mut event, &mut output, &mut issues, groups);
         }
-        if !self.lookups.is_empty() {
+        if !self.lookups.is_empty() && self.lookup_types.as_ref().is_none_or(|types| reads_type(types, event_type)) {
             let mut object = output.object("lookup");
             for lookup in &self.lookups {
                 issues.now(Some(&lookup.name), lookup.required, Kind::Lookup);
@@ -342,6 +360,11 @@ impl fmt::Display for Enrichments {
         }
         Ok(())
     }
+}
+
+/// Whether `event_type` is one of `types`.
+fn reads_type(types: &[Box<str>], event_type: &str) -> bool {
+    types.iter().any(|t| crate::word_scan::same_bytes(t.as_bytes(), event_type.as_bytes()))
 }
 
 /// A lookup's name, or the kind's for campaign and referer.
@@ -469,6 +492,11 @@ pub(crate) struct Issues<'e> {
 impl<'e> Issues<'e> {
     fn now(&mut self, name: Option<&'e str>, required: bool, kind: Kind) {
         self.now = Some((name, required, kind));
+    }
+
+    /// Failures so far.
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
     }
 
     pub(crate) fn push(&mut self, path: String, message: String) {

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::campaign::decoded;
 use super::field_path::{FieldPath, Roots};
 use super::length_set::LengthSet;
+use super::memo::with_slot;
 use super::seen_hosts::{self, TableId};
-use super::url_parts::{first_param, host, query};
+use super::url_parts::{first_param, has_host, host, query};
 use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
@@ -178,26 +179,51 @@ impl Referer {
         if referrer.is_empty() {
             return;
         }
+        // The referrer's host, and the fields of a referrer that is not internal, are a
+        // function of the referrer alone: remembered per thread. Whether it is internal
+        // reads the page URL too, and is decided each time.
+        with_slot(&self.id, referrer, |slot| {
+            let Some(slot) = slot else {
+                return match host(referrer) {
+                    None => medium_only(out, groups, Unknown),
+                    Some(host) if self.is_internal(&host, event) => medium_only(out, groups, Internal),
+                    Some(host) => self.write_external(referrer, &host, out, issues, groups),
+                };
+            };
+            if !slot.is_for(&self.id, referrer) {
+                // An empty note: no host (a host is never empty).
+                slot.take(&self.id, referrer, host(referrer).as_deref().unwrap_or(""));
+            }
+            if slot.note().is_empty() {
+                return medium_only(out, groups, Unknown);
+            }
+            if self.is_internal(slot.note(), event) {
+                return medium_only(out, groups, Internal);
+            }
+            if slot.write(out.0, groups) {
+                return;
+            }
+            let failures = issues.len();
+            slot.work_out(&GROUPED, out.0, groups, |host, text, groups| {
+                self.write_external(referrer, host, &mut Output(text), issues, groups);
+                issues.len() == failures
+            });
+        })
+    }
+
+    /// The fields of a referrer from `host`, which is not internal: its source's, or unknown
+    /// (for a referrer this thread has not remembered, so out of the way of the path of one
+    /// remembered).
+    #[cold]
+    #[inline(never)]
+    fn write_external(&self, referrer: &str, host: &str, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+        let Some(index) = seen_hosts::source_of(&self.id, self.exact.hasher(), host, |host| self.source_of(host)) else {
+            return medium_only(out, groups, Unknown);
+        };
         let mut object = out.object("referer");
-        let medium = |groups: &mut GroupValues, medium: &str| groups.push(GroupField::RefererMedium, medium);
-        let Some(host) = host(referrer) else {
-            object.members("\"medium\":\"unknown\"");
-            medium(groups, "unknown");
-            return;
-        };
-        if self.is_internal(&host, event) {
-            object.members("\"medium\":\"internal\"");
-            medium(groups, "internal");
-            return;
-        }
-        let Some(index) = seen_hosts::source_of(&self.id, self.exact.hasher(), &host, |host| self.source_of(host)) else {
-            object.members("\"medium\":\"unknown\"");
-            medium(groups, "unknown");
-            return;
-        };
         let source = &self.sources[index];
         object.members(&self.members[index]);
-        medium(groups, source.medium.as_str());
+        groups.push(GroupField::RefererMedium, source.medium.as_str());
         groups.push(GroupField::RefererSource, &source.source);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
             decoded(raw, param, &self.field, issues, |term| push_json_str(object.key(&self.term_key), term));
@@ -205,8 +231,8 @@ impl Referer {
     }
 
     fn is_internal<'n>(&'n self, host: &str, event: &mut Roots<'n, '_>) -> bool {
-        let on_the_page = self.page_fields.iter().find_map(|f| f.find_str(event)).and_then(super::url_parts::host);
-        on_the_page.is_some_and(|page| page == host) || self.internal_domains.iter().any(|d| is_within(host, d))
+        let page = self.page_fields.iter().find_map(|f| f.find_str(event));
+        page.is_some_and(|page| has_host(page, host)) || self.internal_domains.iter().any(|d| is_within(host, d))
     }
 
     /// The table's entry for `host`: the longest matching domain, exact before `name.*`.
@@ -234,6 +260,29 @@ impl Referer {
             start += host[start..].find('.')? + 1;
         }
     }
+}
+
+/// The group fields referer classification sets.
+const GROUPED: [GroupField; 2] = [GroupField::RefererMedium, GroupField::RefererSource];
+
+/// The media a referrer gets without a source.
+#[derive(Clone, Copy)]
+enum MediumOnly {
+    /// On the page's own host or an internal domain.
+    Internal,
+    /// No host, or one the table does not know.
+    Unknown,
+}
+use MediumOnly::{Internal, Unknown};
+
+/// Writes a referer with its medium alone.
+fn medium_only(out: &mut Output<'_>, groups: &mut GroupValues, medium: MediumOnly) {
+    let (members, name) = match medium {
+        Internal => ("\"medium\":\"internal\"", "internal"),
+        Unknown => ("\"medium\":\"unknown\"", "unknown"),
+    };
+    out.object("referer").members(members);
+    groups.push(GroupField::RefererMedium, name);
 }
 
 /// Whether `host` is `domain` or one of its subdomains.

@@ -15,7 +15,7 @@ const MAX_REMEMBERED_HOST_BYTES: usize = 54;
 
 /// A table's identity, so that a thread's cache never answers for another table.
 #[derive(Debug)]
-pub(crate) struct TableId(u64);
+pub(crate) struct TableId(pub(super) u64);
 
 impl TableId {
     pub(crate) fn new() -> Self {

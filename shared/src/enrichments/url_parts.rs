@@ -142,6 +142,48 @@ pub const MAX_HOST_BYTES: usize = 253;
 /// a trailing dot; `None` when there is no `//` authority, it is empty, or it is longer
 /// than [`MAX_HOST_BYTES`].
 pub fn host(url: &str) -> Option<Cow<'_, str>> {
+    site(url).map(|(host, _)| host)
+}
+
+/// Longest `scheme://authority` [`has_host`] remembers.
+const MAX_REMEMBERED_SITE_BYTES: usize = 512;
+
+/// The last site a thread's [`has_host`] saw: its `scheme://authority`, and its host.
+#[derive(Default)]
+struct LastSite {
+    site: String,
+    host: String,
+}
+
+thread_local! {
+    static LAST_SITE: RefCell<LastSite> = RefCell::new(LastSite::default());
+}
+
+/// Whether the [`host`] of `url` is `host`. A deployment's page URLs are mostly of one site
+/// or a few, so the last site's `scheme://authority` is remembered per thread: a URL that
+/// goes on from it with a path, query or fragment (or nothing) is of the same host, found
+/// without reading its authority again.
+pub fn has_host(url: &str, host: &str) -> bool {
+    LAST_SITE.with_borrow_mut(|last| {
+        let bytes = url.as_bytes();
+        let n = last.site.len();
+        if n > 0 && bytes.starts_with(last.site.as_bytes()) && bytes.get(n).is_none_or(|b| matches!(b, b'/' | b'?' | b'#')) {
+            return last.host == host;
+        }
+        let Some((found, end)) = site(url) else { return false };
+        let same = found == host;
+        if end <= MAX_REMEMBERED_SITE_BYTES {
+            last.site.clear();
+            last.site.push_str(&url[..end]);
+            last.host.clear();
+            last.host.push_str(&found);
+        }
+        same
+    })
+}
+
+/// [`host`], and where the URL's `scheme://authority` ends (the host is a function of it).
+fn site(url: &str) -> Option<(Cow<'_, str>, usize)> {
     let bytes = url.as_bytes();
     let colon = if bytes.starts_with(b"https://") {
         5
@@ -157,14 +199,14 @@ pub fn host(url: &str) -> Option<Cow<'_, str>> {
     if !has_either(authority, b'@', b':') && !has_upper_case(authority) && !authority.starts_with(b"[") {
         let host = &url[colon + 3..colon + 3 + end];
         let host = host.strip_suffix('.').unwrap_or(host);
-        return (!host.is_empty() && host.len() <= MAX_HOST_BYTES).then_some(Cow::Borrowed(host));
+        return (!host.is_empty() && host.len() <= MAX_HOST_BYTES).then_some((Cow::Borrowed(host), colon + 3 + end));
     }
     host_of_any_authority(url, colon)
 }
 
-/// [`host`] for any authority after the `://` at `colon`: user information, a port, an
+/// [`site`] for any authority after the `://` at `colon`: user information, a port, an
 /// IPv6 address in brackets, upper case.
-fn host_of_any_authority(url: &str, colon: usize) -> Option<Cow<'_, str>> {
+fn host_of_any_authority(url: &str, colon: usize) -> Option<(Cow<'_, str>, usize)> {
     let after_scheme = &url.as_bytes()[colon + 3..];
     // One pass over the authority (a few bytes, where memchr calls cost more than they
     // save): where it ends, its last `@`, the first `:` after that, and any upper case.
@@ -191,7 +233,8 @@ fn host_of_any_authority(url: &str, colon: usize) -> Option<Cow<'_, str>> {
         return None;
     }
     // `upper` also counts a port's letters: lower-casing a host without any changes nothing.
-    Some(if upper && host.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
+    let host = if upper && host.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) };
+    Some((host, colon + 3 + end))
 }
 
 #[cfg(test)]
@@ -271,6 +314,25 @@ mod tests {
     }
 
     #[test]
+    fn has_host_answers_as_host_does_whatever_came_before() {
+        // Sites that share beginnings (a port, a longer name, user information, case), in a
+        // seeded order, each asked about its own host and the others'.
+        use rand::{Rng as _, SeedableRng as _};
+        let sites = [
+            "https://a.com", "https://a.com:8080", "https://a.com.evil", "https://u@a.com", "https://A.com", "http://a.com",
+            "https://a.co", "https://a.com.", "https://[::1]", "urn:a.com", "https://", "https://b.org",
+        ];
+        let rests = ["", "/", "/p?q=1", "?x", "#f", ":443/", ".x/", "@b.org/", "x/"];
+        let hosts = ["a.com", "a.com.evil", "a.co", "b.org", "[::1]", "a.comx", ""];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let url = format!("{}{}", sites[rng.random_range(0..sites.len())], rests[rng.random_range(0..rests.len())]);
+            let asked = hosts[rng.random_range(0..hosts.len())];
+            assert_eq!(has_host(&url, asked), host(&url).as_deref() == Some(asked), "{url} {asked}");
+        }
+    }
+
+    #[test]
     fn the_quick_host_is_the_host_of_any_authority() {
         // Seeded URLs of authority bytes that matter (and others): whatever path `host`
         // takes, it answers as the general one does.
@@ -282,7 +344,7 @@ mod tests {
             let authority: String = (0..rng.random_range(0..24)).map(|_| pieces[rng.random_range(0..pieces.len())]).collect();
             let url = format!("{scheme}{authority}/p?q#f");
             let colon = url.find("://").unwrap();
-            assert_eq!(host(&url), host_of_any_authority(&url, colon), "{url}");
+            assert_eq!(site(&url), host_of_any_authority(&url, colon), "{url}");
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::*;
-use pipeline::CoreConfig;
+use pipeline::{CoreConfig, Enrichments};
 use pipeline::enrichments::lookup::TableBudget;
 use pipeline::{BadRowType, Outcome};
 use serde_json::{Value, json};
@@ -287,4 +287,93 @@ fn the_grouped_values_are_the_fields_written() {
         }
     }
     assert!(seen.iter().all(|n| *n > 20), "every field seen on the workload: {seen:?}");
+}
+
+/// What an event gets from the enrichments, without the time it was processed at: its
+/// `_pipeline` fields and group values, or its bad row.
+fn answer(core: &CoreConfig, data: &str) -> String {
+    match outcome(core, data) {
+        Outcome::Event(event) => {
+            let mut json: Value = serde_json::from_slice(&event.json).unwrap();
+            json["_pipeline"]["processed_at"].take();
+            format!("{} {:?}", json["_pipeline"], event.groups)
+        }
+        Outcome::Bad(bad) => format!("{:?} {:?}", bad.kind, bad.errors),
+    }
+}
+
+/// Campaign and referer fields are remembered per thread for the page queries and
+/// referrers seen: whatever came before on the same configuration, an event gets the
+/// fields, group values and failures a fresh configuration gives it. The cases share
+/// queries and referrers while what else decides the answer differs (the page's host,
+/// failures, case, length).
+#[test]
+fn remembered_fields_are_the_fields_worked_out() {
+    let long_query = format!("utm_source={}&utm_medium=x", "s".repeat(600));
+    let long_referrer = format!("https://www.google.com/search?q={}", "w".repeat(600));
+    let queries = ["utm_source=news&utm_medium=email&utm_campaign=w", "utm_source=caf%E9", "UTM_SOURCE=a&utm_source=b", "gclid=1&fbclid=2", "x=1", long_query.as_str()];
+    let pages = ["https://shop.example.com/p", "https://other.example.org/", "https://t.co/"];
+    let referrers = [
+        "https://www.google.com/search?q=boots",
+        "https://shop.example.com/cart",
+        "https://SHOP.example.com:443/",
+        "https://www.bing.com/search?q=caf%E9",
+        "https://t.co/x",
+        "urn:isbn:1",
+        "https://blog.example.org/",
+        "",
+        long_referrer.as_str(),
+    ];
+    let mut events = Vec::new();
+    for (i, referrer) in referrers.iter().enumerate() {
+        for (j, query) in queries.iter().enumerate() {
+            let page = pages[(i + j) % pages.len()];
+            events.push(pageview(&format!("{page}?{query}"), referrer));
+            events.push(format!(r#"{{"event_type":"click","user_id":1,"element_id":"b","page_url":"{}?{query}"}}"#, pages[j % pages.len()]));
+        }
+    }
+    let required = || load(&[("campaign.json", r#"{"enrichment": "campaign", "enabled": true, "required": true}"#)]).unwrap();
+    let embedded = || Enrichments::embedded(TableBudget::local()).unwrap();
+    let schemas = self::embedded().schemas;
+    let with = |enrichments| CoreConfig { schemas: schemas.clone(), enrichments };
+    for make in [&embedded as &dyn Fn() -> Enrichments, &required] {
+        let shared = with(make());
+        let fresh: Vec<String> = events.iter().map(|e| answer(&with(make()), e)).collect();
+        // Each round in another order, so each event comes after different ones.
+        let n = events.len();
+        let orders: [Vec<usize>; 4] = [(0..n).collect(), (0..n).rev().collect(), (0..n).map(|k| (k + n / 2) % n).collect(), (0..n).step_by(2).chain((1..n).step_by(2)).collect()];
+        for (round, order) in orders.iter().enumerate() {
+            for &i in order {
+                assert_eq!(answer(&shared, &events[i]), fresh[i], "round {round}: {}", events[i]);
+            }
+        }
+    }
+    // The failure is reported each time, not only the first.
+    let failing = pageview("https://a.com/?utm_source=%FF", "");
+    let required = with(required());
+    for _ in 0..3 {
+        assert!(answer(&required, &failing).starts_with("EnrichmentFailure"), "{}", answer(&required, &failing));
+    }
+}
+
+/// Two configurations used in turn on the same inputs each give their own fields.
+#[test]
+fn each_configuration_remembers_its_own_fields() {
+    let ours = core(load(&[(
+        "referer.json",
+        r#"{"enrichment": "referer", "enabled": true, "parameters": {"internal_domains": ["google.com"],
+            "sources": [{"source": "Ours", "medium": "social", "domains": ["www.bing.com"]}]}}"#,
+    ), ("campaign.json", r#"{"enrichment": "campaign", "enabled": true, "parameters": {"source": ["src"]}}"#)]).unwrap());
+    let default = embedded();
+    let event = |referrer: &str| pageview("https://a.com/?src=s&utm_source=u", referrer);
+    for _ in 0..5 {
+        for (referrer, mine, theirs) in [
+            ("https://www.google.com/search?q=x", json!({"medium": "internal"}), json!({"medium": "search", "source": "Google", "term": "x"})),
+            ("https://www.bing.com/", json!({"medium": "social", "source": "Ours"}), json!({"medium": "search", "source": "Bing"})),
+        ] {
+            let (a, b) = (pipeline_of(&ours, &event(referrer)), pipeline_of(&default, &event(referrer)));
+            assert_eq!((&a["referer"], &a["campaign"]), (&mine, &json!({"source": "s"})));
+            assert_eq!((&b["referer"], &b["campaign"]), (&theirs, &json!({"source": "u"})));
+        }
+    }
 }
