@@ -157,6 +157,19 @@ impl GroupValues {
         }
     }
 
+    /// Makes this hold `other`'s values of `fields` alone.
+    pub fn set_to(&mut self, other: &GroupValues, fields: &[GroupField]) {
+        self.text.clear();
+        self.spans = Default::default();
+        for &field in fields {
+            if let Some((start, end)) = other.spans[field as usize] {
+                let at = self.text.len() as u16;
+                self.text.extend_from_slice(&other.text[usize::from(start)..usize::from(end)]);
+                self.spans[field as usize] = Some((at, self.text.len() as u16));
+            }
+        }
+    }
+
     /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
         let (start, end) = self.spans[field as usize]?;
@@ -252,6 +265,9 @@ mod tests {
             let one_by_one: Vec<_> = mine.iter().copied().chain([(medium, "email"), (name, "Google")]).collect();
             assert_eq!(all, of(&one_by_one), "{mine:?}");
             assert_eq!(all.iter().count(), of(&one_by_one).iter().count());
+            let mut some = of(&[(name, "old")]);
+            some.set_to(&all, &[source, medium]);
+            assert_eq!(some, of(&one_by_one.iter().copied().filter(|(f, _)| *f != name).collect::<Vec<_>>()), "{mine:?}");
         }
     }
 

@@ -142,7 +142,6 @@ impl Campaign {
 
     /// Writes the fields of the page URL's `query` (found in `field`): for a query this
     /// thread has not remembered, so out of the way of the remembered one's path.
-    #[cold]
     #[inline(never)]
     fn write(&self, field: &FieldPath, query: &str, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         // One pass over the query: for each output, the first value of its most preferred

@@ -6,9 +6,11 @@
 //! before costs one hash, one comparison and one copy.
 //!
 //! The memory is a fixed number of slots per thread, each reused (no allocation per event
-//! once warm), so a stream of inputs never seen again costs a hash and a copy more than no
-//! memo, and memory stays bounded. An answer that reported a failure is not kept: the
-//! failure is reported again for each event that has it.
+//! once warm), and memory stays bounded. An input not found costs more than one found saves
+//! (the hash, and copying the answer in), so each thread counts, per enrichment, how many of
+//! its lookups find their input: where fewer than half of a window do (click ids unique per
+//! click, say), the memo is left out for a while, then tried again. An answer that reported
+//! a failure is not kept: the failure is reported again for each event that has it.
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
@@ -22,6 +24,14 @@ const SLOTS: usize = 256;
 const MAX_INPUT_BYTES: usize = 512;
 /// Longest answer remembered (the fields' JSON).
 const MAX_ANSWER_BYTES: usize = 1024;
+/// Lookups of one enrichment over which a thread judges whether remembering pays.
+const WINDOW: u16 = 256;
+/// Fewest lookups of a window that must find their input for the memo to stay in use.
+const MIN_FOUND: u16 = WINDOW / 2;
+/// Lookups that leave the memo out after a window that found too few.
+const PAUSE: u32 = 16 * 1024;
+/// Enrichments whose rates a thread keeps at once (by their identity; more share).
+const RATES: usize = 4;
 
 /// One remembered input: a note the enrichment keeps with it (the referrer's host), and
 /// the fields written for it, once written.
@@ -46,7 +56,6 @@ impl Slot {
     }
 
     /// Forgets what the slot held, to remember `input` for `owner`, with `note`.
-    #[cold]
     #[inline(never)]
     pub(crate) fn take(&mut self, owner: &TableId, input: &str, note: &str) {
         self.owner = owner.0;
@@ -75,7 +84,6 @@ impl Slot {
     /// says it may be kept (`false`: it reported a failure). `fields`: the group fields
     /// the enrichment may set; where the event has one already the answer is not kept (it
     /// could not be told from what the enrichment would have set).
-    #[cold]
     #[inline(never)]
     pub(crate) fn work_out(&mut self, fields: &[GroupField], out: &mut String, groups: &mut GroupValues, work_out: impl FnOnce(&str, &mut String, &mut GroupValues) -> bool) {
         let start = out.len();
@@ -86,33 +94,57 @@ impl Slot {
         }
         self.json.clear();
         self.json.push_str(&out[start..]);
-        self.groups = GroupValues::default();
-        for &field in fields {
-            if let Some(value) = groups.get(field) {
-                self.groups.push(field, value);
-            }
-        }
+        self.groups.set_to(groups, fields);
         self.answered = true;
     }
 }
 
+/// How one enrichment's lookups fared in the current window, on one thread.
+#[derive(Default)]
+struct Rate {
+    owner: u64,
+    asked: u16,
+    found: u16,
+    /// Lookups still to leave out.
+    paused: u32,
+}
+
 struct Memo {
     slots: Vec<Slot>,
+    rates: [Rate; RATES],
 }
 
 thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo { slots: (0..SLOTS).map(|_| Slot::default()).collect() });
+    static MEMO: RefCell<Memo> = RefCell::new(Memo { slots: (0..SLOTS).map(|_| Slot::default()).collect(), rates: Default::default() });
 }
 
 /// Calls `use_slot` with the slot of this thread where `input` is remembered for `owner`,
-/// if it is ([`Slot::is_for`]), or is to be; `None` for an input too long to remember.
+/// if it is ([`Slot::is_for`]), or is to be; `None` for an input too long to remember, or
+/// while the memo is left out for `owner` (too few of its lookups found their input).
 pub(crate) fn with_slot<R>(owner: &TableId, input: &str, use_slot: impl FnOnce(Option<&mut Slot>) -> R) -> R {
     if input.len() > MAX_INPUT_BYTES {
         return use_slot(None);
     }
     MEMO.with_borrow_mut(|memo| {
+        let rate = &mut memo.rates[owner.0 as usize % RATES];
+        if rate.owner != owner.0 {
+            *rate = Rate { owner: owner.0, ..Rate::default() };
+        }
+        if rate.paused > 0 {
+            rate.paused -= 1;
+            return use_slot(None);
+        }
         let hash = foldhash::fast::FixedState::with_seed(owner.0).hash_one(input.as_bytes());
-        use_slot(Some(&mut memo.slots[hash as usize % SLOTS]))
+        let slot = &mut memo.slots[hash as usize % SLOTS];
+        rate.asked += 1;
+        rate.found += u16::from(slot.is_for(owner, input));
+        if rate.asked == WINDOW {
+            if rate.found < MIN_FOUND {
+                rate.paused = PAUSE;
+            }
+            (rate.asked, rate.found) = (0, 0);
+        }
+        use_slot(Some(slot))
     })
 }
 
@@ -184,14 +216,47 @@ mod tests {
                 }
             }
         }
-        // The same input asked again at once is remembered; a failing one is not.
+        // The same input asked again at once is remembered; a failing one is not (a new
+        // owner: so many inputs not seen before have left the memo out for these).
+        let c = TableId::new();
         for (input, worked) in [("utm_source=again", 1), ("fail=2", 5)] {
             calls.set(0);
             for _ in 0..5 {
-                answer(&a, input, &calls);
+                answer(&c, input, &calls);
             }
             assert_eq!(calls.get(), worked, "{input}");
         }
+    }
+
+    #[test]
+    fn the_memo_is_left_out_while_too_few_inputs_are_found_then_tried_again() {
+        let (owner, other) = (TableId::new(), TableId::new());
+        let calls = std::cell::Cell::new(0);
+        let twice = |owner: &TableId, input: &str| {
+            calls.set(0);
+            answer(owner, input, &calls);
+            answer(owner, input, &calls);
+            calls.get()
+        };
+        assert_eq!(twice(&owner, "first"), 1, "remembered from the start");
+        // A window of inputs never seen again: then an input asked twice is worked out twice.
+        for n in 0..WINDOW {
+            answer(&owner, &format!("unique={n}"), &calls);
+        }
+        assert_eq!(twice(&owner, "again"), 2);
+        assert_eq!(twice(&other, "again"), 1, "another enrichment's rate is its own");
+        // Once the pause is over, the memo is tried again.
+        for n in 0..PAUSE {
+            answer(&owner, &format!("later={n}"), &calls);
+        }
+        assert_eq!(twice(&owner, "after"), 1);
+        // A window where most lookups find their input keeps the memo in use.
+        let mostly_found = TableId::new();
+        for n in 0..WINDOW / 4 {
+            (0..3).for_each(|_| drop(answer(&mostly_found, "same", &calls)));
+            answer(&mostly_found, &format!("n={n}"), &calls);
+        }
+        assert_eq!(twice(&mostly_found, "kept"), 1);
     }
 
     #[test]

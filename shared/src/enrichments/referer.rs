@@ -214,7 +214,6 @@ impl Referer {
     /// The fields of a referrer from `host`, which is not internal: its source's, or unknown
     /// (for a referrer this thread has not remembered, so out of the way of the path of one
     /// remembered).
-    #[cold]
     #[inline(never)]
     fn write_external(&self, referrer: &str, host: &str, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let Some(index) = seen_hosts::source_of(&self.id, self.exact.hasher(), host, |host| self.source_of(host)) else {
