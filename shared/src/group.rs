@@ -120,18 +120,27 @@ impl GroupValues {
     /// Sets `field`'s value (cut to [`MAX_GROUP_VALUE_BYTES`] at a character boundary);
     /// a field keeps its first value.
     pub fn push(&mut self, field: GroupField, value: &str) {
-        let slot = &mut self.spans[field as usize];
-        if slot.is_some() {
+        if self.spans[field as usize].is_some() {
             return;
         }
         let mut end = value.len().min(MAX_GROUP_VALUE_BYTES);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
+        self.set(field as usize, &value.as_bytes()[..end]);
+    }
+
+    /// Appends `bytes` as the value of the field at `index`.
+    fn set(&mut self, index: usize, bytes: &[u8]) {
         // At most five values of at most 256 bytes each: the offsets fit 16 bits.
         let start = self.text.len() as u16;
-        self.text.extend_from_slice(&value.as_bytes()[..end]);
-        *slot = Some((start, self.text.len() as u16));
+        self.text.extend_from_slice(bytes);
+        self.spans[index] = Some((start, self.text.len() as u16));
+    }
+
+    /// The bytes of the value at `span` (one of `spans`).
+    fn bytes(&self, (start, end): (u16, u16)) -> &[u8] {
+        &self.text[usize::from(start)..usize::from(end)]
     }
 
     /// Sets each field `other` has and this has not, as [`push`](Self::push) would.
@@ -148,11 +157,9 @@ impl GroupValues {
             }
             return;
         }
-        for (slot, span) in self.spans.iter_mut().zip(other.spans) {
-            if let (None, Some((start, end))) = (*slot, span) {
-                let at = self.text.len() as u16;
-                self.text.extend_from_slice(&other.text[usize::from(start)..usize::from(end)]);
-                *slot = Some((at, self.text.len() as u16));
+        for (index, span) in other.spans.iter().enumerate() {
+            if let (None, Some(span)) = (self.spans[index], *span) {
+                self.set(index, other.bytes(span));
             }
         }
     }
@@ -162,18 +169,15 @@ impl GroupValues {
         self.text.clear();
         self.spans = Default::default();
         for &field in fields {
-            if let Some((start, end)) = other.spans[field as usize] {
-                let at = self.text.len() as u16;
-                self.text.extend_from_slice(&other.text[usize::from(start)..usize::from(end)]);
-                self.spans[field as usize] = Some((at, self.text.len() as u16));
+            if let Some(span) = other.spans[field as usize] {
+                self.set(field as usize, other.bytes(span));
             }
         }
     }
 
     /// The event's value of `field`, if it has one.
     pub fn get(&self, field: GroupField) -> Option<&str> {
-        let (start, end) = self.spans[field as usize]?;
-        std::str::from_utf8(&self.text[usize::from(start)..usize::from(end)]).ok()
+        std::str::from_utf8(self.bytes(self.spans[field as usize]?)).ok()
     }
 
     /// The fields with a value, in [`GroupField::ALL`] order.

@@ -12,6 +12,7 @@
 //! click, say), the memo is left out for a while, then tried again. An answer that reported
 //! a failure is not kept: the failure is reported again for each event that has it.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 
@@ -51,13 +52,13 @@ pub(crate) struct Slot {
 
 impl Slot {
     /// Whether this slot remembers `input` for `owner`.
-    pub(crate) fn is_for(&self, owner: &TableId, input: &str) -> bool {
+    fn is_for(&self, owner: &TableId, input: &str) -> bool {
         self.owner == owner.0 && self.input == input.as_bytes()
     }
 
     /// Forgets what the slot held, to remember `input` for `owner`, with `note`.
     #[inline(never)]
-    pub(crate) fn take(&mut self, owner: &TableId, input: &str, note: &str) {
+    fn take(&mut self, owner: &TableId, input: &str, note: &str) {
         self.owner = owner.0;
         self.input.clear();
         self.input.extend_from_slice(input.as_bytes());
@@ -118,10 +119,11 @@ thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo { slots: (0..SLOTS).map(|_| Slot::default()).collect(), rates: Default::default() });
 }
 
-/// Calls `use_slot` with the slot of this thread where `input` is remembered for `owner`,
-/// if it is ([`Slot::is_for`]), or is to be; `None` for an input too long to remember, or
-/// while the memo is left out for `owner` (too few of its lookups found their input).
-pub(crate) fn with_slot<R>(owner: &TableId, input: &str, use_slot: impl FnOnce(Option<&mut Slot>) -> R) -> R {
+/// Calls `use_slot` with the slot of this thread that remembers `input` for `owner`: found
+/// there, or taken for it now with the note `note` gives (`None`: an empty note). `None`
+/// for an input too long to remember, or while the memo is left out for `owner` (too few
+/// of its lookups found their input).
+pub(crate) fn with_slot<'i, R>(owner: &TableId, input: &'i str, note: impl FnOnce() -> Option<Cow<'i, str>>, use_slot: impl FnOnce(Option<&mut Slot>) -> R) -> R {
     if input.len() > MAX_INPUT_BYTES {
         return use_slot(None);
     }
@@ -136,13 +138,17 @@ pub(crate) fn with_slot<R>(owner: &TableId, input: &str, use_slot: impl FnOnce(O
         }
         let hash = foldhash::fast::FixedState::with_seed(owner.0).hash_one(input.as_bytes());
         let slot = &mut memo.slots[hash as usize % SLOTS];
+        let found = slot.is_for(owner, input);
         rate.asked += 1;
-        rate.found += u16::from(slot.is_for(owner, input));
+        rate.found += u16::from(found);
         if rate.asked == WINDOW {
             if rate.found < MIN_FOUND {
                 rate.paused = PAUSE;
             }
             (rate.asked, rate.found) = (0, 0);
+        }
+        if !found {
+            slot.take(owner, input, note().as_deref().unwrap_or(""));
         }
         use_slot(Some(slot))
     })
@@ -159,19 +165,10 @@ pub(crate) fn write_remembered(
     groups: &mut GroupValues,
     work_out: impl FnOnce(&mut String, &mut GroupValues) -> bool,
 ) {
-    with_slot(owner, input, |slot| {
-        let Some(slot) = slot else {
-            work_out(out, groups);
-            return;
-        };
-        if slot.is_for(owner, input) {
-            if slot.write(out, groups) {
-                return;
-            }
-        } else {
-            slot.take(owner, input, "");
-        }
-        slot.work_out(fields, out, groups, |_, out, groups| work_out(out, groups));
+    with_slot(owner, input, || None, |slot| match slot {
+        None => drop(work_out(out, groups)),
+        Some(slot) if slot.write(out, groups) => {}
+        Some(slot) => slot.work_out(fields, out, groups, |_, out, groups| work_out(out, groups)),
     })
 }
 

@@ -182,7 +182,7 @@ impl Referer {
         // The referrer's host, and the fields of a referrer that is not internal, are a
         // function of the referrer alone: remembered per thread. Whether it is internal
         // reads the page URL too, and is decided each time.
-        with_slot(&self.id, referrer, |slot| {
+        with_slot(&self.id, referrer, || host(referrer), |slot| {
             let Some(slot) = slot else {
                 return match host(referrer) {
                     None => medium_only(out, groups, Unknown),
@@ -190,10 +190,7 @@ impl Referer {
                     Some(host) => self.write_external(referrer, &host, out, issues, groups),
                 };
             };
-            if !slot.is_for(&self.id, referrer) {
-                // An empty note: no host (a host is never empty).
-                slot.take(&self.id, referrer, host(referrer).as_deref().unwrap_or(""));
-            }
+            // An empty note: no host (a host is never empty).
             if slot.note().is_empty() {
                 return medium_only(out, groups, Unknown);
             }
