@@ -66,9 +66,9 @@ fn process_user_record(config: &CoreConfig, record: &Record, clock: &BatchClock,
                 unreachable!("decode hands over a tape holding an object")
             };
             // Lookup rows start loading now and arrive while the event is validated.
-            config.enrichments.prefetch(event);
+            let enrichments = config.enrichments.for_event(event);
             let (schema, envelope) = validate_event(&config.schemas, event)?;
-            enrich(record, schema, &envelope, &config.enrichments, clock, aggregated)
+            enrich(record, schema, &envelope, enrichments, clock, aggregated)
         });
         match result {
             Ok(event) => Outcome::Event(event),

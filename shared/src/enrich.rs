@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::money::Money;
 use crate::bad_row::{BadRowType, Rejection, Violation};
-use crate::enrichments::Enrichments;
+use crate::enrichments::EventEnrichments;
 use crate::group::GroupValues;
 use crate::json_text::push_json_str;
 use crate::record::Record;
@@ -114,7 +114,7 @@ pub fn enrich(
     record: &Record,
     schema: &CompiledSchema,
     envelope: &Envelope<'_>,
-    enrichments: &Enrichments,
+    enrichments: EventEnrichments<'_>,
     clock: &BatchClock,
     aggregated: bool,
 ) -> Result<EnrichedEvent, Rejection> {

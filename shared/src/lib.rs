@@ -91,6 +91,6 @@ pub use bad_row::{BadRow, BadRowType, Violation};
 pub use batch::{Outcome, OutcomeCounts, Processed, process_batch, process_record, process_records};
 pub use enrich::{BatchClock, EnrichedEvent};
 pub use core_config::{CoreConfig, CoreConfigError};
-pub use enrichments::{EnrichmentError, Enrichments};
+pub use enrichments::{EnrichmentError, Enrichments, EventEnrichments};
 pub use record::{MAX_RECORD_BYTES, Record};
 pub use schema_registry::{SchemaError, SchemaRegistry};

@@ -137,9 +137,13 @@ impl Lookup {
         self.rows.len()
     }
 
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: &str, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
-        if self.event_types.as_ref().is_some_and(|types| !types.iter().any(|t| t == event_type)) {
-            return;
+    /// Writes the rows of `event`'s keys into `lookup`; `event_type`: the event's, where
+    /// this lookup must test it against its own types (not yet tested).
+    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: Option<&str>, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
+        if let (Some(types), Some(event_type)) = (&self.event_types, event_type) {
+            if !types.iter().any(|t| t == event_type) {
+                return;
+            }
         }
         match self.key.find(event) {
             Found::Absent => {
@@ -188,9 +192,10 @@ impl Lookup {
     /// Starts loading where the rows of `event`'s keys are looked up (the first
     /// [`PREFETCHED_KEYS`]), before the event is validated: by the time it is enriched, the
     /// look-ups need not wait for memory.
-    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>) {
+    /// `check_type`: the event's type is not yet tested against this lookup's types.
+    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>, check_type: bool) {
         // The event's type is read only by a lookup limited to some types.
-        if let Some(types) = &self.event_types {
+        if let (Some(types), true) = (&self.event_types, check_type) {
             let event_type = event.member("event_type").and_then(|v| v.as_str());
             if !event_type.is_some_and(|e| types.iter().any(|t| t == e)) {
                 return;

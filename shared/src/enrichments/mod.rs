@@ -304,48 +304,64 @@ impl Enrichments {
         self.campaign.is_none() && self.referer.is_none() && self.lookups.is_empty()
     }
 
-    /// Starts loading the lookup-table memory `event`'s enrichment will read: called before
-    /// the event is validated, so that it arrives meanwhile (see `row_table`). Reads the
-    /// event only; changes nothing.
-    pub(crate) fn prefetch(&self, event: TapeValue<'_>) {
-        if self.lookups.is_empty() {
-            return;
-        }
-        if let Some(types) = &self.lookup_types {
-            let event_type = event.get("event_type").and_then(|v| v.as_str());
-            if !event_type.is_some_and(|t| reads_type(types, t)) {
-                return;
+    /// The enrichments as `event` sees them, called before the event is validated: decides
+    /// whether the lookups read its type, and starts loading the lookup-table memory they
+    /// will read, so that it arrives meanwhile (see `row_table`). Reads the event only.
+    pub fn for_event(&self, event: TapeValue<'_>) -> EventEnrichments<'_> {
+        let lookups_read = !self.lookups.is_empty()
+            && match &self.lookup_types {
+                None => true,
+                Some(types) => event.get("event_type").and_then(|v| v.as_str()).is_some_and(|t| reads_type(types, t)),
+            };
+        let each_lookup_checks_type = self.lookups.len() > 1;
+        if lookups_read {
+            let mut roots = field_path::Roots::new(event);
+            for lookup in &self.lookups {
+                lookup.prefetch(&mut roots, each_lookup_checks_type);
             }
         }
-        let mut roots = field_path::Roots::new(event);
-        for lookup in &self.lookups {
-            lookup.prefetch(&mut roots);
-        }
+        EventEnrichments { enrichments: self, lookups_read, each_lookup_checks_type }
     }
+}
 
+/// The enrichments as one event sees them ([`Enrichments::for_event`]): whether its type
+/// is one the lookups read is decided once, before validation, for both the prefetch and
+/// the enrichment. Made from the event it enriches (its `event_type` is the schema's).
+#[derive(Clone, Copy, Debug)]
+pub struct EventEnrichments<'e> {
+    enrichments: &'e Enrichments,
+    /// Some lookup reads the event's type.
+    lookups_read: bool,
+    /// There is more than one lookup, so each tests the type against its own list (one
+    /// lookup's list is the one `lookups_read` was decided by).
+    each_lookup_checks_type: bool,
+}
+
+impl EventEnrichments<'_> {
     /// Writes the enrichments' fields of `event` (members of `_pipeline`, each after a
     /// comma) into `out`. `Err`: a required enrichment failed; every failure is listed.
     /// The values of the fields aggregates are grouped by go into `groups`.
     pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String, groups: &mut GroupValues) -> Result<(), Vec<Violation>> {
-        if self.is_empty() {
+        let this = self.enrichments;
+        if this.is_empty() {
             return Ok(());
         }
         let mut issues = Issues::default();
         let mut output = Output(out);
         let mut event = field_path::Roots::new(event);
-        if let Some(c) = &self.campaign {
+        if let Some(c) = &this.campaign {
             issues.now(None, c.required, Kind::Campaign);
             c.enrichment.apply(&mut event, &mut output, &mut issues, groups);
         }
-        if let Some(r) = &self.referer {
+        if let Some(r) = &this.referer {
             issues.now(None, r.required, Kind::Referer);
             r.enrichment.apply(&mut event, &mut output, &mut issues, groups);
         }
-        if !self.lookups.is_empty() && self.lookup_types.as_ref().is_none_or(|types| reads_type(types, event_type)) {
+        if self.lookups_read {
             let mut object = output.object("lookup");
-            for lookup in &self.lookups {
+            for lookup in &this.lookups {
                 issues.now(Some(&lookup.name), lookup.required, Kind::Lookup);
-                lookup.apply(&mut event, event_type, &mut object, &mut issues);
+                lookup.apply(&mut event, self.each_lookup_checks_type.then_some(event_type), &mut object, &mut issues);
             }
         }
         issues.finish(output.0)

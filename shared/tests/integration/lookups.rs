@@ -87,6 +87,34 @@ fn several_tables_on_one_event() {
     assert_eq!(p["lookup"], json!({"account": {"account": "one"}, "products": [{"brand": "Acme"}]}));
 }
 
+/// Each of several lookups reads only its own event types (the types are tested once for
+/// all of them, then by each against its own list), and one without a list reads every type.
+#[test]
+fn several_lookups_each_read_their_own_event_types() {
+    let products = lookup_file("products", json!({"table": "products.csv", "key": "items[].sku", "columns": ["brand"], "event_types": ["purchase"]}), false);
+    let accounts = lookup_file("account", json!({"table": "accounts.csv", "key": "user_id", "event_types": ["pageview", "identify"]}), false);
+    let everyone = lookup_file("everyone", json!({"table": "everyone.csv", "key": "user_id"}), false);
+    let both_typed = [("products.json", products.as_str()), ("accounts.json", &accounts), ("products.csv", PRODUCTS_CSV), ("accounts.csv", "user_id,account\n1,one\n")];
+    let mut with_untyped = both_typed.to_vec();
+    with_untyped.extend([("everyone.json", everyone.as_str()), ("everyone.csv", "user_id,seen\n1,yes\n")]);
+    for (files, untyped) in [(both_typed.to_vec(), false), (with_untyped, true)] {
+        let dir = dir_with(&files);
+        let core = core(pipeline::Enrichments::from_dir(dir.path(), pipeline::enrichments::lookup::TableBudget::local()).unwrap());
+        let untyped_row = |mut expected: Value| {
+            if untyped {
+                expected.as_object_mut().unwrap().insert("everyone".into(), json!({"seen": "yes"}));
+            }
+            expected
+        };
+        let p = pipeline_of(&core, &purchase(&["SKU-1"]));
+        assert_eq!(p["lookup"], untyped_row(json!({"products": [{"brand": "Acme"}]})), "a purchase: products only");
+        let p = pipeline_of(&core, r#"{"event_type":"pageview","user_id":1}"#);
+        assert_eq!(p["lookup"], untyped_row(json!({"account": {"account": "one"}})), "a pageview: the account only");
+        let p = pipeline_of(&core, r#"{"event_type":"click","user_id":1,"element_id":"b","page_url":"https://a.com/"}"#);
+        assert_eq!(p.get("lookup").cloned(), untyped.then(|| json!({"everyone": {"seen": "yes"}})), "a click: none of the typed ones");
+    }
+}
+
 #[test]
 fn a_required_lookup_that_misses_is_an_enrichment_failure_bad_row() {
     let core = products(json!({}), true);
