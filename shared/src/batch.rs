@@ -11,7 +11,6 @@ use rayon::prelude::*;
 use crate::bad_row::{BadRow, BadRowType};
 use crate::decode::{DecodeScratch, decode};
 use crate::enrich::{BatchClock, EnrichedEvent, enrich};
-use crate::json_tape::TapeValue;
 use crate::record::Record;
 use crate::core_config::CoreConfig;
 use crate::user_records::UserRecords;
@@ -61,10 +60,7 @@ pub fn process_record(config: &CoreConfig, record: &Record, clock: &BatchClock) 
 fn process_user_record(config: &CoreConfig, record: &Record, clock: &BatchClock, aggregated: bool) -> Outcome {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let result = decode(&record.data, &mut scratch, |tape| {
-            let Some(event) = TapeValue::root(tape) else {
-                unreachable!("decode hands over a tape holding an object")
-            };
+        let result = decode(&record.data, &mut scratch, |event| {
             // Lookup rows start loading now and arrive while the event is validated.
             let enrichments = config.enrichments.for_event(event);
             let (schema, envelope) = validate_event(&config.schemas, event)?;

@@ -4,7 +4,9 @@
 use simd_json::{Buffers, ErrorType, INPUT_PADDING, Node as TapeNode, Tape, fill_tape_padded};
 
 use crate::bad_row::{BadRowType, Rejection, Violation};
+use crate::json_tape::TapeValue;
 use crate::record::MAX_RECORD_BYTES;
+use crate::root_members::RootMembers;
 
 /// The deepest nesting of objects and arrays accepted (the top-level object is depth 1).
 pub const MAX_DEPTH: usize = 64;
@@ -29,12 +31,12 @@ fn malformed(keyword: &str, message: String) -> Rejection {
     Rejection::new(BadRowType::Malformed, Violation::new("", keyword, message))
 }
 
-/// Parses `data` and hands `use_tape` a tape whose root is an object with no duplicate keys
-/// at any level and at most [`MAX_DEPTH`] levels of nesting.
+/// Parses `data` and hands `use_event` the event: an object with no duplicate keys at any
+/// level and at most [`MAX_DEPTH`] levels of nesting, its top-level members listed.
 pub fn decode<R>(
     data: &[u8],
     scratch: &mut DecodeScratch,
-    mut use_tape: impl FnMut(&[TapeNode<'_>]) -> Result<R, Rejection>,
+    mut use_event: impl FnMut(&RootMembers<'_>) -> Result<R, Rejection>,
 ) -> Result<R, Rejection> {
     if data.len() > MAX_RECORD_BYTES {
         return Err(Rejection::new(
@@ -50,11 +52,11 @@ pub fn decode<R>(
             ),
         ));
     }
-    match parse(data, scratch, &mut use_tape) {
+    match parse(data, scratch, &mut use_event) {
         Err(Refused::Number(e)) => match big_numbers_as_floats(data) {
             // Valid JSON with an integer beyond 64 bits (simd-json refuses those): validate
             // a copy with such numbers as floats; the producer's bytes are still what is kept.
-            Some(normalized) => match parse(&normalized, scratch, &mut use_tape) {
+            Some(normalized) => match parse(&normalized, scratch, &mut use_event) {
                 Err(Refused::Number(e) | Refused::Other(e)) => Err(parse_error(data, &e)),
                 Err(Refused::Rejected(r)) => Err(r),
                 Ok(r) => Ok(r),
@@ -78,7 +80,7 @@ enum Refused {
 fn parse<R>(
     input: &[u8],
     scratch: &mut DecodeScratch,
-    use_tape: &mut impl FnMut(&[TapeNode<'_>]) -> Result<R, Rejection>,
+    use_event: &mut impl FnMut(&RootMembers<'_>) -> Result<R, Rejection>,
 ) -> Result<R, Refused> {
     scratch.bytes.clear();
     scratch.bytes.extend_from_slice(input);
@@ -88,10 +90,7 @@ fn parse<R>(
     let result = match parsed {
         Err(e) if *e.error() == ErrorType::InvalidNumber => Err(Refused::Number(e)),
         Err(e) => Err(Refused::Other(e)),
-        Ok(()) => check_root(&tape.0)
-            .and_then(|()| check_structure(&tape.0))
-            .and_then(|()| use_tape(&tape.0))
-            .map_err(Refused::Rejected),
+        Ok(()) => check_root(&tape.0).and_then(|()| check_structure(&tape.0, use_event)).map_err(Refused::Rejected),
     };
     scratch.tape = tape.reset();
     result
@@ -121,6 +120,7 @@ fn parse_error(data: &[u8], error: &simd_json::Error) -> Rejection {
     malformed("json", format!("not valid JSON: {error}"))
 }
 
+/// Whether the tape's root is an object (`Ok`: `nodes[0]` is one).
 fn check_root(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
     let what = match nodes.first() {
         Some(TapeNode::Object { .. }) => return Ok(()),
@@ -132,16 +132,32 @@ fn check_root(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
     Err(malformed("type", format!("the record is {what}; an event must be one JSON object")))
 }
 
-/// Refuses duplicate keys in any object: consumers disagree on which copy wins.
-fn check_structure(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
-    for (i, node) in nodes.iter().enumerate() {
+/// Refuses duplicate keys in any object: consumers disagree on which copy wins. The event's
+/// top-level members are listed as their names are compared (`nodes[0]` is an object), and
+/// the event handed to `use_event` where it was made (it is a few hundred bytes).
+fn check_structure<'a, R>(
+    nodes: &'a [TapeNode<'a>],
+    use_event: &mut impl FnMut(&RootMembers<'_>) -> Result<R, Rejection>,
+) -> Result<R, Rejection> {
+    let duplicate = |key: &str| malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one"));
+    let event = TapeValue::root(nodes).ok_or_else(|| malformed("json", "the record holds no JSON value".into()))?;
+    let root = RootMembers::new(event);
+    let root_duplicate = match nodes.first() {
+        _ if root.is_listed() => root.repeated(),
+        Some(TapeNode::Object { len, .. }) => duplicate_key(nodes, *len),
+        _ => None,
+    };
+    if let Some(key) = root_duplicate {
+        return Err(duplicate(key));
+    }
+    for (i, node) in nodes.iter().enumerate().skip(1) {
         if let TapeNode::Object { len, .. } = *node {
             if let Some(key) = duplicate_key(&nodes[i..], len) {
-                return Err(malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one")));
+                return Err(duplicate(key));
             }
         }
     }
-    Ok(())
+    use_event(&root)
 }
 
 /// The keys of the object at `nodes[0]`, in order.
@@ -160,7 +176,8 @@ fn keys<'a>(nodes: &[TapeNode<'a>], len: usize) -> impl Iterator<Item = &'a str>
 
 /// Objects of at most this many members are checked pair by pair, which is faster than
 /// hashing for the few keys events usually have; larger ones through a hash set, so an
-/// object of 85,000 keys costs linear time, not quadratic.
+/// object of 85,000 keys costs linear time, not quadratic. (The event's own members are
+/// compared as they are listed: [`RootMembers::new`].)
 const PAIRWISE_MAX_MEMBERS: usize = 16;
 
 /// The first repeated key of the object at `nodes[0]` with `len` members.

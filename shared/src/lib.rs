@@ -73,6 +73,7 @@ pub mod money;
 pub mod query;
 pub mod record;
 pub mod rollup;
+pub mod root_members;
 pub mod schema_registry;
 #[cfg(feature = "flow")]
 pub mod retry;

@@ -3,7 +3,7 @@
 use simd_json::StaticNode;
 
 use crate::bad_row::{BadRowType, Rejection, Violation};
-use crate::json_tape::TapeValue;
+use crate::root_members::RootMembers;
 use crate::schema_registry::{CompiledSchema, ResolveError, SchemaRegistry, is_valid_event_type};
 
 /// The envelope fields enrichment needs, borrowed from a valid event.
@@ -20,7 +20,7 @@ pub struct Envelope<'a> {
     /// A purchase's `currency` and `amount`, for the revenue aggregates.
     pub revenue: Option<(&'a str, f64)>,
     /// The whole event, for the configured enrichments.
-    pub event: TapeValue<'a>,
+    pub event: &'a RootMembers<'a>,
 }
 
 /// `user_id`: a string, or an integer >= 0.
@@ -51,7 +51,7 @@ fn reported(name: &str) -> String {
 /// Resolves the schema of `event` (an object) and validates it.
 pub fn validate_event<'r, 'a>(
     registry: &'r SchemaRegistry,
-    event: TapeValue<'a>,
+    event: &'a RootMembers<'a>,
 ) -> Result<(&'r CompiledSchema, Envelope<'a>), Rejection> {
     let violation = |path: &str, keyword: &str, message: String| {
         Rejection::new(BadRowType::SchemaViolation, Violation::new(path, keyword, message))
@@ -108,7 +108,7 @@ pub fn validate_event<'r, 'a>(
             r
         }
     })?;
-    let errors = schema.violations(event);
+    let errors = schema.violations(event.event());
     if !errors.is_empty() {
         return Err(Rejection {
             kind: BadRowType::SchemaViolation,
@@ -146,7 +146,7 @@ pub fn validate_event<'r, 'a>(
 /// The event type whose `amount` in `currency` is revenue.
 pub const REVENUE_EVENT_TYPE: &str = "purchase";
 
-fn revenue<'a>(event_type: &str, event: TapeValue<'a>) -> Option<(&'a str, f64)> {
+fn revenue<'a>(event_type: &str, event: &RootMembers<'a>) -> Option<(&'a str, f64)> {
     if event_type != REVENUE_EVENT_TYPE {
         return None;
     }

@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::field_path::{FieldPath, Roots};
+use super::field_path::FieldPath;
+use crate::root_members::RootMembers;
 use super::length_set::LengthSet;
 use super::memo::write_remembered;
 use super::seen_hosts::TableId;
@@ -127,7 +128,7 @@ impl Campaign {
         Self { parameters, name_lengths, names, grouped, keys, click_key: MemberKey::new("click_id"), id: TableId::new() }
     }
 
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+    pub(crate) fn apply(&self, event: &RootMembers<'_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
         let Some((field, url)) = found else { return };
         let Some(query) = query(url) else { return };

@@ -3,9 +3,8 @@
 
 use std::fmt;
 
-use smallvec::SmallVec;
-
 use crate::json_tape::{Elements, TapeValue};
+use crate::root_members::RootMembers;
 
 /// A parsed field name: object members, and at most one `[]` (every element of an array).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +87,7 @@ impl FieldPath {
     }
 
     /// The field's value(s) in the event.
-    pub(crate) fn find<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Found<'n, 'a> {
+    pub(crate) fn find<'n, 'a>(&'n self, event: &RootMembers<'a>) -> Found<'n, 'a> {
         let Some(value) = self.head_value(event) else { return Found::Absent };
         match &self.each {
             None => Found::One(value),
@@ -103,7 +102,7 @@ impl FieldPath {
     }
 
     /// The field as a string, where the path has no `[]` and the value is a string.
-    pub(crate) fn find_str<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Option<&'a str> {
+    pub(crate) fn find_str<'a>(&self, event: &RootMembers<'a>) -> Option<&'a str> {
         if self.each.is_some() {
             return None;
         }
@@ -111,9 +110,9 @@ impl FieldPath {
     }
 
     /// The value at the members before any `[]`.
-    fn head_value<'n, 'a>(&'n self, event: &mut Roots<'n, 'a>) -> Option<TapeValue<'a>> {
+    fn head_value<'a>(&self, event: &RootMembers<'a>) -> Option<TapeValue<'a>> {
         let (root, rest) = self.head.split_first()?;
-        walk(event.member(root)?, rest)
+        walk(event.get(root)?, rest)
     }
 
     /// JSON pointer of the field (`index`: the element, for a path with `[]`).
@@ -129,35 +128,6 @@ impl FieldPath {
             inner.iter().for_each(|m| push(m));
         }
         out
-    }
-}
-
-/// Top-level members of one event, each looked up once however many enrichments read it
-/// (`page` for the campaign's URL, the referrer and the referrer's page).
-pub(crate) struct Roots<'n, 'a> {
-    event: TapeValue<'a>,
-    /// Inline, and not written before use: this is made for every event.
-    seen: SmallVec<[(&'n str, Option<TapeValue<'a>>); ROOTS_REMEMBERED]>,
-}
-
-/// Top-level members remembered per event (more are looked up each time).
-const ROOTS_REMEMBERED: usize = 8;
-
-impl<'n, 'a> Roots<'n, 'a> {
-    pub(crate) fn new(event: TapeValue<'a>) -> Self {
-        Self { event, seen: SmallVec::new() }
-    }
-
-    /// The event's member `name`, remembered for the next enrichments of this event.
-    pub(crate) fn member(&mut self, name: &'n str) -> Option<TapeValue<'a>> {
-        if let Some((_, value)) = self.seen.iter().find(|(n, _)| crate::word_scan::same_bytes(n.as_bytes(), name.as_bytes())) {
-            return *value;
-        }
-        let value = self.event.get(name);
-        if self.seen.len() < ROOTS_REMEMBERED {
-            self.seen.push((name, value));
-        }
-        value
     }
 }
 

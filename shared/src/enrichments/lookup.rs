@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use simd_json::StaticNode;
 
-use super::field_path::{FieldPath, Found, Roots};
+use super::field_path::{FieldPath, Found};
+use crate::root_members::RootMembers;
 use super::row_table::{MAX_TABLE_TEXT_BYTES, Refused, RowTable};
 use super::{Issues, MemberKey, ObjectWriter};
 use crate::json_text::push_json_str;
@@ -139,7 +140,7 @@ impl Lookup {
 
     /// Writes the rows of `event`'s keys into `lookup`; `event_type`: the event's, where
     /// this lookup must test it against its own types (not yet tested).
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, event_type: Option<&str>, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
+    pub(crate) fn apply(&self, event: &RootMembers<'_>, event_type: Option<&str>, lookup: &mut ObjectWriter<'_>, issues: &mut Issues<'_>) {
         if let (Some(types), Some(event_type)) = (&self.event_types, event_type) {
             if !types.iter().any(|t| t == event_type) {
                 return;
@@ -193,10 +194,10 @@ impl Lookup {
     /// [`PREFETCHED_KEYS`]), before the event is validated: by the time it is enriched, the
     /// look-ups need not wait for memory.
     /// `check_type`: the event's type is not yet tested against this lookup's types.
-    pub(crate) fn prefetch<'n>(&'n self, event: &mut Roots<'n, '_>, check_type: bool) {
+    pub(crate) fn prefetch(&self, event: &RootMembers<'_>, check_type: bool) {
         // The event's type is read only by a lookup limited to some types.
         if let (Some(types), true) = (&self.event_types, check_type) {
-            let event_type = event.member("event_type").and_then(|v| v.as_str());
+            let event_type = event.get("event_type").and_then(|v| v.as_str());
             if !event_type.is_some_and(|e| types.iter().any(|t| t == e)) {
                 return;
             }

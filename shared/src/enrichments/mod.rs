@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::bad_row::Violation;
 use crate::json_text::push_json_str;
 use crate::group::GroupValues;
-use crate::json_tape::TapeValue;
+use crate::root_members::RootMembers;
 use campaign::{Campaign, CampaignParameters};
 use lookup::{Lookup, LookupParameters, TableBudget, mib};
 use referer::{Referer, RefererParameters};
@@ -307,7 +307,7 @@ impl Enrichments {
     /// The enrichments as `event` sees them, called before the event is validated: decides
     /// whether the lookups read its type, and starts loading the lookup-table memory they
     /// will read, so that it arrives meanwhile (see `row_table`). Reads the event only.
-    pub fn for_event(&self, event: TapeValue<'_>) -> EventEnrichments<'_> {
+    pub fn for_event(&self, event: &RootMembers<'_>) -> EventEnrichments<'_> {
         let lookups_read = !self.lookups.is_empty()
             && match &self.lookup_types {
                 None => true,
@@ -315,9 +315,8 @@ impl Enrichments {
             };
         let each_lookup_checks_type = self.lookups.len() > 1;
         if lookups_read {
-            let mut roots = field_path::Roots::new(event);
             for lookup in &self.lookups {
-                lookup.prefetch(&mut roots, each_lookup_checks_type);
+                lookup.prefetch(event, each_lookup_checks_type);
             }
         }
         EventEnrichments { enrichments: self, lookups_read, each_lookup_checks_type }
@@ -341,27 +340,26 @@ impl EventEnrichments<'_> {
     /// Writes the enrichments' fields of `event` (members of `_pipeline`, each after a
     /// comma) into `out`. `Err`: a required enrichment failed; every failure is listed.
     /// The values of the fields aggregates are grouped by go into `groups`.
-    pub(crate) fn apply(&self, event: TapeValue<'_>, event_type: &str, out: &mut String, groups: &mut GroupValues) -> Result<(), Vec<Violation>> {
+    pub(crate) fn apply(&self, event: &RootMembers<'_>, event_type: &str, out: &mut String, groups: &mut GroupValues) -> Result<(), Vec<Violation>> {
         let this = self.enrichments;
         if this.is_empty() {
             return Ok(());
         }
         let mut issues = Issues::default();
         let mut output = Output(out);
-        let mut event = field_path::Roots::new(event);
         if let Some(c) = &this.campaign {
             issues.now(None, c.required, Kind::Campaign);
-            c.enrichment.apply(&mut event, &mut output, &mut issues, groups);
+            c.enrichment.apply(event, &mut output, &mut issues, groups);
         }
         if let Some(r) = &this.referer {
             issues.now(None, r.required, Kind::Referer);
-            r.enrichment.apply(&mut event, &mut output, &mut issues, groups);
+            r.enrichment.apply(event, &mut output, &mut issues, groups);
         }
         if self.lookups_read {
             let mut object = output.object("lookup");
             for lookup in &this.lookups {
                 issues.now(Some(&lookup.name), lookup.required, Kind::Lookup);
-                lookup.apply(&mut event, self.each_lookup_checks_type.then_some(event_type), &mut object, &mut issues);
+                lookup.apply(event, self.each_lookup_checks_type.then_some(event_type), &mut object, &mut issues);
             }
         }
         issues.finish(output.0)

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::campaign::decoded;
-use super::field_path::{FieldPath, Roots};
+use super::field_path::FieldPath;
+use crate::root_members::RootMembers;
 use super::length_set::LengthSet;
 use super::memo::with_slot;
 use super::seen_hosts::{self, TableId};
@@ -174,7 +175,7 @@ impl Referer {
         self.sources.len()
     }
 
-    pub(crate) fn apply<'n>(&'n self, event: &mut Roots<'n, '_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+    pub(crate) fn apply(&self, event: &RootMembers<'_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let Some(referrer) = self.field.find_str(event) else { return };
         if referrer.is_empty() {
             return;
@@ -226,7 +227,7 @@ impl Referer {
         }
     }
 
-    fn is_internal<'n>(&'n self, host: &str, event: &mut Roots<'n, '_>) -> bool {
+    fn is_internal(&self, host: &str, event: &RootMembers<'_>) -> bool {
         let page = self.page_fields.iter().find_map(|f| f.find_str(event));
         page.is_some_and(|page| has_host(page, host)) || self.internal_domains.iter().any(|d| is_within(host, d))
     }
