@@ -240,12 +240,25 @@ mod tests {
             let nested = format!("{{\"a\": [{{{keys} \"k1\": 0}}]}}");
             assert_eq!(kind(nested.as_bytes()).unwrap_err().1, "duplicateKey", "{n}");
         }
-        // At the boundary between the pairwise and the hashed check, and inside arrays.
-        for n in [15, 16, 17, 200] {
-            let keys: String = (0..n).map(|i| format!("\"k{i}\": [{{\"a\": {i}}}],")).collect();
-            assert_eq!(kind(format!("{{{keys} \"k0\": 0}}").as_bytes()).unwrap_err().1, "duplicateKey", "{n}");
-            assert_eq!(kind(format!("{{{keys} \"z\": 0}}").as_bytes()), Ok(()), "{n}");
-        }
+    }
+
+    #[test]
+    fn names_the_first_repeated_top_level_key() {
+        let message = |json: &str| {
+            let mut scratch = DecodeScratch::default();
+            decode(json.as_bytes(), &mut scratch, |_| Ok(())).unwrap_err().errors[0].message.clone()
+        };
+        // Names 32 bytes apart in length (one slot of the top-level index), names of one
+        // length, and the repeat past the listed members.
+        let long = "b".repeat(33);
+        assert!(message(&format!(r#"{{"b": 1, "{long}": 2, "c": 3, "{long}": 4, "b": 5}}"#)).contains(&format!("{long:?}")));
+        assert!(message(r#"{"ab": 1, "cd": 2, "ef": 3, "cd": 4, "ab": 5}"#).contains("\"cd\" appears twice"));
+        let many: String = (0..20).map(|i| format!("\"k{i:02}\": {i},")).collect();
+        assert!(message(&format!("{{{many} \"k19\": 0, \"k03\": 0}}")).contains("\"k19\" appears twice"));
+        let mut scratch = DecodeScratch::default();
+        let json = format!(r#"{{"b": 1, "{long}": 2, "c": {{"b": 3}}}}"#);
+        let found = decode(json.as_bytes(), &mut scratch, |event| Ok((event.get("b").is_some(), event.get(&long).is_some(), event.get("bb").is_none())));
+        assert_eq!(found.unwrap(), (true, true, true));
     }
 
     #[test]
