@@ -90,7 +90,7 @@ fn parse<R>(
     let result = match parsed {
         Err(e) if *e.error() == ErrorType::InvalidNumber => Err(Refused::Number(e)),
         Err(e) => Err(Refused::Other(e)),
-        Ok(()) => check_root(&tape.0).and_then(|()| check_structure(&tape.0, use_event)).map_err(Refused::Rejected),
+        Ok(()) => check_root(&tape.0).and_then(|event| check_structure(&tape.0, event, use_event)).map_err(Refused::Rejected),
     };
     scratch.tape = tape.reset();
     result
@@ -120,32 +120,34 @@ fn parse_error(data: &[u8], error: &simd_json::Error) -> Rejection {
     malformed("json", format!("not valid JSON: {error}"))
 }
 
-/// Whether the tape's root is an object (`Ok`: `nodes[0]` is one).
-fn check_root(nodes: &[TapeNode<'_>]) -> Result<(), Rejection> {
-    let what = match nodes.first() {
-        Some(TapeNode::Object { .. }) => return Ok(()),
-        Some(TapeNode::Array { .. }) => "an array",
-        Some(TapeNode::String(_)) => "a string",
-        Some(_) => "a scalar",
-        None => return Err(malformed("json", "the record holds no JSON value".into())),
+/// The tape's root, if it is an object.
+fn check_root<'a>(nodes: &'a [TapeNode<'a>]) -> Result<TapeValue<'a>, Rejection> {
+    let Some(root) = TapeValue::root(nodes) else {
+        return Err(malformed("json", "the record holds no JSON value".into()));
+    };
+    let what = match nodes[0] {
+        TapeNode::Object { .. } => return Ok(root),
+        TapeNode::Array { .. } => "an array",
+        TapeNode::String(_) => "a string",
+        _ => "a scalar",
     };
     Err(malformed("type", format!("the record is {what}; an event must be one JSON object")))
 }
 
 /// Refuses duplicate keys in any object: consumers disagree on which copy wins. The event's
-/// top-level members are listed as their names are compared (`nodes[0]` is an object), and
-/// the event handed to `use_event` where it was made (it is a few hundred bytes).
+/// (`event`, the object at `nodes[0]`) top-level members are listed as their names are
+/// compared, and the event handed to `use_event` where it was made (a few hundred bytes).
 fn check_structure<'a, R>(
     nodes: &'a [TapeNode<'a>],
+    event: TapeValue<'a>,
     use_event: &mut impl FnMut(&RootMembers<'_>) -> Result<R, Rejection>,
 ) -> Result<R, Rejection> {
     let duplicate = |key: &str| malformed("duplicateKey", format!("the key {key:?} appears twice in one object: keep one"));
-    let event = TapeValue::root(nodes).ok_or_else(|| malformed("json", "the record holds no JSON value".into()))?;
     let root = RootMembers::new(event);
-    let root_duplicate = match nodes.first() {
-        _ if root.is_listed() => root.repeated(),
-        Some(TapeNode::Object { len, .. }) => duplicate_key(nodes, *len),
-        _ => None,
+    let root_duplicate = match nodes[0] {
+        // An event with more members than are listed is checked like any object.
+        TapeNode::Object { len, .. } if !root.is_listed() => duplicate_key(nodes, len),
+        _ => root.repeated(),
     };
     if let Some(key) = root_duplicate {
         return Err(duplicate(key));

@@ -4,7 +4,6 @@
 use serde::Deserialize;
 
 use super::field_path::FieldPath;
-use crate::root_members::RootMembers;
 use super::length_set::LengthSet;
 use super::memo::write_remembered;
 use super::seen_hosts::TableId;
@@ -12,6 +11,7 @@ use super::url_parts::{params, query, with_decoded};
 use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
+use crate::root_members::RootMembers;
 
 /// The `parameters` of a campaign file; every one has a default.
 #[derive(Clone, Debug, Deserialize)]

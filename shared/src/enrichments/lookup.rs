@@ -7,11 +7,11 @@ use serde_json::{Map, Value};
 use simd_json::StaticNode;
 
 use super::field_path::{FieldPath, Found};
-use crate::root_members::RootMembers;
 use super::row_table::{MAX_TABLE_TEXT_BYTES, Refused, RowTable};
 use super::{Issues, MemberKey, ObjectWriter};
 use crate::json_text::push_json_str;
 use crate::json_tape::TapeValue;
+use crate::root_members::RootMembers;
 
 /// Memory counted for a row on top of its key's and columns' bytes: its share of the index
 /// (16-byte slots, two to four a row) with room to spare. An estimate, stated so limits can

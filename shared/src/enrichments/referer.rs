@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::campaign::decoded;
 use super::field_path::FieldPath;
-use crate::root_members::RootMembers;
 use super::length_set::LengthSet;
 use super::memo::with_slot;
 use super::seen_hosts::{self, TableId};
@@ -18,6 +17,7 @@ use super::url_parts::{first_param, has_host, host, query};
 use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
+use crate::root_members::RootMembers;
 
 /// The built-in table of referer sources.
 pub const BUILTIN_SOURCES: &str = include_str!("referers.json");
