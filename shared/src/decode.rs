@@ -255,6 +255,9 @@ mod tests {
         let long = "b".repeat(33);
         assert!(message(&format!(r#"{{"b": 1, "{long}": 2, "c": 3, "{long}": 4, "b": 5}}"#)).contains(&format!("{long:?}")));
         assert!(message(r#"{"ab": 1, "cd": 2, "ef": 3, "cd": 4, "ab": 5}"#).contains("\"cd\" appears twice"));
+        // Names written differently that decode alike are one name.
+        assert!(message(r#"{"a": 1, "\u0061": 2}"#).contains("\"a\" appears twice"));
+        assert!(message(r#"{"x": 0, "\u00e9t\u00e9": 1, "été": 2}"#).contains("\"été\" appears twice"));
         let many: String = (0..20).map(|i| format!("\"k{i:02}\": {i},")).collect();
         assert!(message(&format!("{{{many} \"k19\": 0, \"k03\": 0}}")).contains("\"k19\" appears twice"));
         let mut scratch = DecodeScratch::default();
