@@ -245,7 +245,9 @@ fn assemble(record: &Record, schema: &CompiledSchema, envelope: &Envelope<'_>, o
     document.push_str(added);
     // One event per line in the archive (NDJSON): line breaks in valid JSON can only be
     // white space between tokens (inside strings they are escaped), so spaces replace them.
-    if memchr::memchr2(b'\n', b'\r', document.as_bytes()).is_some() {
+    // Only the producer's bytes can hold one: every added byte is written escaped.
+    debug_assert!(memchr::memchr2(b'\n', b'\r', added.as_bytes()).is_none(), "an added field holds a line break: {added}");
+    if memchr::memchr2(b'\n', b'\r', &record.data[..close]).is_some() {
         document = document.replace(['\n', '\r'], " ");
     }
 

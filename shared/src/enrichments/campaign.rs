@@ -128,10 +128,16 @@ impl Campaign {
         Self { parameters, name_lengths, names, grouped, keys, click_key: MemberKey::new("click_id"), id: TableId::new() }
     }
 
-    pub(crate) fn apply(&self, event: &RootMembers<'_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+    /// The page URL fields read, in order.
+    pub(crate) fn url_fields(&self) -> &[FieldPath] {
+        &self.parameters.url_fields
+    }
+
+    /// Returns the page URL found (for the referer's internal test, where it reads the same fields).
+    pub(crate) fn apply<'a>(&self, event: &RootMembers<'a>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) -> Option<&'a str> {
         let found = self.parameters.url_fields.iter().find_map(|f| f.find_str(event).map(|url| (f, url)));
-        let Some((field, url)) = found else { return };
-        let Some(query) = query(url) else { return };
+        let (field, url) = found?;
+        let Some(query) = query(url) else { return Some(url) };
         // The fields are a function of the query alone (`field` only names it in failures,
         // and an answer with a failure is not kept).
         let failures = issues.len();
@@ -139,6 +145,7 @@ impl Campaign {
             self.write(field, query, &mut Output(out), issues, groups);
             issues.len() == failures
         });
+        Some(url)
     }
 
     /// Writes the fields of the page URL's `query` (found in `field`): for a query this

@@ -144,6 +144,9 @@ pub struct Enrichments {
     /// The event types some lookup reads, where every lookup names its types (`None`:
     /// some lookup reads every type): the other events skip the lookups at one test.
     lookup_types: Option<Vec<Box<str>>>,
+    /// The referer's internal test reads the page URL from the fields campaign attribution
+    /// reads it from (the defaults): the URL is found once per event.
+    page_url_shared: bool,
     origin: String,
     /// One line per file, for `pipeline validate` and start-up logs.
     described: Vec<String>,
@@ -278,6 +281,10 @@ impl Enrichments {
         if files == 0 {
             return Err(EnrichmentError::Empty(origin.to_owned()));
         }
+        out.page_url_shared = match (&out.campaign, &out.referer) {
+            (Some(c), Some(r)) => c.enrichment.url_fields() == r.enrichment.page_fields(),
+            _ => false,
+        };
         out.lookup_types = out.lookups.iter().try_fold(Vec::new(), |mut all: Vec<Box<str>>, lookup| {
             for t in lookup.event_types.as_ref()? {
                 if !all.iter().any(|a| **a == *t) {
@@ -347,13 +354,15 @@ impl EventEnrichments<'_> {
         }
         let mut issues = Issues::default();
         let mut output = Output(out);
+        let mut page_url = None;
         if let Some(c) = &this.campaign {
             issues.now(None, c.required, Kind::Campaign);
-            c.enrichment.apply(event, &mut output, &mut issues, groups);
+            let url = c.enrichment.apply(event, &mut output, &mut issues, groups);
+            page_url = this.page_url_shared.then_some(url);
         }
         if let Some(r) = &this.referer {
             issues.now(None, r.required, Kind::Referer);
-            r.enrichment.apply(event, &mut output, &mut issues, groups);
+            r.enrichment.apply(event, page_url, &mut output, &mut issues, groups);
         }
         if self.lookups_read {
             let mut object = output.object("lookup");

@@ -175,7 +175,14 @@ impl Referer {
         self.sources.len()
     }
 
-    pub(crate) fn apply(&self, event: &RootMembers<'_>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
+    /// The page URL fields the internal test reads (campaign attribution may have read them).
+    pub(crate) fn page_fields(&self) -> &[FieldPath] {
+        &self.page_fields
+    }
+
+    /// `page_url`: the event's page URL where the caller has found it already in
+    /// [`page_fields`](Self::page_fields) (`None`: to be found here, if needed).
+    pub(crate) fn apply<'a>(&self, event: &RootMembers<'a>, page_url: Option<Option<&'a str>>, out: &mut Output<'_>, issues: &mut Issues, groups: &mut GroupValues) {
         let Some(referrer) = self.field.find_str(event) else { return };
         if referrer.is_empty() {
             return;
@@ -187,7 +194,7 @@ impl Referer {
             let Some(slot) = slot else {
                 return match host(referrer) {
                     None => medium_only(out, groups, Unknown),
-                    Some(host) if self.is_internal(&host, event) => medium_only(out, groups, Internal),
+                    Some(host) if self.is_internal(&host, event, page_url) => medium_only(out, groups, Internal),
                     Some(host) => self.write_external(referrer, &host, out, issues, groups),
                 };
             };
@@ -195,7 +202,7 @@ impl Referer {
             if slot.note().is_empty() {
                 return medium_only(out, groups, Unknown);
             }
-            if self.is_internal(slot.note(), event) {
+            if self.is_internal(slot.note(), event, page_url) {
                 return medium_only(out, groups, Internal);
             }
             if slot.write(out.0, groups) {
@@ -227,8 +234,8 @@ impl Referer {
         }
     }
 
-    fn is_internal(&self, host: &str, event: &RootMembers<'_>) -> bool {
-        let page = self.page_fields.iter().find_map(|f| f.find_str(event));
+    fn is_internal<'a>(&self, host: &str, event: &RootMembers<'a>, page_url: Option<Option<&'a str>>) -> bool {
+        let page = page_url.unwrap_or_else(|| self.page_fields.iter().find_map(|f| f.find_str(event)));
         page.is_some_and(|page| has_host(page, host)) || self.internal_domains.iter().any(|d| is_within(host, d))
     }
 

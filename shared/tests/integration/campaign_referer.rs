@@ -185,6 +185,40 @@ fn internal_unknown_and_absent_referers() {
     assert_eq!(pipeline_of(&embedded(), r#"{"event_type":"pageview","user_id":1,"page":{"url":"https://a.com/"}}"#).get("referer"), None);
 }
 
+/// The referer's internal test reads the page URL from its own `page_fields`, whether
+/// campaign attribution reads the same fields (the URL is then found once per event), other
+/// fields, or is off.
+#[test]
+fn the_internal_test_reads_the_referers_own_page_fields() {
+    let event = |referrer: &str| {
+        format!(
+            r#"{{"event_type":"pageview","user_id":1,"page":{{"url":"https://shop.example.com/?utm_source=a","referrer":"{referrer}"}},"properties":{{"landing":"https://other.example.org/?utm_source=b"}}}}"#
+        )
+    };
+    let campaign = |fields: Option<&str>| match fields {
+        Some(f) => format!(r#"{{"enrichment": "campaign", "enabled": true, "parameters": {{"url_fields": {f}}}}}"#),
+        None => r#"{"enrichment": "campaign", "enabled": false}"#.to_owned(),
+    };
+    let referer = |fields: &str| format!(r#"{{"enrichment": "referer", "enabled": true, "parameters": {{"page_fields": {fields}}}}}"#);
+    let (page, landing) = (r#"["page.url", "page_url"]"#, r#"["properties.landing"]"#);
+    for (campaign_fields, referer_fields, internal, external, source) in [
+        (Some(page), page, "shop.example.com", "other.example.org", json!("a")),
+        (Some(landing), page, "shop.example.com", "other.example.org", json!("b")),
+        (Some(page), landing, "other.example.org", "shop.example.com", json!("a")),
+        (Some(landing), landing, "other.example.org", "shop.example.com", json!("b")),
+        (None, page, "shop.example.com", "other.example.org", Value::Null),
+    ] {
+        let core = core(load(&[("campaign.json", &campaign(campaign_fields)), ("referer.json", &referer(referer_fields))]).unwrap());
+        for _ in 0..2 {
+            let internal_one = pipeline_of(&core, &event(&format!("https://{internal}/x")));
+            assert_eq!(internal_one["referer"], json!({"medium": "internal"}), "{campaign_fields:?} {referer_fields}");
+            assert_eq!(internal_one["campaign"]["source"], source);
+            let other = pipeline_of(&core, &event(&format!("https://{external}/x")));
+            assert_eq!(other["referer"], json!({"medium": "unknown"}), "{campaign_fields:?} {referer_fields}");
+        }
+    }
+}
+
 #[test]
 fn internal_domains_and_extra_sources_come_from_the_file() {
     let files = [(
