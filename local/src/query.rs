@@ -100,10 +100,10 @@ pub async fn user_events(State(state): State<AppState>, Path(user_id): Path<Stri
     let read = tokio::task::spawn_blocking(move || {
         let query = EventsQuery { pk: &pk, from: &from, to: &to, limit: limit + 1 };
         let found = store.user_events(&query, Utc::now().timestamp())?;
-        let (found, next) = page_of(found, limit, |f| vec![std::str::from_utf8(f.sk()).unwrap_or_default()]);
+        let (mut found, next) = page_of(found, limit, |f| vec![std::str::from_utf8(f.sk()).unwrap_or_default()]);
         let items = match ids {
             Some(_) => found.iter().map(|f| id_item(f.sk())).collect(),
-            None => store.load(&found)?,
+            None => store.load(&mut found)?,
         };
         Ok::<_, StoreError>((items, next))
     });
@@ -134,14 +134,14 @@ pub async fn type_events(State(state): State<AppState>, Query(q): Params) -> Res
         let before = request.after.as_ref().map(|(sk, pk)| (sk.as_str(), pk.as_str()));
         let limit = request.page.limit;
         let query = TypeEventsQuery { event_type: &request.event_type, from: &from, to: &to, before, limit: limit + 1 };
-        let found = store.type_events(&query, Utc::now().timestamp())?;
+        let mut found = store.type_events(&query, Utc::now().timestamp())?;
         let more = found.len() > limit;
-        let found = &found[..found.len().min(limit)];
+        found.truncate(limit);
         let next = found.last().filter(|_| more).map(|last| {
             let [pk, sk, _] = last.entry.key.key().parts;
             request.cursor_after(&String::from_utf8_lossy(sk), &String::from_utf8_lossy(pk))
         });
-        Ok::<_, StoreError>((store.load(found)?, next))
+        Ok::<_, StoreError>((store.load(&mut found)?, next))
     });
     match read.await {
         Ok(Ok((items, next))) => items_body("events", &items, next),
@@ -210,7 +210,7 @@ pub async fn bad_rows(State(state): State<AppState>, Query(q): Params) -> Respon
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             encode_cursor(&[&text(k.parts[0]), &text(k.parts[1]), &text(k.parts[2]), &k.sub.to_string()])
         });
-        let mut items = store.load(&found)?;
+        let mut items = store.load(&mut found)?;
         for (item, f) in items.iter_mut().zip(&found) {
             if let Some(at) = store.recovered_at(&bad_row_id(&f.entry.key.key())) {
                 with_recovered_at(item, &at);

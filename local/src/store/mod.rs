@@ -615,6 +615,16 @@ impl Store {
         self.files.get(path)
     }
 
+    /// A read handle on `file`'s index, or `None` when its partition was dropped after the
+    /// caller's snapshot (see [`Store::value_file_if_kept`]).
+    pub(crate) fn index_file_if_kept(&self, file: &StoredFile) -> Result<Option<Arc<File>>, StoreError> {
+        match self.file_handle(&file.index.path) {
+            Ok(handle) => Ok(Some(handle)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dropped(file.partition) => Ok(None),
+            Err(e) => Err(StoreError::Io { path: file.index.path.clone(), source: e }),
+        }
+    }
+
     pub(crate) fn value_file(&self, partition: u64, shard: u32) -> std::io::Result<Arc<File>> {
         self.files.get(&self.value_path(partition, shard))
     }

@@ -85,8 +85,10 @@ pub struct BadRowsQuery {
     pub limit: usize,
 }
 
-fn handle(store: &Store, file: &StoredFile) -> Result<Arc<std::fs::File>, StoreError> {
-    store.file_handle(&file.index.path).map_err(StoreError::io(&file.index.path))
+/// `file`'s index handle, or `None` when retention dropped its partition after the
+/// reader's snapshot: its items are gone, as from a snapshot taken a moment later.
+pub(super) fn handle(store: &Store, file: &StoredFile) -> Result<Option<Arc<std::fs::File>>, StoreError> {
+    store.index_file_if_kept(file)
 }
 
 impl Store {
@@ -101,7 +103,8 @@ impl Store {
                 if s.entries == 0 || self.expired(s.max_arrival, now) || s.last.as_ref().is_some_and(|l| l.key() < lo) {
                     continue;
                 }
-                let entries = range_desc(&file.index, &*handle(self, file)?, Section::Events, lo, hi, q.limit, |e| !self.expired(e.arrival, now))?;
+                let Some(handle) = handle(self, file)? else { continue };
+                let entries = range_desc(&file.index, &handle, Section::Events, lo, hi, q.limit, |e| !self.expired(e.arrival, now))?;
                 found.extend(entries.into_iter().map(|entry| Found { partition: p.id, entry, rank: (p.id, file.units.1) }));
             }
         }
@@ -126,7 +129,8 @@ impl Store {
                     continue;
                 }
                 let rank = (p.id, file.units.1);
-                let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::Events, None)?;
+                let Some(handle) = handle(self, file)? else { continue };
+                let mut cursor = SectionCursor::new(&file.index, handle, Section::Events, None)?;
                 while let Some(e) = cursor.peek() {
                     let [pk, sk, _] = e.key.parts;
                     let wanted = e.kind == q.event_type
@@ -183,7 +187,8 @@ impl Store {
                 let rank = (p.id, file.units.1);
                 let entries = if q.newest_first {
                     let hi = after.filter(|a| *a < high).unwrap_or(high);
-                    range_desc(&file.index, &*handle(self, file)?, Section::BadRows, low, hi, q.limit, &wanted)?
+                    let Some(handle) = handle(self, file)? else { continue };
+                    range_desc(&file.index, &handle, Section::BadRows, low, hi, q.limit, &wanted)?
                 } else {
                     self.range_asc(file, after.filter(|a| *a >= low), low, high, q.limit, &wanted)?
                 };
@@ -209,7 +214,8 @@ impl Store {
         limit: usize,
         keep: impl Fn(&super::Entry<'_>) -> bool,
     ) -> Result<Vec<OwnedEntry>, StoreError> {
-        let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::BadRows, Some(after.unwrap_or(low)))?;
+        let Some(handle) = handle(self, file)? else { return Ok(Vec::new()) };
+        let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, Some(after.unwrap_or(low)))?;
         let mut out = Vec::new();
         while let Some(e) = cursor.peek() {
             if e.key >= high {
@@ -227,21 +233,30 @@ impl Store {
     }
 
     /// The stored bytes (JSON) of each found item, in order. Each value block is read
-    /// and decompressed once.
-    pub fn load(&self, found: &[Found]) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut blocks: HashMap<(u64, u32, u64), Vec<u8>> = HashMap::new();
+    /// and decompressed once. An item whose partition retention dropped after the read's
+    /// snapshot is gone, as from a snapshot taken a moment later: it leaves `found` too,
+    /// so that `found` and the answer stay item for item.
+    pub fn load(&self, found: &mut Vec<Found>) -> Result<Vec<Vec<u8>>, StoreError> {
+        // `None`: the value file went with its dropped partition.
+        let mut blocks: HashMap<(u64, u32, u64), Option<Vec<u8>>> = HashMap::new();
         let mut out = Vec::with_capacity(found.len());
-        for f in found {
+        let mut kept = Vec::with_capacity(found.len());
+        for f in found.drain(..) {
             let (partition, v) = f.value();
             let key = (partition, v.shard, v.offset);
             if !blocks.contains_key(&key) {
-                let file = self.value_file(partition, v.shard).map_err(StoreError::io(self.root()))?;
-                blocks.insert(key, read_block(&file, &v)?);
+                let block = match self.value_file_if_kept(partition, v.shard)? {
+                    Some(file) => Some(read_block(&file, &v)?),
+                    None => None,
+                };
+                blocks.insert(key, block);
             }
-            let block = &blocks[&key];
+            let Some(block) = &blocks[&key] else { continue };
             let item = line(block, v.item).ok_or_else(|| StoreError::Inconsistent { path: self.root().to_path_buf(), why: "an index entry points past its value block".into() })?;
             out.push(item.to_vec());
+            kept.push(f);
         }
+        *found = kept;
         Ok(out)
     }
 
@@ -254,7 +269,8 @@ impl Store {
                 if file.index.section(Section::BadRows).entries == 0 || !self.may_hold(file, ids)? {
                     continue;
                 }
-                let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::BadRows, None)?;
+                let Some(handle) = handle(self, file)? else { continue };
+                let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, None)?;
                 while let Some(e) = cursor.peek() {
                     let id = bad_row_id(&e.key);
                     if wanted.contains(&id) {
@@ -272,7 +288,8 @@ impl Store {
     fn may_hold(&self, file: &StoredFile, ids: &[BadRowId]) -> Result<bool, StoreError> {
         if file.bad_row_seqs.get().is_none() {
             let mut ranges: HashMap<String, (String, String)> = HashMap::new();
-            let mut cursor = SectionCursor::new(&file.index, handle(self, file)?, Section::BadRows, None)?;
+            let Some(handle) = handle(self, file)? else { return Ok(false) };
+            let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, None)?;
             while let Some(e) = cursor.peek() {
                 let id = bad_row_id(&e.key);
                 let range = ranges.entry(id.shard_id).or_insert_with(|| (id.sequence_number.clone(), id.sequence_number.clone()));
@@ -388,7 +405,8 @@ impl Store {
         let mut heap = std::collections::BinaryHeap::new();
         for p in &views {
             for file in &p.files {
-                let cursor = SectionCursor::new(&file.index, handle(self, file)?, section, None)?;
+                let Some(handle) = handle(self, file)? else { continue };
+                let cursor = SectionCursor::new(&file.index, handle, section, None)?;
                 if let Some(e) = cursor.peek() {
                     heap.push(Head { key: OwnedKey::new(e.key), rank: (p.id, file.units.1), partition: p.id, cursor });
                 }

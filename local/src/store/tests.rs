@@ -92,8 +92,8 @@ impl Fixture {
     /// (n, body) of a user's events, newest first.
     fn user(&self, user: u32, limit: usize, now: i64) -> Vec<(u32, String)> {
         let pk = format!("USER#u{user}");
-        let found = self.store.user_events(&EventsQuery { pk: &pk, from: "0", to: "~", limit }, now).unwrap();
-        let values = self.store.load(&found).unwrap();
+        let mut found = self.store.user_events(&EventsQuery { pk: &pk, from: "0", to: "~", limit }, now).unwrap();
+        let values = self.store.load(&mut found).unwrap();
         values
             .iter()
             .map(|v| {
@@ -260,6 +260,35 @@ fn a_scan_that_meets_a_partition_dropped_after_its_snapshot_goes_on_without_it()
     });
     assert_eq!(scanned.unwrap(), 10, "the dropped partition's items are gone, not an error");
     assert_eq!(seen, vec!["new"; 10]);
+}
+
+#[test]
+fn a_query_that_meets_a_partition_dropped_after_its_snapshot_answers_without_it() {
+    let (f, now) = old_and_new_partitions();
+    // Found as of two hours ago (nothing expired yet), loaded once retention has dropped
+    // the old partition, as a query of `pipeline up` may be (it was a 503: No such file).
+    let pk = "USER#u1";
+    let mut found = f.store.user_events(&EventsQuery { pk, from: "0", to: "~", limit: 100 }, now - 7_200).unwrap();
+    assert_eq!(found.len(), 30);
+    let before = f.store.snapshot();
+    assert_eq!(f.store.drop_expired(&f.db, now).unwrap(), 1);
+    let items = f.store.load(&mut found).unwrap();
+    assert_eq!(items.iter().map(|i| body_of(i)).collect::<Vec<_>>(), vec!["new"; 10]);
+    let kept = f.store.snapshot()[0].id;
+    assert!(found.len() == 10 && found.iter().all(|x| x.partition == kept), "found keeps step with the items");
+    // An index file of the old snapshot whose handle is no longer open reads as no items.
+    let dropped = before.iter().flat_map(|p| &p.files).filter(|file| !f.store.snapshot().iter().any(|p| p.id == file.partition));
+    let mut dropped_files = 0;
+    for file in dropped {
+        assert!(super::read::handle(&f.store, file).unwrap().is_none(), "{} reads as gone", file.index.path.display());
+        dropped_files += 1;
+    }
+    assert!(dropped_files > 0);
+    // A file missing from a partition that is still there is a broken store, not a drop.
+    let kept = &f.store.snapshot()[0].files[0];
+    f.store.files.forget(&kept.index.path);
+    std::fs::rename(&kept.index.path, kept.index.path.with_extension("moved")).unwrap();
+    assert!(super::read::handle(&f.store, kept).is_err());
 }
 
 #[test]
