@@ -12,7 +12,8 @@
 //! The central types: [`ProcessorConfig`] (the processor's environment), [`AwsSinks`] (the
 //! four adapters as one `pipeline::flow::Sinks`), and [`DynamoAggregateTable`], which the
 //! aggregator merges and the query Lambda reads. [`emf`] writes the CloudWatch metrics
-//! lines and [`logging`] the JSON logs every Lambda starts with.
+//! lines, [`logging`] the JSON logs every Lambda starts with, and [`invocation`] how long an
+//! invocation may work.
 //!
 //! # Example
 //!
@@ -47,6 +48,7 @@ pub mod emf;
 pub mod event_item;
 pub mod events_query;
 pub mod firehose;
+pub mod invocation;
 pub mod logging;
 pub mod retry;
 pub mod s3;

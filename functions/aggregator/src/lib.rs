@@ -69,7 +69,7 @@ impl Aggregator {
 
     /// One scheduled invocation; the answer (and the log line) says what was merged.
     pub async fn handle(&self, event: LambdaEvent<ScheduledEvent>) -> Result<Value, lambda_runtime::Error> {
-        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let remaining = pipeline_aws::invocation::time_left(event.context.deadline(), SystemTime::now());
         let started = Instant::now();
         let report = self.run(started + remaining.saturating_sub(DEADLINE_MARGIN)).await?;
         let millis = started.elapsed().as_millis() as u64;

@@ -83,7 +83,7 @@ impl Processor {
     /// The Lambda handler: one invocation, its deadline from the context, its EMF line on
     /// stdout, and the partial batch response.
     pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> Result<KinesisEventResponse, lambda_runtime::Error> {
-        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let remaining = pipeline_aws::invocation::time_left(event.context.deadline(), SystemTime::now());
         let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
         let (response, report, records) = self.answer(&event.payload, deadline).await;
         println!("{}", metrics::emf_line(&report, &records, SystemTime::now()));

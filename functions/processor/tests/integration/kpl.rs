@@ -64,7 +64,7 @@ async fn the_binary_stores_every_user_record_of_aggregated_kinesis_records() {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
             .env("EVENT_TTL_DAYS", "30")
             .envs(stack_env(&config))
-            .stdout(Stdio::null())
+            .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
