@@ -616,29 +616,31 @@ impl Store {
     }
 
     /// A read handle on `file`'s index, or `None` when its partition was dropped after the
-    /// caller's snapshot (see [`Store::value_file_if_kept`]).
+    /// caller's snapshot (see [`Store::handle_if_kept`]).
     pub(crate) fn index_file_if_kept(&self, file: &StoredFile) -> Result<Option<Arc<File>>, StoreError> {
-        match self.file_handle(&file.index.path) {
-            Ok(handle) => Ok(Some(handle)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dropped(file.partition) => Ok(None),
-            Err(e) => Err(StoreError::Io { path: file.index.path.clone(), source: e }),
+        self.handle_if_kept(&file.index.path, file.partition)
+    }
+
+    /// The value block `value` of `partition`, read and decompressed, or `None` when the
+    /// partition was dropped after the caller's snapshot (see [`Store::handle_if_kept`]).
+    pub(crate) fn block_if_kept(&self, partition: u64, value: &ValueRef) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.handle_if_kept(&self.value_path(partition, value.shard), partition)? {
+            Some(file) => Ok(Some(values::read_block(&file, value)?)),
+            None => Ok(None),
         }
     }
 
-    pub(crate) fn value_file(&self, partition: u64, shard: u32) -> std::io::Result<Arc<File>> {
-        self.files.get(&self.value_path(partition, shard))
-    }
-
-    /// The value file of `partition`'s `shard`, or `None` when the partition was dropped
-    /// after the caller's snapshot. Retention drops a partition (catalog and state first,
-    /// then its directory) while a reader may still walk its index files, which stay open;
-    /// its items are then gone, as they would be from a snapshot taken a moment later. A
-    /// reader of another process (`pipeline store`) sees the drop as the directory gone.
-    pub(crate) fn value_file_if_kept(&self, partition: u64, shard: u32) -> Result<Option<Arc<File>>, StoreError> {
-        match self.value_file(partition, shard) {
+    /// A read handle on `path`, a file of `partition`, or `None` when the partition was
+    /// dropped after the caller's snapshot. Retention drops a partition (catalog and state
+    /// first, then its directory) while a reader may still walk its files; its items are
+    /// then gone, as they would be from a snapshot taken a moment later. A reader of
+    /// another process (`pipeline store`) sees the drop as the directory gone. A file
+    /// missing from a partition that is kept is an error.
+    fn handle_if_kept(&self, path: &Path, partition: u64) -> Result<Option<Arc<File>>, StoreError> {
+        match self.files.get(path) {
             Ok(file) => Ok(Some(file)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dropped(partition) => Ok(None),
-            Err(e) => Err(StoreError::Io { path: self.value_path(partition, shard), source: e }),
+            Err(e) => Err(StoreError::Io { path: path.to_path_buf(), source: e }),
         }
     }
 

@@ -4,14 +4,13 @@
 //! retention, and lets the newest write of a key win.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 use pipeline::bad_row::BadRowId;
 use pipeline::sync::RwLockExt as _;
 use rusqlite::{Connection, params};
 
 use super::index_file::{OwnedEntry, Section, SectionCursor, range_desc};
-use super::values::{line, read_block};
+use super::values::line;
 use super::{Key, Mark, OwnedKey, PartitionView, Store, StoreError, StoredFile, ValueRef};
 
 /// An index entry found by a read, with where its value is.
@@ -85,12 +84,6 @@ pub struct BadRowsQuery {
     pub limit: usize,
 }
 
-/// `file`'s index handle, or `None` when retention dropped its partition after the
-/// reader's snapshot: its items are gone, as from a snapshot taken a moment later.
-pub(super) fn handle(store: &Store, file: &StoredFile) -> Result<Option<Arc<std::fs::File>>, StoreError> {
-    store.index_file_if_kept(file)
-}
-
 impl Store {
     /// Up to `q.limit` of one user's events, newest first.
     pub fn user_events(&self, q: &EventsQuery<'_>, now: i64) -> Result<Vec<Found>, StoreError> {
@@ -103,7 +96,7 @@ impl Store {
                 if s.entries == 0 || self.expired(s.max_arrival, now) || s.last.as_ref().is_some_and(|l| l.key() < lo) {
                     continue;
                 }
-                let Some(handle) = handle(self, file)? else { continue };
+                let Some(handle) = self.index_file_if_kept(file)? else { continue };
                 let entries = range_desc(&file.index, &handle, Section::Events, lo, hi, q.limit, |e| !self.expired(e.arrival, now))?;
                 found.extend(entries.into_iter().map(|entry| Found { partition: p.id, entry, rank: (p.id, file.units.1) }));
             }
@@ -129,7 +122,7 @@ impl Store {
                     continue;
                 }
                 let rank = (p.id, file.units.1);
-                let Some(handle) = handle(self, file)? else { continue };
+                let Some(handle) = self.index_file_if_kept(file)? else { continue };
                 let mut cursor = SectionCursor::new(&file.index, handle, Section::Events, None)?;
                 while let Some(e) = cursor.peek() {
                     let [pk, sk, _] = e.key.parts;
@@ -187,7 +180,7 @@ impl Store {
                 let rank = (p.id, file.units.1);
                 let entries = if q.newest_first {
                     let hi = after.filter(|a| *a < high).unwrap_or(high);
-                    let Some(handle) = handle(self, file)? else { continue };
+                    let Some(handle) = self.index_file_if_kept(file)? else { continue };
                     range_desc(&file.index, &handle, Section::BadRows, low, hi, q.limit, &wanted)?
                 } else {
                     self.range_asc(file, after.filter(|a| *a >= low), low, high, q.limit, &wanted)?
@@ -214,7 +207,7 @@ impl Store {
         limit: usize,
         keep: impl Fn(&super::Entry<'_>) -> bool,
     ) -> Result<Vec<OwnedEntry>, StoreError> {
-        let Some(handle) = handle(self, file)? else { return Ok(Vec::new()) };
+        let Some(handle) = self.index_file_if_kept(file)? else { return Ok(Vec::new()) };
         let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, Some(after.unwrap_or(low)))?;
         let mut out = Vec::new();
         while let Some(e) = cursor.peek() {
@@ -245,11 +238,7 @@ impl Store {
             let (partition, v) = f.value();
             let key = (partition, v.shard, v.offset);
             if !blocks.contains_key(&key) {
-                let block = match self.value_file_if_kept(partition, v.shard)? {
-                    Some(file) => Some(read_block(&file, &v)?),
-                    None => None,
-                };
-                blocks.insert(key, block);
+                blocks.insert(key, self.block_if_kept(partition, &v)?);
             }
             let Some(block) = &blocks[&key] else { continue };
             let item = line(block, v.item).ok_or_else(|| StoreError::Inconsistent { path: self.root().to_path_buf(), why: "an index entry points past its value block".into() })?;
@@ -269,7 +258,7 @@ impl Store {
                 if file.index.section(Section::BadRows).entries == 0 || !self.may_hold(file, ids)? {
                     continue;
                 }
-                let Some(handle) = handle(self, file)? else { continue };
+                let Some(handle) = self.index_file_if_kept(file)? else { continue };
                 let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, None)?;
                 while let Some(e) = cursor.peek() {
                     let id = bad_row_id(&e.key);
@@ -288,7 +277,7 @@ impl Store {
     fn may_hold(&self, file: &StoredFile, ids: &[BadRowId]) -> Result<bool, StoreError> {
         if file.bad_row_seqs.get().is_none() {
             let mut ranges: HashMap<String, (String, String)> = HashMap::new();
-            let Some(handle) = handle(self, file)? else { return Ok(false) };
+            let Some(handle) = self.index_file_if_kept(file)? else { return Ok(false) };
             let mut cursor = SectionCursor::new(&file.index, handle, Section::BadRows, None)?;
             while let Some(e) = cursor.peek() {
                 let id = bad_row_id(&e.key);
@@ -405,7 +394,7 @@ impl Store {
         let mut heap = std::collections::BinaryHeap::new();
         for p in &views {
             for file in &p.files {
-                let Some(handle) = handle(self, file)? else { continue };
+                let Some(handle) = self.index_file_if_kept(file)? else { continue };
                 let cursor = SectionCursor::new(&file.index, handle, section, None)?;
                 if let Some(e) = cursor.peek() {
                     heap.push(Head { key: OwnedKey::new(e.key), rank: (p.id, file.units.1), partition: p.id, cursor });
@@ -422,10 +411,7 @@ impl Store {
                 let v = found.entry.value;
                 let at = (found.partition, v.shard, v.offset);
                 if block.as_ref().is_none_or(|(b, _)| *b != at) {
-                    block = match self.value_file_if_kept(found.partition, v.shard)? {
-                        Some(file) => Some((at, read_block(&file, &v)?)),
-                        None => None,
-                    };
+                    block = self.block_if_kept(found.partition, &v)?.map(|b| (at, b));
                 }
                 // No block: the partition was dropped (expired) since the snapshot.
                 if let Some((_, b)) = &block {
