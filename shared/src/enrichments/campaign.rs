@@ -7,7 +7,7 @@ use super::field_path::FieldPath;
 use super::length_set::LengthSet;
 use super::memo::write_remembered;
 use super::seen_hosts::TableId;
-use super::url_parts::{params, query, with_decoded};
+use super::url_parts::{params, push_plus_decoded_json, query, with_decoded};
 use super::{Issues, MemberKey, Output};
 use crate::json_text::push_json_str;
 use crate::group::{GroupField, GroupValues};
@@ -188,9 +188,17 @@ impl Campaign {
             click.push_str("{\"param\":");
             push_json_str(click, param);
             click.push_str(",\"value\":");
-            decoded(raw, param, field, issues, |value| push_json_str(click, value));
+            push_decoded_json(click, raw, param, field, issues);
             click.push('}');
         }
+    }
+}
+
+/// Appends `raw` percent-decoded as a JSON string literal (`param` in `field`: what a
+/// failure names, as [`decoded`]).
+pub(crate) fn push_decoded_json(out: &mut String, raw: &str, param: &str, field: &FieldPath, issues: &mut Issues) {
+    if !push_plus_decoded_json(out, raw) {
+        decoded(raw, param, field, issues, |text| push_json_str(out, text));
     }
 }
 

@@ -314,19 +314,26 @@ impl Enrichments {
     /// The enrichments as `event` sees them, called before the event is validated: decides
     /// whether the lookups read its type, and starts loading the lookup-table memory they
     /// will read, so that it arrives meanwhile (see `row_table`). Reads the event only.
+    #[inline]
     pub fn for_event(&self, event: &RootMembers<'_>) -> EventEnrichments<'_> {
-        let lookups_read = !self.lookups.is_empty()
-            && match &self.lookup_types {
-                None => true,
-                Some(types) => event.get("event_type").and_then(|v| v.as_str()).is_some_and(|t| reads_type(types, t)),
-            };
-        let each_lookup_checks_type = self.lookups.len() > 1;
+        let lookups_read = !self.lookups.is_empty() && self.prefetch_lookups(event);
+        EventEnrichments { enrichments: self, lookups_read, each_lookup_checks_type: self.lookups.len() > 1 }
+    }
+
+    /// Whether the lookups read `event`'s type; if they do, starts loading their rows.
+    /// Out of line: most deployments have no lookup, and pay one test for them.
+    #[inline(never)]
+    fn prefetch_lookups(&self, event: &RootMembers<'_>) -> bool {
+        let lookups_read = match &self.lookup_types {
+            None => true,
+            Some(types) => event.get("event_type").and_then(|v| v.as_str()).is_some_and(|t| reads_type(types, t)),
+        };
         if lookups_read {
             for lookup in &self.lookups {
-                lookup.prefetch(event, each_lookup_checks_type);
+                lookup.prefetch(event, self.lookups.len() > 1);
             }
         }
-        EventEnrichments { enrichments: self, lookups_read, each_lookup_checks_type }
+        lookups_read
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::campaign::decoded;
+use super::campaign::push_decoded_json;
 use super::field_path::FieldPath;
 use super::length_set::LengthSet;
 use super::memo::with_slot;
@@ -230,7 +230,7 @@ impl Referer {
         groups.push(GroupField::RefererMedium, source.medium.as_str());
         groups.push(GroupField::RefererSource, &source.source);
         if let Some((param, raw)) = query(referrer).and_then(|q| first_param(q, &source.term_parameters)) {
-            decoded(raw, param, &self.field, issues, |term| push_json_str(object.key(&self.term_key), term));
+            push_decoded_json(object.key(&self.term_key), raw, param, &self.field, issues);
         }
     }
 

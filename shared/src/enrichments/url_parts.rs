@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use crate::word_scan::{find_byte, has_either, has_upper_case};
+use crate::word_scan::{find_byte, has_either, has_upper_case, needs_json_escape};
 
 /// The query of `url`: after the first `?`, before any `#` (a `?` in the fragment is not one).
 pub fn query(url: &str) -> Option<&str> {
@@ -102,6 +102,38 @@ pub fn with_decoded<R>(raw: &str, use_text: impl FnOnce(Result<&str, &str>) -> R
             Err(_) => use_text(Err(&String::from_utf8_lossy(out))),
         }
     })
+}
+
+/// Appends `raw` decoded as a JSON string literal where decoding it is replacing each `+`
+/// with a space (a search term typed with spaces, the common case): written from `raw`'s
+/// runs, without a decoding buffer or a UTF-8 check (a space for a `+` keeps text UTF-8).
+/// `false`, with nothing written, where `raw` holds a `%` or needs JSON escapes: the caller
+/// decodes it with [`with_decoded`].
+pub fn push_plus_decoded_json(out: &mut String, raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    if needs_json_escape(bytes) {
+        return false;
+    }
+    let before = out.len();
+    out.reserve(raw.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    loop {
+        let at = find_byte(bytes, start, [b'+', b'%']);
+        // `+` and `%` are ASCII: every run ends at a character boundary.
+        out.push_str(&raw[start..at]);
+        match bytes.get(at) {
+            None => break,
+            Some(b'+') => out.push(' '),
+            Some(_) => {
+                out.truncate(before);
+                return false;
+            }
+        }
+        start = at + 1;
+    }
+    out.push('"');
+    true
 }
 
 fn needs_decoding(raw: &str) -> bool {
@@ -274,6 +306,30 @@ mod tests {
         assert_eq!(decode("%41%4").unwrap(), "A%4");
         assert_eq!(decode("%4a%4A").unwrap(), "JJ");
         assert_eq!(decode("bad%E9").unwrap_err(), "bad\u{FFFD}");
+    }
+
+    #[test]
+    fn plus_decoded_json_is_the_decoded_text_as_json_or_nothing() {
+        // Runs of every length around the word size, `+` at either end and repeated, and
+        // the texts it leaves to the decoder (a `%`, JSON escapes) untouched.
+        let mut texts: Vec<String> = ["", "+", "++", "a+", "+a", "widgets+pro", "caf\u{e9}+cr\u{e8}me", "x%20y", "100%", "say+\"hi\"", "back\\slash", "tab\there"]
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
+        for n in 0..20 {
+            texts.push(format!("{}+{}", "a".repeat(n), "b".repeat(19 - n)));
+        }
+        for text in &texts {
+            let mut out = String::from("{");
+            let written = push_plus_decoded_json(&mut out, text);
+            let decoded = decode(text).unwrap().into_owned();
+            if text.contains('%') || crate::word_scan::needs_json_escape(text.as_bytes()) {
+                assert!(!written && out == "{", "{text:?}");
+            } else {
+                assert!(written, "{text:?}");
+                assert_eq!(serde_json::from_str::<String>(&out[1..]).unwrap(), decoded, "{text:?}");
+            }
+        }
     }
 
     #[test]
