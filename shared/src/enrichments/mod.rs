@@ -317,7 +317,13 @@ impl Enrichments {
     #[inline]
     pub fn for_event(&self, event: &RootMembers<'_>) -> EventEnrichments<'_> {
         let lookups_read = !self.lookups.is_empty() && self.prefetch_lookups(event);
-        EventEnrichments { enrichments: self, lookups_read, each_lookup_checks_type: self.lookups.len() > 1 }
+        EventEnrichments { enrichments: self, lookups_read }
+    }
+
+    /// There is more than one lookup, so each tests an event's type against its own list
+    /// (one lookup's list is the one [`for_event`](Self::for_event) decided by).
+    fn each_lookup_checks_type(&self) -> bool {
+        self.lookups.len() > 1
     }
 
     /// Whether the lookups read `event`'s type; if they do, starts loading their rows.
@@ -330,7 +336,7 @@ impl Enrichments {
         };
         if lookups_read {
             for lookup in &self.lookups {
-                lookup.prefetch(event, self.lookups.len() > 1);
+                lookup.prefetch(event, self.each_lookup_checks_type());
             }
         }
         lookups_read
@@ -345,9 +351,6 @@ pub struct EventEnrichments<'e> {
     enrichments: &'e Enrichments,
     /// Some lookup reads the event's type.
     lookups_read: bool,
-    /// There is more than one lookup, so each tests the type against its own list (one
-    /// lookup's list is the one `lookups_read` was decided by).
-    each_lookup_checks_type: bool,
 }
 
 impl EventEnrichments<'_> {
@@ -375,7 +378,7 @@ impl EventEnrichments<'_> {
             let mut object = output.object("lookup");
             for lookup in &this.lookups {
                 issues.now(Some(&lookup.name), lookup.required, Kind::Lookup);
-                lookup.apply(event, self.each_lookup_checks_type.then_some(event_type), &mut object, &mut issues);
+                lookup.apply(event, this.each_lookup_checks_type().then_some(event_type), &mut object, &mut issues);
             }
         }
         issues.finish(output.0)

@@ -109,7 +109,7 @@ pub fn with_decoded<R>(raw: &str, use_text: impl FnOnce(Result<&str, &str>) -> R
 /// runs, without a decoding buffer or a UTF-8 check (a space for a `+` keeps text UTF-8).
 /// `false`, with nothing written, where `raw` holds a `%` or needs JSON escapes: the caller
 /// decodes it with [`with_decoded`].
-pub fn push_plus_decoded_json(out: &mut String, raw: &str) -> bool {
+pub(crate) fn push_plus_decoded_json(out: &mut String, raw: &str) -> bool {
     let bytes = raw.as_bytes();
     if needs_json_escape(bytes) {
         return false;
@@ -312,7 +312,7 @@ mod tests {
     fn plus_decoded_json_is_the_decoded_text_as_json_or_nothing() {
         // Runs of every length around the word size, `+` at either end and repeated, and
         // the texts it leaves to the decoder (a `%`, JSON escapes) untouched.
-        let mut texts: Vec<String> = ["", "+", "++", "a+", "+a", "widgets+pro", "caf\u{e9}+cr\u{e8}me", "x%20y", "100%", "say+\"hi\"", "back\\slash", "tab\there"]
+        let mut texts: Vec<String> = ["", "+", "++", "a+", "+a", "a+b%41", "+%", "widgets+pro", "caf\u{e9}+cr\u{e8}me", "x%20y", "100%", "say+\"hi\"", "back\\slash", "tab\there"]
             .iter()
             .map(|t| (*t).to_owned())
             .collect();
