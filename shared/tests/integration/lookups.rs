@@ -1,5 +1,5 @@
 //! Lookup tables on fixture events: hits, misses, defaults, keys inside arrays, typed
-//! NDJSON rows, wrong key types and required lookups.
+//! NDJSON rows, wrong key types, null keys and required lookups.
 
 use crate::common;
 
@@ -57,6 +57,8 @@ fn a_scalar_key_from_properties_with_typed_ndjson_rows() {
     assert_eq!(pipeline_of(&core, &event(json!("pro")))["lookup"], json!({"plans": {"seats": 50, "sso": true, "tier": "gold"}}));
     assert_eq!(pipeline_of(&core, &event(json!("enterprise"))).get("lookup"), None, "a miss adds nothing");
     assert_eq!(pipeline_of(&core, r#"{"event_type":"identify","user_id":9}"#).get("lookup"), None, "no key field: nothing");
+    let p = pipeline_of(&core, &event(Value::Null));
+    assert_eq!((p.get("lookup"), p.get("enrichment_errors")), (None, None), "a null key is no key: nothing, and no error");
     let p = pipeline_of(&core, &event(json!({"name": "pro"})));
     assert_eq!(p.get("lookup"), None);
     assert_eq!(p["enrichment_errors"], json!([{"enrichment": "lookup", "name": "plans", "path": "/properties/plan",
@@ -73,6 +75,33 @@ fn user_ids_as_integers_and_strings_and_event_types_chosen() {
     assert_eq!(p["lookup"]["account"], json!({"account": "bolt-inc"}));
     let p = pipeline_of(&core, r#"{"event_type":"click","user_id":123,"element_id":"b","page_url":"https://a.com/"}"#);
     assert_eq!(p.get("lookup"), None, "click is not among the event types");
+}
+
+/// Null is no value, at the key field and inside an array: nothing (or `null` in the
+/// element's place), never an error; a required lookup fails there as for a missing key.
+#[test]
+fn null_keys_are_missing_keys() {
+    let file = |required| lookup_file("plans", json!({"table": "plans.ndjson", "key": "properties.plans[]", "key_column": "plan"}), required);
+    let event = |plans: Value| json!({"event_type": "identify", "user_id": 9, "properties": {"plans": plans}}).to_string();
+    let lenient = core(load(&[("plans.json", &file(false)), ("plans.ndjson", PLANS_NDJSON)]).unwrap());
+    let p = pipeline_of(&lenient, &event(json!([null, "free"])));
+    assert_eq!(p["lookup"]["plans"], json!([null, {"seats": 1, "sso": false, "tier": "basic"}]));
+    assert_eq!(p.get("enrichment_errors"), None);
+    let p = pipeline_of(&lenient, &event(json!([null, 1.5])));
+    assert_eq!(p.get("lookup"), None);
+    assert_eq!(p["enrichment_errors"][0]["path"], "/properties/plans/1", "the float is reported, the null is not: {p}");
+    assert_eq!(p["enrichment_errors"].as_array().unwrap().len(), 1);
+
+    let required = core(load(&[("plans.json", &file(true)), ("plans.ndjson", PLANS_NDJSON)]).unwrap());
+    let Outcome::Bad(bad) = outcome(&required, &event(json!(["pro", null]))) else { panic!("a bad row") };
+    assert_eq!(bad.kind, BadRowType::EnrichmentFailure);
+    assert_eq!((bad.errors.len(), bad.errors[0].path.as_str()), (1, "/properties/plans/1"));
+    assert!(bad.errors[0].message.contains("element 1 has no key"), "{}", bad.errors[0].message);
+    let scalar = lookup_file("plan", json!({"table": "plans.ndjson", "key": "properties.plan", "key_column": "plan"}), true);
+    let required = core(load(&[("plan.json", &scalar), ("plans.ndjson", PLANS_NDJSON)]).unwrap());
+    let null_plan = json!({"event_type": "identify", "user_id": 9, "properties": {"plan": null}}).to_string();
+    let Outcome::Bad(bad) = outcome(&required, &null_plan) else { panic!("a bad row") };
+    assert!(bad.errors[0].message.contains("the event has no properties.plan"), "{}", bad.errors[0].message);
 }
 
 #[test]
