@@ -202,17 +202,31 @@ impl Enrichments {
         let table = |file: &str, name: &str, budget: &TableBudget| {
             let path = dir.join(name);
             let invalid = |reason: String| EnrichmentError::Invalid { file: file.to_owned(), reason };
-            let size = std::fs::metadata(&path).map_err(|e| invalid(format!("cannot read the table {}: {e}", path.display())))?.len();
-            if size > budget.remaining {
-                return Err(invalid(format!(
-                    "the table {} is {} on disk, more than the {} left for lookup tables ({}): shrink it (only the columns you need)",
+            let cannot_read = |e: std::io::Error| invalid(format!("cannot read the table {}: {e}", path.display()));
+            let file = std::fs::File::open(&path).map_err(cannot_read)?;
+            let metadata = file.metadata().map_err(cannot_read)?;
+            // A device or a pipe has no size to check and may never end (/dev/zero).
+            if !metadata.is_file() {
+                return Err(invalid(format!("the table {} is not a regular file: name a CSV or NDJSON file", path.display())));
+            }
+            let too_large = |size: String| {
+                invalid(format!(
+                    "the table {} is {size} on disk, more than the {} left for lookup tables ({}): shrink it (only the columns you need)",
                     path.display(),
-                    mib(size),
                     mib(budget.remaining),
                     budget.why
-                )));
+                ))
+            };
+            if metadata.len() > budget.remaining {
+                return Err(too_large(mib(metadata.len())));
             }
-            std::fs::read(&path).map_err(|e| invalid(format!("cannot read the table {}: {e}", path.display())))
+            // Read no more than the budget, should the file grow meanwhile.
+            let mut data = Vec::with_capacity(metadata.len() as usize);
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, budget.remaining + 1), &mut data).map_err(cannot_read)?;
+            if data.len() as u64 > budget.remaining {
+                return Err(too_large(format!("over {}", mib(budget.remaining))));
+            }
+            Ok(data)
         };
         Self::from_files(&dir.display().to_string(), configs.iter().map(|(n, t)| (n.as_str(), t.clone())), &table, budget)
     }
@@ -230,7 +244,11 @@ impl Enrichments {
             files += 1;
             let invalid = |reason: String| EnrichmentError::Invalid { file: file.to_owned(), reason };
             let text = text.map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-            let config: EnrichmentFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+            let config: EnrichmentFile = serde_json::from_str(&text).map_err(|e| match serde_json::from_str::<Value>(&text) {
+                // serde's words for a JSON array or scalar here are about a struct's fields.
+                Ok(value) if !value.is_object() => invalid(format!("holds {}, not a JSON object like {{\"enrichment\": \"campaign\", \"enabled\": true}}", json_kind(&value))),
+                _ => invalid(e.to_string()),
+            })?;
             let name = name_of(&config).map_err(invalid)?;
             if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name) {
                 return Err(invalid(format!("{other} already configures {name}: one file per enrichment")));
@@ -398,6 +416,18 @@ impl fmt::Display for Enrichments {
 /// Whether `event_type` is one of `types`.
 fn reads_type(types: &[Box<str>], event_type: &str) -> bool {
     types.iter().any(|t| crate::word_scan::same_bytes(t.as_bytes(), event_type.as_bytes()))
+}
+
+/// What a JSON value is, for messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// A lookup's name, or the kind's for campaign and referer.

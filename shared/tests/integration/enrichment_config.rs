@@ -26,7 +26,8 @@ fn file_level_mistakes_name_the_file() {
     assert_mentions(&error(&[("c.json", r#"{"enrichment": "campaign"}"#)]), &["c.json", "missing field `enabled`"]);
     assert_mentions(&error(&[("g.json", r#"{"enrichment": "geoip", "enabled": true}"#)]), &["g.json", "unknown variant `geoip`", "campaign", "referer", "lookup"]);
     assert_mentions(&error(&[("c.json", r#"{"enrichment": "campaign", "enabled": "yes"}"#)]), &["c.json", "expected a boolean"]);
-    assert_mentions(&error(&[("c.json", "[]")]), &["c.json"]);
+    assert_mentions(&error(&[("c.json", "[]")]), &["c.json", "holds an array, not a JSON object like {\"enrichment\""]);
+    assert_mentions(&error(&[("c.json", " \"campaign\"\n")]), &["c.json", "holds a string, not a JSON object"]);
     assert_mentions(
         &error(&[("a.json", r#"{"enrichment": "campaign", "enabled": true}"#), ("b.json", r#"{"enrichment": "campaign", "enabled": false}"#)]),
         &["b.json", "a.json already configures campaign"],
@@ -99,6 +100,19 @@ fn a_table_too_large_for_the_memory_is_refused_with_its_size() {
     assert!(Enrichments::from_dir(dir.path(), TableBudget::lambda(128)).is_ok());
     let message = Enrichments::from_dir(dir.path(), TableBudget::lambda(1)).unwrap_err().to_string();
     assert_mentions(&message, &["a quarter of the function's 1 MiB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)"]);
+}
+
+/// A table that is not a regular file (a device that never ends, a directory) is refused
+/// at once with its path, never read without end.
+#[test]
+fn a_table_that_is_not_a_regular_file_is_refused() {
+    let dir = dir_with(&[("l.json", &LOOKUP.replace("products.csv", "/dev/zero").replace("\"key\"", "\"format\": \"csv\", \"key\""))]);
+    let message = Enrichments::from_dir(dir.path(), TableBudget::local()).unwrap_err().to_string();
+    assert_mentions(&message, &["l.json", "/dev/zero is not a regular file"]);
+    std::fs::create_dir(dir.path().join("products.csv")).unwrap();
+    std::fs::write(dir.path().join("l.json"), LOOKUP).unwrap();
+    let message = Enrichments::from_dir(dir.path(), TableBudget::local()).unwrap_err().to_string();
+    assert_mentions(&message, &["l.json", "products.csv is not a regular file"]);
 }
 
 #[test]
