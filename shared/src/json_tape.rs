@@ -50,6 +50,11 @@ impl<'a> TapeValue<'a> {
         }
     }
 
+    /// Whether the value is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self.node(), TapeNode::Static(StaticNode::Null))
+    }
+
     /// Whether the value is an object.
     pub fn is_object(&self) -> bool {
         matches!(self.node(), TapeNode::Object { .. })
@@ -268,7 +273,7 @@ impl<'a> Node<'a, TapeJson> for TapeValue<'a> {
     }
 
     fn is_null(&self) -> bool {
-        matches!(self.node(), TapeNode::Static(StaticNode::Null))
+        TapeValue::is_null(self)
     }
 
     fn json_type(&self) -> JsonType {

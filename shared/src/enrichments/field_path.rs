@@ -19,11 +19,12 @@ pub struct FieldPath {
 /// What a field holds in one event.
 #[derive(Debug)]
 pub enum Found<'n, 'a> {
-    /// The event has no such field.
+    /// The event has no such field, or `null` there: null is no value, as producers mean it.
     Absent,
     /// The field's one value.
     One(TapeValue<'a>),
-    /// One entry per element of the array, in order; `None` where the element lacks the field.
+    /// One entry per element of the array, in order; `None` where the element lacks the
+    /// field or holds `null` there.
     Each(EachValue<'n, 'a>),
 }
 
@@ -38,7 +39,7 @@ impl<'a> Iterator for EachValue<'_, 'a> {
     type Item = Option<TapeValue<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.elements.next().map(|e| walk(e, self.inner))
+        self.elements.next().map(|e| walk(e, self.inner).filter(|v| !v.is_null()))
     }
 }
 
@@ -88,7 +89,7 @@ impl FieldPath {
 
     /// The field's value(s) in the event.
     pub(crate) fn find<'n, 'a>(&'n self, event: &RootMembers<'a>) -> Found<'n, 'a> {
-        let Some(value) = self.head_value(event) else { return Found::Absent };
+        let Some(value) = self.head_value(event).filter(|v| !v.is_null()) else { return Found::Absent };
         match &self.each {
             None => Found::One(value),
             Some(inner) => {

@@ -147,9 +147,11 @@ impl Lookup {
             }
         }
         match self.key.find(event) {
-            // A key field set to null has no value, as producers mean it: it is as absent.
-            Found::Absent => self.no_key(issues),
-            Found::One(value) if is_null(value) => self.no_key(issues),
+            Found::Absent => {
+                if self.required {
+                    issues.push(self.key.pointer(None), format!("the event has no {}: the lookup {} is required", self.key, self.name));
+                }
+            }
             Found::One(value) => {
                 if let Some(row) = self.row_of(value, None, issues) {
                     lookup.key(&self.member).push_str(row);
@@ -167,7 +169,7 @@ impl Lookup {
                     if i > 0 {
                         out.push(',');
                     }
-                    let row = match value.filter(|v| !is_null(*v)) {
+                    let row = match value {
                         Some(value) => self.row_of(value, Some(i), issues),
                         None => {
                             missing = missing.or(Some(i));
@@ -185,13 +187,6 @@ impl Lookup {
                     issues.push(self.key.pointer(Some(i)), format!("element {i} has no key: the lookup {} is required", self.name));
                 }
             }
-        }
-    }
-
-    /// The event has no key (no key field, or null there): a failure only where the lookup is required.
-    fn no_key(&self, issues: &mut Issues<'_>) {
-        if self.required {
-            issues.push(self.key.pointer(None), format!("the event has no {}: the lookup {} is required", self.key, self.name));
         }
     }
 
@@ -246,10 +241,6 @@ impl Lookup {
         }
         found
     }
-}
-
-fn is_null(value: TapeValue<'_>) -> bool {
-    matches!(value.as_static(), Some(StaticNode::Null))
 }
 
 /// A table being read, with its memory counted against the budget as rows arrive.

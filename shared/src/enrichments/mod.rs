@@ -200,33 +200,7 @@ impl Enrichments {
             configs.push((name, String::from_utf8(text).map_err(|e| e.utf8_error())));
         }
         let table = |file: &str, name: &str, budget: &TableBudget| {
-            let path = dir.join(name);
-            let invalid = |reason: String| EnrichmentError::Invalid { file: file.to_owned(), reason };
-            let cannot_read = |e: std::io::Error| invalid(format!("cannot read the table {}: {e}", path.display()));
-            let file = std::fs::File::open(&path).map_err(cannot_read)?;
-            let metadata = file.metadata().map_err(cannot_read)?;
-            // A device or a pipe has no size to check and may never end (/dev/zero).
-            if !metadata.is_file() {
-                return Err(invalid(format!("the table {} is not a regular file: name a CSV or NDJSON file", path.display())));
-            }
-            let too_large = |size: String| {
-                invalid(format!(
-                    "the table {} is {size} on disk, more than the {} left for lookup tables ({}): shrink it (only the columns you need)",
-                    path.display(),
-                    mib(budget.remaining),
-                    budget.why
-                ))
-            };
-            if metadata.len() > budget.remaining {
-                return Err(too_large(mib(metadata.len())));
-            }
-            // Read no more than the budget, should the file grow meanwhile.
-            let mut data = Vec::with_capacity(metadata.len() as usize);
-            std::io::Read::read_to_end(&mut std::io::Read::take(file, budget.remaining + 1), &mut data).map_err(cannot_read)?;
-            if data.len() as u64 > budget.remaining {
-                return Err(too_large(format!("over {}", mib(budget.remaining))));
-            }
-            Ok(data)
+            read_table(&dir.join(name), budget).map_err(|reason| EnrichmentError::Invalid { file: file.to_owned(), reason })
         };
         Self::from_files(&dir.display().to_string(), configs.iter().map(|(n, t)| (n.as_str(), t.clone())), &table, budget)
     }
@@ -416,6 +390,35 @@ impl fmt::Display for Enrichments {
 /// Whether `event_type` is one of `types`.
 fn reads_type(types: &[Box<str>], event_type: &str) -> bool {
     types.iter().any(|t| crate::word_scan::same_bytes(t.as_bytes(), event_type.as_bytes()))
+}
+
+/// The bytes of the lookup table at `path`, read only if it is a regular file that fits
+/// what `budget` has left, and no further than that should it grow meanwhile.
+fn read_table(path: &Path, budget: &TableBudget) -> Result<Vec<u8>, String> {
+    let cannot_read = |e: std::io::Error| format!("cannot read the table {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let metadata = file.metadata().map_err(cannot_read)?;
+    // A device or a pipe has no size to check and may never end (/dev/zero).
+    if !metadata.is_file() {
+        return Err(format!("the table {} is not a regular file: name a CSV or NDJSON file", path.display()));
+    }
+    let too_large = |size: String| {
+        format!(
+            "the table {} is {size} on disk, more than the {} left for lookup tables ({}): shrink it (only the columns you need)",
+            path.display(),
+            mib(budget.remaining),
+            budget.why
+        )
+    };
+    if metadata.len() > budget.remaining {
+        return Err(too_large(mib(metadata.len())));
+    }
+    let mut data = Vec::with_capacity(metadata.len() as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, budget.remaining + 1), &mut data).map_err(cannot_read)?;
+    if data.len() as u64 > budget.remaining {
+        return Err(too_large(format!("over {}", mib(budget.remaining))));
+    }
+    Ok(data)
 }
 
 /// What a JSON value is, for messages.
