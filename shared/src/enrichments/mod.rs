@@ -396,9 +396,9 @@ fn reads_type(types: &[Box<str>], event_type: &str) -> bool {
 /// what `budget` has left, and no further than that should it grow meanwhile.
 fn read_table(path: &Path, budget: &TableBudget) -> Result<Vec<u8>, String> {
     let cannot_read = |e: std::io::Error| format!("cannot read the table {}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let metadata = file.metadata().map_err(cannot_read)?;
-    // A device or a pipe has no size to check and may never end (/dev/zero).
+    // Looked at before it is opened: opening a named pipe waits for a writer. A device or a
+    // pipe has no size to check and may never end (/dev/zero).
+    let metadata = std::fs::metadata(path).map_err(cannot_read)?;
     if !metadata.is_file() {
         return Err(format!("the table {} is not a regular file: name a CSV or NDJSON file", path.display()));
     }
@@ -413,6 +413,7 @@ fn read_table(path: &Path, budget: &TableBudget) -> Result<Vec<u8>, String> {
     if metadata.len() > budget.remaining {
         return Err(too_large(mib(metadata.len())));
     }
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
     let mut data = Vec::with_capacity(metadata.len() as usize);
     std::io::Read::read_to_end(&mut std::io::Read::take(file, budget.remaining + 1), &mut data).map_err(cannot_read)?;
     if data.len() as u64 > budget.remaining {

@@ -102,17 +102,30 @@ fn a_table_too_large_for_the_memory_is_refused_with_its_size() {
     assert_mentions(&message, &["a quarter of the function's 1 MiB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)"]);
 }
 
-/// A table that is not a regular file (a device that never ends, a directory) is refused
-/// at once with its path, never read without end.
+/// A table that is not a regular file (a device that never ends, a named pipe no one
+/// writes to, a directory, a link to a device) is refused at once with its path, never
+/// read without end or waited on.
+#[cfg(unix)]
 #[test]
 fn a_table_that_is_not_a_regular_file_is_refused() {
     let dir = dir_with(&[("l.json", &LOOKUP.replace("products.csv", "/dev/zero").replace("\"key\"", "\"format\": \"csv\", \"key\""))]);
     let message = Enrichments::from_dir(dir.path(), TableBudget::local()).unwrap_err().to_string();
     assert_mentions(&message, &["l.json", "/dev/zero is not a regular file"]);
-    std::fs::create_dir(dir.path().join("products.csv")).unwrap();
     std::fs::write(dir.path().join("l.json"), LOOKUP).unwrap();
-    let message = Enrichments::from_dir(dir.path(), TableBudget::local()).unwrap_err().to_string();
-    assert_mentions(&message, &["l.json", "products.csv is not a regular file"]);
+    let table = dir.path().join("products.csv");
+    let refused = |what: &str| {
+        let message = Enrichments::from_dir(dir.path(), TableBudget::local()).unwrap_err().to_string();
+        assert!(message.contains("l.json") && message.contains("products.csv is not a regular file"), "{what}: {message}");
+    };
+    std::fs::create_dir(&table).unwrap();
+    refused("a directory");
+    std::fs::remove_dir(&table).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &table).unwrap();
+    refused("a link to a device");
+    std::fs::remove_file(&table).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&table).status().expect("mkfifo (coreutils)");
+    assert!(made.success());
+    refused("a named pipe");
 }
 
 #[test]
