@@ -200,9 +200,14 @@ impl SchemaRegistry {
             for file in std::fs::read_dir(ty.path()).map_err(io)? {
                 let path = file.map_err(io)?.path();
                 if path.extension().is_some_and(|e| e == "json") {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|source| SchemaError::Io { path: path.clone(), source })?;
                     let name = format!("{type_name}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+                    let read_error = |source| SchemaError::Io { path: path.clone(), source };
+                    // Looked at before it is read: a named pipe would wait for a writer, a
+                    // device (a link to /dev/zero) never end.
+                    if !std::fs::metadata(&path).map_err(read_error)?.is_file() {
+                        return Err(SchemaError::Invalid { file: name, reason: "is not a regular file: a schema is a JSON file".into() });
+                    }
+                    let text = std::fs::read_to_string(&path).map_err(read_error)?;
                     sources.push((name, text));
                 }
             }
