@@ -53,3 +53,19 @@ pub fn pipeline_of(core: &CoreConfig, data: &str) -> serde_json::Value {
 pub fn pageview(url: &str, referrer: &str) -> String {
     format!(r#"{{"event_type":"pageview","user_id":1,"page":{{"url":"{url}","referrer":"{referrer}"}}}}"#)
 }
+
+/// Puts at `path`, in turn, each kind of file that is not a regular one (a directory, a
+/// link to a device that never ends, a named pipe no one writes to) and calls `check`
+/// with its kind; `path` is free again after.
+#[cfg(unix)]
+pub fn each_non_regular_file(path: &std::path::Path, mut check: impl FnMut(&str)) {
+    std::fs::create_dir(path).unwrap();
+    check("a directory");
+    std::fs::remove_dir(path).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    check("a link to a device");
+    std::fs::remove_file(path).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo (coreutils)").success());
+    check("a named pipe");
+    std::fs::remove_file(path).unwrap();
+}
